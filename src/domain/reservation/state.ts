@@ -1,0 +1,41 @@
+import type { ProductKind } from '../events.js';
+import type { ReservationStatus } from './events.js';
+
+export interface UnplacedReservation {
+  readonly status: 'none';
+}
+
+export interface Reservation {
+  readonly status: ReservationStatus;
+  readonly reservationId: string;
+  /** A payment's id is its reservation's id. */
+  readonly paymentId: string;
+  readonly productId: string;
+  readonly productName: string;
+  readonly customerId: string;
+  readonly sellerId: string;
+  readonly quantity: number;
+  readonly unitPrice: number;
+  readonly amount: number;
+  readonly currency: string;
+  readonly kind: ProductKind;
+  readonly sellerAcceptance: boolean;
+  readonly fulfilmentSteps: readonly string[];
+  readonly paymentTokenProvided: boolean;
+  readonly paymentSettled: boolean;
+  /** The last completed fulfilment step, null before the first. */
+  readonly currentStep: string | null;
+  readonly expiresAt: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export type ReservationState = UnplacedReservation | Reservation;
+
+export const initialReservationState: ReservationState = { status: 'none' };
+
+export function isPlaced(state: ReservationState): state is Reservation {
+  return state.status !== 'none';
+}
+
+export const CANCELLABLE: ReadonlySet<ReservationStatus> = new Set(['placed', 'awaiting-acceptance', 'confirmed']);

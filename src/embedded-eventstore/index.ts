@@ -1,0 +1,99 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { EventLog } from "./log/event-log.js";
+import { appendHandler, batchAppendHandler } from "./grpc/streams/append.js";
+import { deleteHandler, tombstoneHandler } from "./grpc/streams/delete.js";
+import { readHandler } from "./grpc/streams/read.js";
+import { getSupportedMethodsHandler } from "./grpc/server-features.js";
+import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from "./grpc/proto.js";
+import { PersistentSubscriptions } from "./persistent/persistent-subscriptions.js";
+import { persistentSubscriptionsService } from "./grpc/persistent/service.js";
+import { writeSystemStreams } from "./log/system-streams.js";
+
+export interface EmbeddedEventStoreOptions {
+  /** gRPC port; 0 picks a free one. Default 2113, EventStoreDB's. */
+  readonly port?: number;
+  readonly host?: string;
+  /** Directory of the durable log. Required unless `inMemory`. */
+  readonly dataDir?: string;
+  /** Keep everything in memory: for tests and throwaway servers. */
+  readonly inMemory?: boolean;
+  /** Largest total size of one append's events (data + metadata), as EventStoreDB's `MaxAppendSize`. */
+  readonly maxAppendSize?: number;
+}
+
+export interface EmbeddedEventStore {
+  readonly port: number;
+  readonly connectionString: string;
+  stop(): Promise<void>;
+}
+
+/** EventStoreDB's default `MaxAppendSize`: 1 MiB. */
+export const DEFAULT_MAX_APPEND_SIZE = 1_048_576;
+
+/**
+ * Starts an in-process EventStoreDB-compatible gRPC server (single node, insecure) that
+ * `@eventstore/db-client` connects to with `esdb://<host>:<port>?tls=false`.
+ */
+export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions = {}): Promise<EmbeddedEventStore> => {
+  if (!options.inMemory && options.dataDir === undefined) {
+    throw new Error("startEmbeddedEventStore needs a dataDir, or inMemory: true");
+  }
+  const host = options.host ?? "127.0.0.1";
+  const log = new EventLog(options.inMemory ? {} : { dataDir: options.dataDir });
+  writeSystemStreams(log);
+  const limits = { maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE };
+  const subscriptions = new PersistentSubscriptions(log);
+
+  const server = new Server({
+    // Room above the append limit, so that an oversized append gets EventStoreDB's own error.
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    // The client pings every 10 s by default; a stricter server would close its channels.
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 1000,
+  });
+  server.addService(streamsGrpc.StreamsService, {
+    read: readHandler(log),
+    append: appendHandler(log, limits),
+    delete: deleteHandler(log),
+    tombstone: tombstoneHandler(log),
+    batchAppend: batchAppendHandler(log, limits),
+  });
+  server.addService(persistentGrpc.PersistentSubscriptionsService, persistentSubscriptionsService(subscriptions));
+  server.addService(serverFeaturesGrpc.ServerFeaturesService, { getSupportedMethods: getSupportedMethodsHandler });
+
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${host}:${options.port ?? 2113}`, ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+  } catch (error) {
+    subscriptions.stop();
+    log.close();
+    throw error;
+  }
+  subscriptions.start();
+
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    connectionString: `esdb://${host}:${port}?tls=false`,
+    stop: () => {
+      stopped ??= (async () => {
+        subscriptions.stop();
+        await new Promise<void>((resolve) => {
+          // Open subscriptions never end on their own: give calls a moment, then cut them.
+          const force = setTimeout(() => server.forceShutdown(), 500);
+          server.tryShutdown(() => {
+            clearTimeout(force);
+            resolve();
+          });
+        });
+        subscriptions.flush();
+        log.close();
+      })();
+      return stopped;
+    },
+  };
+};
