@@ -1,0 +1,37 @@
+import {
+  type PaymentCommand,
+  type PaymentEvent,
+  type PaymentState,
+  type ProductCommand,
+  type ProductEvent,
+  type ProductState,
+  type ReservationCommand,
+  type ReservationEvent,
+  type ReservationState,
+  parsePaymentEvent,
+  parseProductEvent,
+  parseReservationEvent,
+  paymentDecider,
+  productDecider,
+  reservationDecider,
+} from "../domain/index.js";
+import type { AggregateType } from "../infrastructure/eventstore/aggregate-repository.js";
+
+/** Stream categories (`product-<id>` …): the text before the first dash, as `$ce-<category>` expects. */
+export const productAggregate: AggregateType<ProductCommand, ProductEvent, ProductState> = {
+  category: "product",
+  decider: productDecider,
+  parseEvent: parseProductEvent,
+};
+
+export const reservationAggregate: AggregateType<ReservationCommand, ReservationEvent, ReservationState> = {
+  category: "reservation",
+  decider: reservationDecider,
+  parseEvent: parseReservationEvent,
+};
+
+export const paymentAggregate: AggregateType<PaymentCommand, PaymentEvent, PaymentState> = {
+  category: "payment",
+  decider: paymentDecider,
+  parseEvent: parsePaymentEvent,
+};

@@ -1,0 +1,38 @@
+/**
+ * Failures of the application layer that are not domain rule refusals (those are `DomainError`s).
+ * The HTTP edge maps each to its status: 403, 404, 412, 503.
+ */
+export class AccessDeniedError extends Error {
+  override readonly name = "AccessDeniedError";
+}
+
+export class ResourceNotFoundError extends Error {
+  override readonly name = "ResourceNotFoundError";
+  constructor(
+    readonly resource: "product" | "reservation" | "payment",
+    readonly id: string,
+  ) {
+    super(`${resource} ${id} not found`);
+  }
+}
+
+export class RevisionMismatchError extends Error {
+  override readonly name = "RevisionMismatchError";
+  constructor(
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`revision ${actual} does not match If-Match ${expected}`);
+  }
+}
+
+/** A dependency (the event store) could not be reached or kept conflicting: the client should retry. */
+export class ServiceUnavailableError extends Error {
+  override readonly name = "ServiceUnavailableError";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * What the HTTP edge asks of the application: commands and consistent reads of one aggregate.
+ * Role and ownership are enforced here, against the state the command is decided on.
+ */
+
+export type Role = "customer" | "seller" | "admin";
+
+export interface Actor {
+  readonly userId: string;
+  readonly role: Role;
+}
+
+export interface CommandContext {
+  readonly actor: Actor;
+  /** Correlates every event a request causes; the request id when nothing better exists. */
+  readonly requestId: string;
+  /** From `If-Match`: the aggregate revision the client last saw. */
+  readonly expectedRevision?: number;
+}
+
+export type ProductStatus = "available" | "pending" | "soldout" | "withdrawn";
+export type ProductKind = "sale" | "rental";
+
+export interface ProductView {
+  readonly id: string;
+  readonly sellerId: string;
+  readonly name: string;
+  readonly capacity: number;
+  readonly available: number;
+  readonly held: number;
+  readonly committed: number;
+  readonly status: ProductStatus;
+  readonly unitPrice: number;
+  readonly currency: string;
+  readonly kind: ProductKind;
+  readonly sellerAcceptance: boolean;
+  readonly fulfilmentSteps: readonly string[];
+  readonly holdTtlSeconds: number;
+  readonly revision: number;
+}
+
+export type ReservationStatus =
+  | "placed"
+  | "awaiting-acceptance"
+  | "confirmed"
+  | "in-progress"
+  | "in-use"
+  | "completed"
+  | "cancelled"
+  | "expired"
+  | "rejected";
+
+export type PaymentStatus = "pending" | "paid" | "voided" | "refunded";
+
+export interface ReservationView {
+  readonly id: string;
+  readonly productId: string;
+  readonly productName: string;
+  readonly customerId: string;
+  readonly sellerId: string;
+  readonly quantity: number;
+  readonly amount: number;
+  readonly currency: string;
+  readonly status: ReservationStatus;
+  readonly paymentId: string;
+  /** Null until the payment has been requested. */
+  readonly paymentStatus: PaymentStatus | null;
+  readonly currentStep: string | null;
+  readonly expiresAt: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly revision: number;
+}
+
+export interface RegisterProductInput {
+  readonly name: string;
+  readonly capacity: number;
+  readonly unitPrice: number;
+  readonly currency?: string;
+  readonly kind?: ProductKind;
+  readonly sellerAcceptance?: boolean;
+  readonly fulfilmentSteps?: readonly string[];
+  readonly holdTtlSeconds?: number;
+}
+
+export interface UpdateProductInput {
+  readonly name?: string;
+  readonly capacity?: number;
+  readonly unitPrice?: number;
+}
+
+export interface PlaceReservationInput {
+  readonly productId: string;
+  readonly quantity: number;
+  readonly paymentToken?: string;
+}
+
+export interface ProductService {
+  register(context: CommandContext, input: RegisterProductInput): Promise<ProductView>;
+  /** Anyone may read a product. Undefined when it does not exist. */
+  get(productId: string): Promise<ProductView | undefined>;
+  update(context: CommandContext, productId: string, input: UpdateProductInput): Promise<ProductView>;
+  withdraw(context: CommandContext, productId: string): Promise<ProductView>;
+}
+
+export interface ReservationService {
+  /**
+   * Holds units on the product, then records the reservation. With an idempotency key, repeating
+   * the call returns the first result and changes nothing (`created` false).
+   */
+  place(
+    context: CommandContext,
+    input: PlaceReservationInput,
+    idempotencyKey?: string,
+  ): Promise<{ readonly reservation: ReservationView; readonly created: boolean }>;
+  /** Checks that the actor may read it: its customer, the product's seller, or an admin. */
+  get(actor: Actor, reservationId: string): Promise<ReservationView>;
+  cancel(context: CommandContext, reservationId: string): Promise<ReservationView>;
+  accept(context: CommandContext, reservationId: string): Promise<ReservationView>;
+  reject(context: CommandContext, reservationId: string, reason?: string): Promise<ReservationView>;
+  progress(context: CommandContext, reservationId: string, step: string): Promise<ReservationView>;
+  start(context: CommandContext, reservationId: string): Promise<ReservationView>;
+  return(context: CommandContext, reservationId: string): Promise<ReservationView>;
+}
+
+/** Liveness of what the service depends on, for `/health/ready`. */
+export interface ReadinessProbe {
+  check(): Promise<Record<string, { readonly up: boolean; readonly detail?: string }>>;
+}

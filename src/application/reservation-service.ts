@@ -1,0 +1,178 @@
+import { randomUUID } from "node:crypto";
+import {
+  type PaymentCommand,
+  type PaymentEvent,
+  type PaymentState,
+  type Reservation,
+  type ReservationCommand,
+  type ReservationEvent,
+  type ReservationState,
+  InvalidTransitionError,
+  isPlaced,
+  isRegistered,
+} from "../domain/index.js";
+import type { AggregateRepository } from "../infrastructure/eventstore/aggregate-repository.js";
+import { idFromIdempotencyKey } from "../infrastructure/eventstore/event-ids.js";
+import { checkRevision, commandMetadata } from "./command-context.js";
+import { AccessDeniedError, ResourceNotFoundError } from "./errors.js";
+import type { Actor, CommandContext, PlaceReservationInput, ReservationService, ReservationView } from "./ports.js";
+import type { ProductRepository } from "./product-service.js";
+import { reservationView } from "./views.js";
+
+export type ReservationRepository = AggregateRepository<ReservationCommand, ReservationEvent, ReservationState>;
+export type PaymentRepository = AggregateRepository<PaymentCommand, PaymentEvent, PaymentState>;
+
+type Permission = "read" | "customer" | "seller";
+
+/** Who may do what to a reservation: its customer, the seller of its product, and admins. */
+const allowed = (actor: Actor, reservation: Reservation, permission: Permission): boolean => {
+  if (actor.role === "admin") return true;
+  const isCustomer = actor.role === "customer" && reservation.customerId === actor.userId;
+  const isSeller = actor.role === "seller" && reservation.sellerId === actor.userId;
+  switch (permission) {
+    case "read":
+      return isCustomer || isSeller;
+    case "customer":
+      return isCustomer;
+    case "seller":
+      return isSeller;
+  }
+};
+
+export interface ReservationServiceDependencies {
+  readonly products: ProductRepository;
+  readonly reservations: ReservationRepository;
+  readonly payments: PaymentRepository;
+  readonly clock?: () => Date;
+}
+
+export const createReservationService = ({
+  products,
+  reservations,
+  payments,
+  clock = () => new Date(),
+}: ReservationServiceDependencies): ReservationService => {
+  const view = async (reservation: Reservation, revision: number): Promise<ReservationView> => {
+    const payment = await payments.load(reservation.paymentId);
+    return reservationView(reservation, revision, payment.state);
+  };
+
+  /** Decides a command on a reservation the actor is permitted to change, honouring `If-Match`. */
+  const change = async (
+    context: CommandContext,
+    reservationId: string,
+    permission: (reservation: Reservation) => boolean,
+    command: (now: string, reservation: Reservation) => ReservationCommand,
+  ): Promise<ReservationView> => {
+    const handled = await reservations.handle(
+      reservationId,
+      (state, revision) => {
+        if (!isPlaced(state)) throw new ResourceNotFoundError("reservation", reservationId);
+        if (!permission(state)) throw new AccessDeniedError("not permitted on this reservation");
+        checkRevision(context, revision);
+        return command(clock().toISOString(), state);
+      },
+      commandMetadata(context, reservationId),
+    );
+    if (!isPlaced(handled.state)) throw new ResourceNotFoundError("reservation", reservationId);
+    return view(handled.state, handled.revision);
+  };
+
+  const place = async (context: CommandContext, input: PlaceReservationInput, idempotencyKey?: string) => {
+    if (context.actor.role !== "customer") throw new AccessDeniedError("only customers place reservations");
+    const reservationId = idempotencyKey === undefined ? randomUUID() : idFromIdempotencyKey(context.actor.userId, idempotencyKey);
+    if (idempotencyKey !== undefined) {
+      const existing = await reservations.load(reservationId);
+      if (isPlaced(existing.state)) return { reservation: await view(existing.state, existing.revision), created: false };
+    }
+    const now = clock().toISOString();
+    // One saga, one correlation id: every event of this reservation's life carries its id.
+    const metadata = commandMetadata(context, reservationId);
+    const held = await products.handle(
+      input.productId,
+      (state) => {
+        if (!isRegistered(state)) throw new ResourceNotFoundError("product", input.productId);
+        return { type: "HoldUnits", data: { reservationId, quantity: input.quantity, now } };
+      },
+      metadata,
+    );
+    const product = held.state;
+    if (!isRegistered(product)) throw new ResourceNotFoundError("product", input.productId);
+    const allocation = product.allocations.get(reservationId);
+    if (!allocation || allocation.stage === "released") {
+      // Only a retried idempotency key can find its hold gone: the first attempt died and was cleaned up.
+      throw new InvalidTransitionError("reservation", "abandoned", "place", "the first attempt with this idempotency key was abandoned");
+    }
+    const placed = await reservations.handle(
+      reservationId,
+      () => ({
+        type: "PlaceReservation",
+        data: {
+          reservationId,
+          productId: product.productId,
+          productName: product.name,
+          customerId: context.actor.userId,
+          sellerId: product.sellerId,
+          quantity: allocation.quantity,
+          unitPrice: product.unitPrice,
+          currency: product.currency,
+          kind: product.kind,
+          sellerAcceptance: product.sellerAcceptance,
+          fulfilmentSteps: product.fulfilmentSteps,
+          holdTtlSeconds: product.holdTtlSeconds,
+          paymentTokenProvided: input.paymentToken !== undefined,
+          now,
+        },
+      }),
+      metadata,
+    );
+    if (!isPlaced(placed.state)) throw new Error(`reservation ${reservationId} was not recorded`);
+    return { reservation: await view(placed.state, placed.revision), created: placed.events.length > 0 };
+  };
+
+  const customerOrAdmin = (context: CommandContext) => (reservation: Reservation) => allowed(context.actor, reservation, "customer");
+  const sellerOrAdmin = (context: CommandContext) => (reservation: Reservation) => allowed(context.actor, reservation, "seller");
+
+  return {
+    place,
+
+    get: async (actor: Actor, reservationId: string) => {
+      const { state, revision } = await reservations.load(reservationId);
+      if (!isPlaced(state)) throw new ResourceNotFoundError("reservation", reservationId);
+      if (!allowed(actor, state, "read")) throw new AccessDeniedError("not permitted to read this reservation");
+      return view(state, revision);
+    },
+
+    cancel: (context, reservationId) =>
+      change(context, reservationId, customerOrAdmin(context), (now) => ({
+        type: "CancelReservation",
+        data: { by: { id: context.actor.userId, role: context.actor.role }, now },
+      })),
+
+    accept: (context, reservationId) =>
+      change(context, reservationId, sellerOrAdmin(context), (now) => ({ type: "AcceptReservation", data: { now } })),
+
+    reject: (context, reservationId, reason) =>
+      change(context, reservationId, sellerOrAdmin(context), (now) => ({
+        type: "RejectReservation",
+        data: reason === undefined ? { now } : { reason, now },
+      })),
+
+    progress: (context, reservationId, step) =>
+      change(
+        context,
+        reservationId,
+        // The customer may confirm the final step (e.g. "delivered"); every other step is the seller's.
+        (reservation) =>
+          allowed(context.actor, reservation, "seller") ||
+          (allowed(context.actor, reservation, "customer") && reservation.fulfilmentSteps.at(-1) === step),
+        (now) => ({ type: "ProgressReservation", data: { step, now } }),
+      ),
+
+    start: (context, reservationId) =>
+      change(context, reservationId, customerOrAdmin(context), (now) => ({ type: "StartRental", data: { now } })),
+
+    return: (context, reservationId) =>
+      change(context, reservationId, customerOrAdmin(context), (now) => ({ type: "ReturnRental", data: { now } })),
+  };
+};

@@ -1,0 +1,28 @@
+import { z } from "zod";
+import type { Actor } from "../../application/ports.js";
+
+/** Bumped when an event's data changes shape, so that old events can be upcast when read. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * Metadata on every event. `$correlationId` and `$causationId` are EventStoreDB's own keys, so its
+ * `$by_correlation_id` projection groups a whole reservation saga into one `$bc-<id>` stream.
+ */
+export interface EventMetadata {
+  readonly $correlationId: string;
+  readonly $causationId: string;
+  readonly actor: { readonly id: string; readonly role: Actor["role"] | "system" };
+  readonly schemaVersion: number;
+}
+
+const metadataSchema = z.object({
+  $correlationId: z.string(),
+  $causationId: z.string(),
+  actor: z.object({ id: z.string(), role: z.enum(["customer", "seller", "admin", "system"]) }),
+  schemaVersion: z.number().int().positive(),
+});
+
+export const parseEventMetadata = (value: unknown): EventMetadata | undefined => {
+  const parsed = metadataSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+};
