@@ -264,9 +264,8 @@ export class EventLog {
     if (idempotent) return idempotent;
     const mismatch = this.checkExpected(streamId, state, expected);
     if (mismatch) return mismatch;
-    if (events.length === 0) {
-      return { kind: "success", revision: state.last, position: Math.max(this.lastPosition, 0) };
-    }
+    // Nothing to write: EventStoreDB answers with the current revision and no position.
+    if (events.length === 0) return { kind: "success", revision: state.last, position: -1 };
     const firstNew = state.last + 1;
     const written = this.writeEvents(streamId, events);
     // Writing to a soft-deleted stream brings it back: the old events stay hidden behind `$tb`.

@@ -7,6 +7,7 @@ import {
   checkpointStreamOf,
   groupKey,
   parkedStreamOf,
+  sourceName,
 } from "./definition.js";
 import { SubscriptionGroup } from "./subscription-group.js";
 
@@ -59,6 +60,8 @@ export type RegistryOutcome = "ok" | "exists" | "not_found";
 /** The persistent-subscription subsystem: the set of groups, kept in the log so it survives restarts. */
 export class PersistentSubscriptions {
   private readonly groups = new Map<string, SubscriptionGroup>();
+  /** Sources that have had a group since start: listing them answers an empty list rather than "does not exist". */
+  private readonly knownSources = new Set<string>();
   private started = false;
 
   constructor(private readonly log: EventLog) {}
@@ -67,6 +70,7 @@ export class PersistentSubscriptions {
     if (this.started) return;
     this.started = true;
     for (const definition of this.loadDefinitions()) {
+      this.knownSources.add(sourceName(definition.source));
       this.groups.set(groupKey(definition.source, definition.group), new SubscriptionGroup(this.log, definition));
     }
   }
@@ -95,16 +99,19 @@ export class PersistentSubscriptions {
     return this.groups.get(groupKey(source, group));
   }
 
-  list(source: GroupSource | undefined): SubscriptionGroup[] {
+  /** The groups of one source (undefined when it never had any), or of every source. */
+  list(source: GroupSource | undefined): SubscriptionGroup[] | undefined {
     const all = [...this.groups.values()];
     if (!source) return all;
-    return all.filter((group) => groupKey(group.definition.source, "") === groupKey(source, ""));
+    if (!this.knownSources.has(sourceName(source))) return undefined;
+    return all.filter((group) => sourceName(group.definition.source) === sourceName(source));
   }
 
   create(definition: GroupDefinition): RegistryOutcome {
     const key = groupKey(definition.source, definition.group);
     if (this.groups.has(key)) return "exists";
     this.groups.set(key, new SubscriptionGroup(this.log, definition));
+    this.knownSources.add(sourceName(definition.source));
     this.saveDefinitions();
     return "ok";
   }

@@ -117,10 +117,10 @@ export const persistentSubscriptionsService = (subscriptions: PersistentSubscrip
       }
     }
     const groups = subscriptions.list(source);
-    // Listing the groups of a source that has none is reported like a missing group.
-    if (source && groups.length === 0) return callback(doesNotExist(source, ""));
+    // Listing a source that never had a group is reported like a missing group.
+    if (source && !groups) return callback(doesNotExist(source, ""));
     const response = new persistentPb.ListResp();
-    response.setSubscriptionsList(groups.map(subscriptionInfo));
+    response.setSubscriptionsList((groups ?? []).map(subscriptionInfo));
     callback(null, response);
   };
 

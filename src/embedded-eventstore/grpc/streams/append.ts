@@ -30,7 +30,7 @@ interface ProposedMessage {
   getCustomMetadata_asU8(): Uint8Array;
 }
 
-type Invalid = { readonly invalid: "missing-type" | "bad-id"; readonly message: string };
+type Invalid = { readonly invalid: "missing-type" | "bad-id" | "empty-type"; readonly message: string };
 
 /** Validates one proposed message as EventStoreDB does, or says what is wrong with it. */
 const toProposedEvent = (message: ProposedMessage): ProposedEvent | Invalid => {
@@ -42,6 +42,8 @@ const toProposedEvent = (message: ProposedMessage): ProposedEvent | Invalid => {
   if (type === undefined || contentType === undefined) {
     return { invalid: "missing-type", message: `Required Metadata Property '${type === undefined ? "type" : "content-type"}' is missing` };
   }
+  // EventStoreDB's event constructor throws on an empty type: a handler exception, not a validation error.
+  if (type === "") return { invalid: "empty-type", message: "Event type must not be empty" };
   return { id, type, contentType, data: message.getData_asU8(), metadata: message.getCustomMetadata_asU8() };
 };
 
@@ -50,16 +52,22 @@ const isInvalid = (event: ProposedEvent | Invalid): event is Invalid => "invalid
 /** EventStoreDB counts data, metadata and the type (as UTF-16) against its append size limit. */
 const eventSize = (event: ProposedEvent): number => event.data.length + event.metadata.length + 2 * event.type.length;
 
-const invalidEventError = (problem: Invalid): Error =>
-  problem.invalid === "missing-type"
-    ? rpcError(status.INVALID_ARGUMENT, problem.message, {
-        exception: "missing-required-metadata-property",
-        "required-metadata-properties": "type,content-type",
-      })
-    : invalidArgument(problem.message);
-
 /** What EventStoreDB's gRPC layer answers when a handler throws, e.g. on an empty stream name. */
 const handlerException = (): Error => rpcError(status.UNKNOWN, "Exception was thrown by handler.");
+
+const invalidEventError = (problem: Invalid): Error => {
+  switch (problem.invalid) {
+    case "missing-type":
+      return rpcError(status.INVALID_ARGUMENT, problem.message, {
+        exception: "missing-required-metadata-property",
+        "required-metadata-properties": "type,content-type",
+      });
+    case "empty-type":
+      return handlerException();
+    case "bad-id":
+      return invalidArgument(problem.message);
+  }
+};
 
 /** `Streams.Append`: options first, then the events; the answer comes after the client half-closes. */
 export const appendHandler =
@@ -112,11 +120,15 @@ const toAppendResp = (outcome: Exclude<AppendOutcome, { kind: "stream_deleted" }
   const empty = (): InstanceType<typeof sharedPb.Empty> => new sharedPb.Empty();
   if (outcome.kind === "success") {
     const success = new streamsPb.AppendResp.Success();
-    success.setCurrentRevision(String(outcome.revision));
-    const position = new streamsPb.AppendResp.Position();
-    position.setCommitPosition(String(outcome.position));
-    position.setPreparePosition(String(outcome.position));
-    success.setPosition(position);
+    if (outcome.revision < 0) success.setNoStream(empty());
+    else success.setCurrentRevision(String(outcome.revision));
+    if (outcome.position < 0) success.setNoPosition(empty());
+    else {
+      const position = new streamsPb.AppendResp.Position();
+      position.setCommitPosition(String(outcome.position));
+      position.setPreparePosition(String(outcome.position));
+      success.setPosition(position);
+    }
     response.setSuccess(success);
     return response;
   }
@@ -135,8 +147,8 @@ const toAppendResp = (outcome: Exclude<AppendOutcome, { kind: "stream_deleted" }
       wrong.setAny2060(empty());
       break;
     case "no_stream":
+      // The 20.6 field would hold ulong.MaxValue, which this binding cannot encode; the client reads only the current fields.
       wrong.setExpectedNoStream(empty());
-      wrong.setExpectedRevision2060(-1);
       break;
     case "stream_exists":
       wrong.setExpectedStreamExists(empty());
@@ -254,10 +266,13 @@ const complete = (log: EventLog, batch: PendingBatch, correlation: UUID): BatchA
       const success = new streamsPb.BatchAppendResp.Success();
       if (outcome.revision < 0) success.setNoStream(new emptyPb.Empty());
       else success.setCurrentRevision(String(outcome.revision));
-      const position = new sharedPb.AllStreamPosition();
-      position.setCommitPosition(String(outcome.position));
-      position.setPreparePosition(String(outcome.position));
-      success.setPosition(position);
+      if (outcome.position < 0) success.setNoPosition(new emptyPb.Empty());
+      else {
+        const position = new sharedPb.AllStreamPosition();
+        position.setCommitPosition(String(outcome.position));
+        position.setPreparePosition(String(outcome.position));
+        success.setPosition(position);
+      }
       response.setSuccess(success);
       return response;
     }

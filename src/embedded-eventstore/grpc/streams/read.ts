@@ -84,13 +84,12 @@ const read = async (context: ReadContext, options: Options): Promise<void> => {
   }
   const filter = readFilter(options);
   const all = options.getAll();
+  // Forwards from a position includes the event at it; backwards starts strictly below it.
   let from = all?.hasPosition()
     ? wireToNumber(all.getPosition()?.getCommitPosition() ?? "0")
     : direction === "forwards" && !all?.hasEnd()
       ? 0
       : context.log.endPosition();
-  // A backwards read from a position includes the event at it.
-  if (direction === "backwards" && all?.hasPosition()) from += 1;
   while (remaining > 0 && context.lifetime.active) {
     const page = context.log.readAll(from, direction, PAGE_SIZE);
     if (page.length === 0) return;

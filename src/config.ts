@@ -1,0 +1,99 @@
+import { z } from "zod";
+
+/** Used when `AUTH_SECRET` is unset outside production; anyone can mint tokens with it. */
+export const DEVELOPMENT_AUTH_SECRET = "reservations-development-secret-not-for-production";
+
+/** Below this an HS256 key is guessable; enforced in production only, so short test secrets keep working. */
+const PRODUCTION_MIN_SECRET_LENGTH = 32;
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type ProcessRole = "api" | "worker" | "all";
+
+export interface Config {
+  readonly nodeEnv: string;
+  readonly role: ProcessRole;
+  readonly logLevel: LogLevel;
+  readonly http: {
+    readonly host: string;
+    /** 0: any free port. */
+    readonly port: number;
+    readonly bodyLimitBytes: number;
+  };
+  readonly eventStore: {
+    /** Unset: start the embedded server. */
+    readonly url: string | undefined;
+    readonly dataDir: string;
+    /** 0: any free port. */
+    readonly embeddedPort: number;
+  };
+  readonly redis: { readonly url: string };
+  readonly auth: {
+    readonly secret: string;
+    /** True when no `AUTH_SECRET` was given: the caller must log a loud warning. */
+    readonly usingDevelopmentSecret: boolean;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+const port = z.coerce.number().int().min(0).max(65_535);
+
+const sizeUnits: Readonly<Record<string, number>> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+
+/** `65536`, `64kb`, `1mb` (case-insensitive) to bytes. */
+const byteSize = z
+  .string()
+  .regex(/^\d+\s*(b|kb|mb)?$/i, "expected a size such as 65536, 64kb or 1mb")
+  .transform((text) => {
+    const [, digits = "0", unit = "b"] = /^(\d+)\s*([a-z]*)$/i.exec(text) ?? [];
+    return Number(digits) * (sizeUnits[unit.toLowerCase()] ?? 1);
+  })
+  .pipe(z.number().int().min(1).max(16 * 1024 * 1024));
+
+const EnvSchema = z.object({
+  NODE_ENV: z.string().default("development"),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  EVENTSTORE_URL: z.string().min(1).optional(),
+  DATA_DIR: z.string().min(1).default("./data"),
+  EMBEDDED_EVENTSTORE_PORT: port.default(2113),
+  REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
+  AUTH_SECRET: z.string().min(1).optional(),
+  ROLE: z.enum(["api", "worker", "all"]).default("all"),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  HTTP_BODY_LIMIT: byteSize.default(64 * 1024),
+});
+
+/** Reads the environment; throws `ConfigError` naming every bad variable. Empty values count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.map(String).join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  const vars = parsed.data;
+  const production = vars.NODE_ENV === "production";
+  if (production && vars.AUTH_SECRET === undefined) {
+    throw new ConfigError("AUTH_SECRET must be set when NODE_ENV=production (the HS256 key for bearer tokens)");
+  }
+  if (production && vars.AUTH_SECRET !== undefined && vars.AUTH_SECRET.length < PRODUCTION_MIN_SECRET_LENGTH) {
+    throw new ConfigError(`AUTH_SECRET must be at least ${PRODUCTION_MIN_SECRET_LENGTH} characters when NODE_ENV=production`);
+  }
+  return {
+    nodeEnv: vars.NODE_ENV,
+    role: vars.ROLE,
+    logLevel: vars.LOG_LEVEL,
+    http: { host: vars.HOST, port: vars.PORT, bodyLimitBytes: vars.HTTP_BODY_LIMIT },
+    eventStore: { url: vars.EVENTSTORE_URL, dataDir: vars.DATA_DIR, embeddedPort: vars.EMBEDDED_EVENTSTORE_PORT },
+    redis: { url: vars.REDIS_URL },
+    auth: {
+      secret: vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET,
+      usingDevelopmentSecret: vars.AUTH_SECRET === undefined,
+    },
+  };
+}

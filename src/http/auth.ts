@@ -1,0 +1,96 @@
+import type { Middleware } from "koa";
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { z } from "zod";
+import type { Actor, Role } from "../application/ports.js";
+import { HttpProblem } from "./problem.js";
+import type { AppContext, AppState } from "./state.js";
+
+export const ROLES = ["customer", "seller", "admin"] as const satisfies readonly Role[];
+
+const ALGORITHM = "HS256";
+const REALM = "reservations";
+
+const ClaimsSchema = z.object({
+  sub: z.string().min(1),
+  role: z.enum(ROLES),
+});
+
+function keyOf(secret: string): Uint8Array {
+  return new TextEncoder().encode(secret);
+}
+
+/** RFC 6750 §3: no error code when the request carried no credentials at all. */
+function unauthorized(detail: string, error?: "invalid_request" | "invalid_token"): HttpProblem {
+  const challenge =
+    error === undefined
+      ? `Bearer realm="${REALM}"`
+      : `Bearer realm="${REALM}", error="${error}", error_description="${detail}"`;
+  return new HttpProblem(401, "unauthorized", { detail, headers: { "WWW-Authenticate": challenge } });
+}
+
+function bearerToken(header: string): string {
+  if (header === "") throw unauthorized("an Authorization: Bearer token is required");
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+  const token = match?.[1];
+  if (token === undefined) throw unauthorized("the Authorization header must be 'Bearer <token>'", "invalid_request");
+  return token;
+}
+
+/** Verifies an HS256 JWT and returns who it speaks for; every failure is a 401 problem. */
+export async function verifyToken(secret: string, token: string): Promise<Actor> {
+  let payload: unknown;
+  try {
+    // Pinning the algorithm list rejects `none` and every asymmetric alg (no key confusion).
+    ({ payload } = await jwtVerify(token, keyOf(secret), { algorithms: [ALGORITHM] }));
+  } catch (error) {
+    // Any failure to verify untrusted input is the client's problem, never a 500.
+    const expired = error instanceof joseErrors.JWTExpired;
+    throw unauthorized(expired ? "the token has expired" : "the token is invalid", "invalid_token");
+  }
+  const claims = ClaimsSchema.safeParse(payload);
+  if (!claims.success) {
+    throw unauthorized("the token must carry a 'sub' and a 'role' of customer, seller or admin", "invalid_token");
+  }
+  return { userId: claims.data.sub, role: claims.data.role };
+}
+
+/** Requires a valid bearer token and puts its `Actor` on `ctx.state.actor`. */
+export function authenticate(secret: string): Middleware<AppState> {
+  return async (ctx, next) => {
+    ctx.state.actor = await verifyToken(secret, bearerToken(ctx.get("Authorization")));
+    await next();
+  };
+}
+
+/** The authenticated actor; a route that calls this without `authenticate` before it answers 401. */
+export function actorOf(ctx: AppContext): Actor {
+  const actor = ctx.state.actor;
+  if (actor === undefined) throw unauthorized("an Authorization: Bearer token is required");
+  return actor;
+}
+
+/** After `authenticate`: 403 unless the actor has one of the roles. Ownership is the services' check. */
+export function requireRole(...roles: readonly Role[]): Middleware<AppState> {
+  return async (ctx, next) => {
+    const actor = actorOf(ctx);
+    if (!roles.includes(actor.role)) {
+      throw new HttpProblem(403, "forbidden", { detail: `this action needs the role ${roles.join(" or ")}` });
+    }
+    await next();
+  };
+}
+
+export interface TokenRequest {
+  readonly sub: string;
+  readonly role: Role;
+  readonly ttlSeconds: number;
+}
+
+export async function signToken(secret: string, request: TokenRequest): Promise<string> {
+  return new SignJWT({ role: request.role })
+    .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+    .setSubject(request.sub)
+    .setIssuedAt()
+    .setExpirationTime(`${request.ttlSeconds}s`)
+    .sign(keyOf(secret));
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage } from "node:http";
+import { bodyParser } from "@koa/bodyparser";
+import type { Middleware } from "koa";
+import { HttpProblem } from "./problem.js";
+import type { AppState } from "./state.js";
+
+/** A bodiless POST from fetch still sends `Content-Length: 0`; that is "no body", not "a body of no type". */
+function carriesBody(req: IncomingMessage): boolean {
+  if (req.headers["transfer-encoding"] !== undefined) return true;
+  const length = Number(req.headers["content-length"] ?? "0");
+  return !Number.isFinite(length) || length > 0;
+}
+
+/**
+ * For routes that take a JSON body: 415 unless it is `application/json` (or `+json`), 413 past
+ * `limitBytes` (counted after decompression), 400 for malformed JSON or a bare JSON scalar. No body
+ * at all reads as `{}`, so routes whose fields are all optional accept an empty request.
+ * The parsed value lands on `ctx.request.body` as `unknown`; routes validate it with zod.
+ */
+export function jsonBody(limitBytes: number): Middleware<AppState> {
+  const parse = bodyParser({
+    // Whatever passed the media-type check below is parsed as JSON, including `+json` types
+    // the parser does not list (it would otherwise silently leave the body empty).
+    detectJSON: () => true,
+    enableTypes: ["json"],
+    jsonStrict: true,
+    jsonLimit: limitBytes,
+    encoding: "utf-8",
+  });
+  return async (ctx, next) => {
+    if (carriesBody(ctx.req) && ctx.request.is("application/json", "+json") === false) {
+      throw new HttpProblem(415, "unsupported-media-type", {
+        detail: "the request body must be application/json",
+        headers: { "Accept-Post": "application/json" },
+      });
+    }
+    await parse(ctx, next);
+  };
+}

@@ -1,0 +1,126 @@
+import type { Middleware } from "koa";
+import { match, P } from "ts-pattern";
+import { z } from "zod";
+import {
+  AccessDeniedError,
+  ResourceNotFoundError,
+  RevisionMismatchError,
+  ServiceUnavailableError,
+} from "../application/errors.js";
+import { DomainError } from "../domain/errors.js";
+import { HttpProblem, problem, sendProblem, type Problem } from "./problem.js";
+import type { AppState } from "./state.js";
+import { fieldErrors, RequestValidationError } from "./validation.js";
+
+export interface ProblemResponse {
+  readonly problem: Problem;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+const HTTP_ERROR_CODES: Readonly<Record<number, string>> = {
+  400: "bad-request",
+  404: "not-found",
+  405: "method-not-allowed",
+  408: "request-timeout",
+  411: "length-required",
+  413: "payload-too-large",
+  414: "uri-too-long",
+  415: "unsupported-media-type",
+  431: "request-header-fields-too-large",
+};
+
+/** Errors from Koa and the body parser stack (http-errors): `status`, `expose`, sometimes `type`/`limit`. */
+const HttpErrorShape = z.looseObject({
+  status: z.int().min(400).max(499),
+  expose: z.boolean().optional(),
+  type: z.string().optional(),
+  limit: z.number().optional(),
+});
+
+function fromHttpError(error: unknown): ProblemResponse | undefined {
+  const shape = HttpErrorShape.safeParse(error);
+  if (!shape.success) return undefined;
+  const { status, type, limit } = shape.data;
+  if (status === 400 && error instanceof SyntaxError) {
+    return { problem: problem(400, "invalid-json", { detail: `the request body is not valid JSON: ${error.message}` }), headers: {} };
+  }
+  if (status === 413) {
+    const detail = limit === undefined ? "the request body is too large" : `the request body exceeds ${limit} bytes`;
+    return { problem: problem(413, "payload-too-large", { detail }), headers: {} };
+  }
+  if (status === 415) {
+    const detail = type === "encoding.unsupported" ? "unsupported Content-Encoding" : "unsupported media type";
+    return { problem: problem(415, "unsupported-media-type", { detail }), headers: {} };
+  }
+  const code = HTTP_ERROR_CODES[status] ?? "bad-request";
+  const detail = shape.data.expose === true && error instanceof Error ? error.message : undefined;
+  return { problem: problem(status, code, detail === undefined ? {} : { detail }), headers: {} };
+}
+
+function retryAfter(seconds: number): string {
+  return String(Math.max(1, Math.ceil(Number.isFinite(seconds) ? seconds : 1)));
+}
+
+function domainStatus(error: DomainError): number {
+  return match(error.code)
+    .with("not-found", () => 404)
+    .with("invalid-command", () => 400)
+    .otherwise(() => 409);
+}
+
+/** Maps a thrown value to the problem the client gets; undefined for anything unexpected (a 500). */
+export function toProblemResponse(error: unknown): ProblemResponse | undefined {
+  const none = {} as const;
+  return match(error)
+    .with(P.instanceOf(HttpProblem), (e) => ({ problem: e.problem, headers: e.headers }))
+    .with(P.instanceOf(RequestValidationError), (e) => ({
+      problem: problem(400, "validation-failed", { detail: "the request is invalid", errors: e.errors }),
+      headers: none,
+    }))
+    .with(P.instanceOf(z.ZodError), (e) => ({
+      problem: problem(400, "validation-failed", { detail: "the request is invalid", errors: fieldErrors(e) }),
+      headers: none,
+    }))
+    .with(P.instanceOf(DomainError), (e) => ({
+      problem: problem(domainStatus(e), e.code, { detail: e.message, ...(e.details === undefined ? {} : { extensions: e.details }) }),
+      headers: none,
+    }))
+    .with(P.instanceOf(AccessDeniedError), (e) => ({ problem: problem(403, "forbidden", { detail: e.message }), headers: none }))
+    .with(P.instanceOf(ResourceNotFoundError), (e) => ({
+      problem: problem(404, "not-found", { detail: e.message, extensions: { resource: e.resource } }),
+      headers: none,
+    }))
+    .with(P.instanceOf(RevisionMismatchError), (e) => ({
+      problem: problem(412, "revision-mismatch", {
+        detail: e.message,
+        extensions: { expectedRevision: e.expected, currentRevision: e.actual },
+      }),
+      headers: none,
+    }))
+    .with(P.instanceOf(ServiceUnavailableError), (e) => ({
+      problem: problem(503, "service-unavailable", { detail: e.message }),
+      headers: { "Retry-After": retryAfter(e.retryAfterSeconds) },
+    }))
+    .otherwise(fromHttpError);
+}
+
+const INTERNAL = problem(500, "internal", {
+  detail: "an unexpected error occurred; it has been logged with this request's X-Request-Id",
+});
+
+/** The last line of defence: every error becomes a problem+json answer; unexpected ones are logged and hidden. */
+export function errorHandler(): Middleware<AppState> {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      const response = toProblemResponse(error);
+      if (response === undefined) {
+        ctx.state.log.error({ err: error, requestId: ctx.state.requestId }, "unhandled error");
+        sendProblem(ctx, INTERNAL);
+        return;
+      }
+      sendProblem(ctx, response.problem, response.headers);
+    }
+  };
+}

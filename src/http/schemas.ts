@@ -1,0 +1,155 @@
+import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+import { ROLES } from "./auth.js";
+
+// Adds `.openapi()`; idempotent, and must run before any schema below is built.
+extendZodWithOpenApi(z);
+
+/** Server-made ids. `guid` like the domain: name-derived (non-RFC-variant) ids are valid ids too. */
+export const Id = z.guid().openapi({ example: "0b4c2f4e-5c1a-4a57-9d9c-3c3f2f6b2a10" });
+
+export const IdParams = z.object({ id: Id }).strict();
+
+const ProductStatus = z.enum(["available", "pending", "soldout", "withdrawn"]).openapi("ProductStatus");
+const ProductKind = z.enum(["sale", "rental"]).openapi("ProductKind");
+const ReservationStatus = z
+  .enum(["placed", "awaiting-acceptance", "confirmed", "in-progress", "in-use", "completed", "cancelled", "expired", "rejected"])
+  .openapi("ReservationStatus");
+const PaymentStatus = z.enum(["pending", "paid", "voided", "refunded"]).openapi("PaymentStatus");
+export const Role = z.enum(ROLES).openapi("Role");
+
+const ProductName = z.string().min(1).max(200);
+const Capacity = z.int().min(1).max(1_000_000);
+const UnitPrice = z.int().min(0).max(1_000_000_000).openapi({ description: "integer, minor units of `currency`" });
+const Currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as KRW").openapi({ example: "KRW" });
+const StepName = z.string().min(1).max(40);
+
+const uniqueItems = (items: readonly string[]) => new Set(items).size === items.length;
+
+// ---- requests ----
+
+export const RegisterProductBody = z
+  .object({
+    name: ProductName,
+    capacity: Capacity,
+    unitPrice: UnitPrice,
+    currency: Currency.default("KRW"),
+    kind: ProductKind.default("sale"),
+    sellerAcceptance: z.boolean().default(false),
+    fulfilmentSteps: z
+      .array(StepName)
+      .max(10)
+      .refine(uniqueItems, "step names must be unique")
+      .default([])
+      .openapi({ example: ["cooking", "cooked", "picked-up", "delivered"] }),
+    holdTtlSeconds: z.int().min(10).max(86_400).default(900),
+  })
+  .strict()
+  .openapi("RegisterProduct");
+
+export const UpdateProductBody = z
+  .object({ name: ProductName.optional(), capacity: Capacity.optional(), unitPrice: UnitPrice.optional() })
+  .strict()
+  .openapi("UpdateProduct");
+
+export const PlaceReservationBody = z
+  .object({
+    productId: Id,
+    quantity: z.int().min(1).max(10_000),
+    paymentToken: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: "when given, the payment is charged right after placing", example: "tok_ok" }),
+  })
+  .strict()
+  .openapi("PlaceReservation");
+
+/** Commands without fields: an empty body, `{}` or no body at all. */
+export const EmptyBody = z.object({}).strict().openapi("EmptyBody");
+
+export const RejectReservationBody = z
+  .object({ reason: z.string().max(500).optional() })
+  .strict()
+  .openapi("RejectReservation");
+
+export const ProgressReservationBody = z.object({ step: StepName }).strict().openapi("ProgressReservation");
+
+export const IdempotencyKeyHeader = z.object({ "idempotency-key": z.string().min(1).max(200).optional() });
+
+export const IfMatchHeader = z.object({
+  "if-match": z.string().optional().openapi({ description: 'a revision ETag such as W/"3", or *', example: 'W/"3"' }),
+});
+
+/** For the list endpoints (`GET /products?status=`, `GET /reservations?status=`) of a later issue. */
+export const ProductListQuery = z.object({ status: ProductStatus.optional() }).strict();
+export const ReservationListQuery = z.object({ status: ReservationStatus.optional() }).strict();
+
+// ---- responses ----
+
+const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: "2025-01-01T09:00:00.000Z" });
+
+export const ProductBody = z
+  .object({
+    id: Id,
+    sellerId: z.string(),
+    name: z.string(),
+    capacity: z.int(),
+    available: z.int(),
+    held: z.int(),
+    committed: z.int(),
+    status: ProductStatus,
+    unitPrice: z.int(),
+    currency: z.string(),
+    kind: ProductKind,
+    sellerAcceptance: z.boolean(),
+    fulfilmentSteps: z.array(z.string()),
+    holdTtlSeconds: z.int(),
+    revision: z.int(),
+  })
+  .openapi("Product");
+
+export const ReservationBody = z
+  .object({
+    id: Id,
+    productId: Id,
+    productName: z.string(),
+    customerId: z.string(),
+    sellerId: z.string(),
+    quantity: z.int(),
+    amount: z.int(),
+    currency: z.string(),
+    status: ReservationStatus,
+    paymentId: Id,
+    paymentStatus: PaymentStatus.nullable(),
+    currentStep: z.string().nullable(),
+    expiresAt: Timestamp,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    revision: z.int(),
+  })
+  .openapi("Reservation");
+
+export const ProblemBody = z
+  .looseObject({
+    type: z.url(),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi("Problem", { description: "RFC 9457 problem details; rule refusals add members such as `available`" });
+
+export const LiveBody = z.object({ status: z.literal("ok") }).openapi("Liveness");
+
+export const ReadyBody = z
+  .object({
+    status: z.enum(["ok", "unavailable"]),
+    dependencies: z.record(z.string(), z.object({ up: z.boolean(), detail: z.string().optional() })),
+  })
+  .openapi("Readiness");
+
+export type ProductResponse = z.output<typeof ProductBody>;
+export type ReservationResponse = z.output<typeof ReservationBody>;
+export type ReadyResponse = z.output<typeof ReadyBody>;

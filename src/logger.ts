@@ -1,0 +1,32 @@
+import { pino, type DestinationStream, type Logger } from "pino";
+import type { LogLevel } from "./config.js";
+
+export type { Logger } from "pino";
+
+const SECRET_KEYS = ["authorization", "cookie", "set-cookie", "token", "paymentToken", "accessToken", "password", "secret"];
+
+/**
+ * pino's redaction takes explicit paths, not "this key anywhere": secrets are redacted at the top
+ * level and up to three levels down (`req.headers.authorization`, `input.paymentToken`, ...).
+ */
+export const REDACTED_PATHS: readonly string[] = SECRET_KEYS.flatMap((key) => {
+  const segment = /^[A-Za-z_$][\w$]*$/.test(key) ? key : `["${key}"]`;
+  const join = (prefix: string) => (segment.startsWith("[") ? `${prefix}${segment}` : `${prefix}.${segment}`);
+  return [segment, join("*"), join("*.*"), join("*.*.*")];
+});
+
+export interface LoggerOptions {
+  readonly level: LogLevel;
+  readonly name?: string;
+  /** Where lines go; stdout when absent. Tests pass a stream to read them. */
+  readonly destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const settings = {
+    level: options.level,
+    name: options.name ?? "reservations",
+    redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
+  };
+  return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
+}
