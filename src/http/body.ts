@@ -11,6 +11,11 @@ function carriesBody(req: IncomingMessage): boolean {
   return !Number.isFinite(length) || length > 0;
 }
 
+/** zlib's errors (`Z_DATA_ERROR`, `Z_BUF_ERROR`) carry no HTTP status: they are the client's bad gzip. */
+function isCorruptCompression(error: Error): boolean {
+  return "code" in error && typeof error.code === "string" && error.code.startsWith("Z_");
+}
+
 /**
  * For routes that take a JSON body: 415 unless it is `application/json` (or `+json`), 413 past
  * `limitBytes` (counted after decompression), 400 for malformed JSON or a bare JSON scalar. No body
@@ -26,6 +31,11 @@ export function jsonBody(limitBytes: number): Middleware<AppState> {
     jsonStrict: true,
     jsonLimit: limitBytes,
     encoding: "utf-8",
+    onError: (error) => {
+      throw isCorruptCompression(error)
+        ? new HttpProblem(400, "invalid-body", { detail: "the request body could not be decompressed" })
+        : error;
+    },
   });
   return async (ctx, next) => {
     if (carriesBody(ctx.req) && ctx.request.is("application/json", "+json") === false) {

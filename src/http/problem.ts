@@ -62,12 +62,12 @@ export function problem(status: number, code: string, options: ProblemOptions = 
     Object.entries(options.extensions ?? {}).filter(([key]) => !RESERVED_MEMBERS.has(key)),
   );
   return {
-    ...extensions,
     type: problemType(code),
     title: problemTitle(code),
     status,
     ...(options.detail === undefined ? {} : { detail: options.detail }),
     ...(options.errors === undefined ? {} : { errors: options.errors }),
+    ...extensions,
   };
 }
 

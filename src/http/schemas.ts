@@ -1,6 +1,5 @@
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import { ROLES } from "./auth.js";
 
 // Adds `.openapi()`; idempotent, and must run before any schema below is built.
 extendZodWithOpenApi(z);
@@ -11,12 +10,12 @@ export const Id = z.guid().openapi({ example: "0b4c2f4e-5c1a-4a57-9d9c-3c3f2f6b2
 export const IdParams = z.object({ id: Id }).strict();
 
 const ProductStatus = z.enum(["available", "pending", "soldout", "withdrawn"]).openapi("ProductStatus");
-const ProductKind = z.enum(["sale", "rental"]).openapi("ProductKind");
+// Inline (not components): the generator drops `default` and `null` beside a `$ref`.
+const ProductKind = z.enum(["sale", "rental"]);
 const ReservationStatus = z
   .enum(["placed", "awaiting-acceptance", "confirmed", "in-progress", "in-use", "completed", "cancelled", "expired", "rejected"])
   .openapi("ReservationStatus");
-const PaymentStatus = z.enum(["pending", "paid", "voided", "refunded"]).openapi("PaymentStatus");
-export const Role = z.enum(ROLES).openapi("Role");
+const PaymentStatus = z.enum(["pending", "paid", "voided", "refunded"]);
 
 const ProductName = z.string().min(1).max(200);
 const Capacity = z.int().min(1).max(1_000_000);
@@ -41,7 +40,7 @@ export const RegisterProductBody = z
       .max(10)
       .refine(uniqueItems, "step names must be unique")
       .default([])
-      .openapi({ example: ["cooking", "cooked", "picked-up", "delivered"] }),
+      .openapi({ uniqueItems: true, example: ["cooking", "cooked", "picked-up", "delivered"] }),
     holdTtlSeconds: z.int().min(10).max(86_400).default(900),
   })
   .strict()

@@ -9,6 +9,7 @@ import type { AppState } from "./state.js";
 export function securityHeaders(): Middleware<AppState> {
   const helmetHeaders = helmet({
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    frameguard: { action: "deny" },
   });
   return async (ctx, next) => {
     ctx.set("Cache-Control", "no-store");

@@ -1,4 +1,4 @@
-import { Router } from "@koa/router";
+import type { Router } from "@koa/router";
 import type { ProductService, ProductView } from "../../application/ports.js";
 import { ResourceNotFoundError } from "../../application/errors.js";
 import { requireRole } from "../auth.js";
@@ -15,8 +15,7 @@ function sendProduct(ctx: AppContext, product: ProductView, status = 200): void 
   ctx.body = productResponse(product);
 }
 
-export function productRoutes(products: ProductService, support: RouteSupport): Router<AppState> {
-  const router = new Router<AppState>();
+export function productRoutes(router: Router<AppState>, products: ProductService, support: RouteSupport): void {
   const sellerOrAdmin = requireRole("seller", "admin");
 
   router.post("/products", support.authenticate, sellerOrAdmin, support.jsonBody, async (ctx) => {
@@ -44,5 +43,4 @@ export function productRoutes(products: ProductService, support: RouteSupport): 
     sendProduct(ctx, await products.withdraw(commandContext(ctx, { ifMatch: true }), id));
   });
 
-  return router;
 }

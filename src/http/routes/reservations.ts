@@ -1,4 +1,4 @@
-import { Router } from "@koa/router";
+import type { Router } from "@koa/router";
 import type { z } from "zod";
 import type { CommandContext, ReservationService, ReservationView, Role } from "../../application/ports.js";
 import { actorOf, requireRole, ROLES } from "../auth.js";
@@ -16,39 +16,34 @@ import type { AppContext, AppState } from "../state.js";
 import { parseInput } from "../validation.js";
 import { commandContext, type RouteSupport } from "./support.js";
 
-interface CommandSpec {
+/** `POST /reservations/{id}/<name>`: who may call it (ownership is the service's check), its body, what it runs. */
+export interface ReservationCommand {
+  readonly name: string;
   readonly roles: readonly Role[];
   readonly body: z.ZodType;
   readonly summary: string;
+  execute(service: ReservationService, context: CommandContext, id: string, body: unknown): Promise<ReservationView>;
 }
 
-/** `POST /reservations/{id}/<name>`: who may call it (ownership is the service's check) and its body. */
-export const RESERVATION_COMMANDS = {
-  cancel: { roles: ["customer", "admin"], body: EmptyBody, summary: "Cancel (idempotent); refused once fulfilment or a rental started" },
-  accept: { roles: ["seller", "admin"], body: EmptyBody, summary: "Accept a paid order awaiting acceptance" },
-  reject: { roles: ["seller", "admin"], body: RejectReservationBody, summary: "Reject a paid order awaiting acceptance" },
+function command<S extends z.ZodType>(
+  name: string,
+  roles: readonly Role[],
+  body: S,
+  summary: string,
+  run: (service: ReservationService, context: CommandContext, id: string, body: z.output<S>) => Promise<ReservationView>,
+): ReservationCommand {
+  return { name, roles, body, summary, execute: (service, context, id, raw) => run(service, context, id, parseInput("body", body, raw)) };
+}
+
+export const RESERVATION_COMMANDS: readonly ReservationCommand[] = [
+  command("cancel", ["customer", "admin"], EmptyBody, "Cancel; repeating it changes nothing; refused once fulfilment or a rental started", (s, c, id) => s.cancel(c, id)),
+  command("accept", ["seller", "admin"], EmptyBody, "Accept a paid order awaiting acceptance", (s, c, id) => s.accept(c, id)),
+  command("reject", ["seller", "admin"], RejectReservationBody, "Reject a paid order awaiting acceptance", (s, c, id, body) => s.reject(c, id, body.reason)),
   // The customer may confirm the final step (e.g. "picked-up"); the service enforces which.
-  progress: { roles: ["seller", "admin", "customer"], body: ProgressReservationBody, summary: "Record the next fulfilment step" },
-  start: { roles: ["customer", "admin"], body: EmptyBody, summary: "Start a confirmed rental" },
-  return: { roles: ["customer", "admin"], body: EmptyBody, summary: "Return a rental; completes and releases the units" },
-} as const satisfies Readonly<Record<string, CommandSpec>>;
-
-type CommandName = keyof typeof RESERVATION_COMMANDS;
-type CommandBody<K extends CommandName> = z.output<(typeof RESERVATION_COMMANDS)[K]["body"]>;
-type Runners = {
-  readonly [K in CommandName]: (context: CommandContext, id: string, body: CommandBody<K>) => Promise<ReservationView>;
-};
-
-function runners(reservations: ReservationService): Runners {
-  return {
-    cancel: (context, id) => reservations.cancel(context, id),
-    accept: (context, id) => reservations.accept(context, id),
-    reject: (context, id, body) => reservations.reject(context, id, body.reason),
-    progress: (context, id, body) => reservations.progress(context, id, body.step),
-    start: (context, id) => reservations.start(context, id),
-    return: (context, id) => reservations.return(context, id),
-  };
-}
+  command("progress", ["seller", "admin", "customer"], ProgressReservationBody, "Record the next fulfilment step; the last one completes", (s, c, id, body) => s.progress(c, id, body.step)),
+  command("start", ["customer", "admin"], EmptyBody, "Start a confirmed rental", (s, c, id) => s.start(c, id)),
+  command("return", ["customer", "admin"], EmptyBody, "Return a rental; completes and releases the units", (s, c, id) => s.return(c, id)),
+];
 
 function sendReservation(ctx: AppContext, reservation: ReservationView, status = 200): void {
   ctx.status = status;
@@ -56,8 +51,7 @@ function sendReservation(ctx: AppContext, reservation: ReservationView, status =
   ctx.body = reservationResponse(reservation);
 }
 
-export function reservationRoutes(reservations: ReservationService, support: RouteSupport): Router<AppState> {
-  const router = new Router<AppState>();
+export function reservationRoutes(router: Router<AppState>, reservations: ReservationService, support: RouteSupport): void {
 
   /**
    * A repeated `Idempotency-Key` (`created: false`) answers 200 with the first result's body, so a
@@ -82,17 +76,12 @@ export function reservationRoutes(reservations: ReservationService, support: Rou
     sendReservation(ctx, await reservations.get(actorOf(ctx), id));
   });
 
-  const run = runners(reservations);
-  const mount = <K extends CommandName>(name: K) => {
-    const spec = RESERVATION_COMMANDS[name];
-    router.post(`/reservations/:id/${name}`, support.authenticate, requireRole(...spec.roles), support.jsonBody, async (ctx) => {
+  for (const command of RESERVATION_COMMANDS) {
+    router.post(`/reservations/:id/${command.name}`, support.authenticate, requireRole(...command.roles), support.jsonBody, async (ctx) => {
       const { id } = parseInput("params", IdParams, ctx.params);
-      const body: CommandBody<K> = parseInput("body", spec.body, ctx.request.body);
       const context = commandContext(ctx, { ifMatch: true });
-      sendReservation(ctx, await run[name](context, id, body));
+      sendReservation(ctx, await command.execute(reservations, context, id, ctx.request.body));
     });
-  };
-  for (const name of Object.keys(RESERVATION_COMMANDS) as CommandName[]) mount(name);
+  }
 
-  return router;
 }

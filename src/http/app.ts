@@ -1,0 +1,59 @@
+import { Router } from "@koa/router";
+import Koa from "koa";
+import type { ProductService, ReadinessProbe, ReservationService } from "../application/ports.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../logger.js";
+import { accessLog } from "./access-log.js";
+import { authenticate } from "./auth.js";
+import { jsonBody } from "./body.js";
+import { errorHandler } from "./error-handler.js";
+import { routeFallback } from "./fallback.js";
+import { requestId } from "./request-id.js";
+import { healthRoutes } from "./routes/health.js";
+import { openApiRoutes } from "./routes/openapi.js";
+import { productRoutes } from "./routes/products.js";
+import { reservationRoutes } from "./routes/reservations.js";
+import { securityHeaders } from "./security-headers.js";
+import type { AppState } from "./state.js";
+
+export type { AppState } from "./state.js";
+
+export interface AppDependencies {
+  readonly config: Pick<Config, "auth" | "http">;
+  readonly logger: Logger;
+  readonly products: ProductService;
+  readonly reservations: ReservationService;
+  readonly readiness: ReadinessProbe;
+}
+
+/** Every route of the edge on one router, so `allowedMethods()` sees all methods of a path. */
+export function createRouter(deps: AppDependencies): Router<AppState> {
+  const router = new Router<AppState>();
+  const support = {
+    authenticate: authenticate(deps.config.auth.secret),
+    jsonBody: jsonBody(deps.config.http.bodyLimitBytes),
+  };
+  productRoutes(router, deps.products, support);
+  reservationRoutes(router, deps.reservations, support);
+  healthRoutes(router, deps.readiness);
+  openApiRoutes(router);
+  return router;
+}
+
+/** The Koa application; the caller listens (`app.listen(port, host)` or `http.createServer(app.callback())`). */
+export function createApp(deps: AppDependencies): Koa<AppState> {
+  const app = new Koa<AppState>();
+  const router = createRouter(deps);
+
+  app.use(requestId(deps.logger));
+  app.use(accessLog());
+  app.use(securityHeaders());
+  app.use(errorHandler());
+  app.use(routeFallback());
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+
+  // The error handler answers every request error; what still reaches Koa failed while writing the response.
+  app.on("error", (error: unknown) => deps.logger.error({ err: error }, "response error"));
+  return app;
+}

@@ -1,0 +1,184 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from "@asteasolutions/zod-to-openapi";
+import { z } from "zod";
+import { ROLES } from "./auth.js";
+import { PROBLEM_CONTENT_TYPE } from "./problem.js";
+import { RESERVATION_COMMANDS } from "./routes/reservations.js";
+import {
+  IdempotencyKeyHeader,
+  IdParams,
+  IfMatchHeader,
+  LiveBody,
+  PlaceReservationBody,
+  ProblemBody,
+  ProductBody,
+  ReadyBody,
+  RegisterProductBody,
+  ReservationBody,
+  UpdateProductBody,
+} from "./schemas.js";
+
+const BEARER = "bearerAuth";
+
+const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
+  400: "Invalid input (`validation-failed` with `errors`, `invalid-json`, `invalid-if-match`, or a rule's `invalid-command`)",
+  401: "No or bad bearer token (`WWW-Authenticate: Bearer`)",
+  403: "Wrong role, or not the owner",
+  404: "Unknown id",
+  409: "A business rule refused the command; `type` names the rule",
+  412: "`If-Match` did not match the current revision",
+  413: "Body too large",
+  415: "Body is not JSON",
+  503: "Overloaded or a dependency is down; retry after `Retry-After` seconds",
+};
+
+function problems(...statuses: readonly number[]): Record<string, ResponseConfig> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      String(status),
+      {
+        description: PROBLEM_DESCRIPTIONS[status] ?? "Problem",
+        content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemBody } },
+      },
+    ]),
+  );
+}
+
+const etagHeader = { ETag: { description: 'The revision as a weak tag, W/"<revision>"', schema: { type: "string" as const } } };
+const locationHeader = { Location: { description: "Where the new resource lives", schema: { type: "string" as const } } };
+
+function json(schema: z.ZodType, description: string, headers: ResponseConfig["headers"] = etagHeader): ResponseConfig {
+  return { description, headers, content: { "application/json": { schema } } };
+}
+
+function jsonBody(schema: z.ZodType, required = true) {
+  return { required, content: { "application/json": { schema } } };
+}
+
+function secured(roles: readonly string[], description?: string): Pick<RouteConfig, "security" | "description"> {
+  const who = `Roles: ${roles.join(", ")}.`;
+  return { security: [{ [BEARER]: [] }], description: description === undefined ? who : `${who} ${description}` };
+}
+
+/** The whole contract of the edge, generated from the same zod schemas the routes validate with. */
+export function buildOpenApiDocument() {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent("securitySchemes", BEARER, {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: `HS256, claims \`sub\` and \`role\` (${ROLES.join(" | ")}); \`exp\` is honoured`,
+  });
+
+  registry.registerPath({
+    method: "post",
+    path: "/products",
+    tags: ["products"],
+    summary: "Register a product",
+    ...secured(["seller", "admin"]),
+    request: { body: jsonBody(RegisterProductBody) },
+    responses: {
+      201: json(ProductBody, "The new product", { ...etagHeader, ...locationHeader }),
+      ...problems(400, 401, 403, 413, 415, 503),
+    },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/products/{id}",
+    tags: ["products"],
+    summary: "Read a product (anyone)",
+    request: { params: IdParams },
+    responses: { 200: json(ProductBody, "The product"), ...problems(400, 404, 503) },
+  });
+  registry.registerPath({
+    method: "patch",
+    path: "/products/{id}",
+    tags: ["products"],
+    summary: "Change name, capacity or price",
+    ...secured(["seller (owner)", "admin"], "409 `capacity-below-allocated` when capacity would fall below held + committed."),
+    request: { params: IdParams, headers: IfMatchHeader, body: jsonBody(UpdateProductBody) },
+    responses: { 200: json(ProductBody, "The product"), ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503) },
+  });
+  registry.registerPath({
+    method: "delete",
+    path: "/products/{id}",
+    tags: ["products"],
+    summary: "Withdraw a product",
+    ...secured(["seller (owner)", "admin"], "409 `units-in-use` while units are held or rented out."),
+    request: { params: IdParams, headers: IfMatchHeader },
+    responses: { 200: json(ProductBody, "The withdrawn product"), ...problems(400, 401, 403, 404, 409, 412, 503) },
+  });
+
+  registry.registerPath({
+    method: "post",
+    path: "/reservations",
+    tags: ["reservations"],
+    summary: "Reserve units of a product",
+    ...secured(
+      ["customer"],
+      "409 `insufficient-availability` (with `available`) or `product-withdrawn`. " +
+        "A repeated `Idempotency-Key` from the same user answers 200 with the first result and changes nothing.",
+    ),
+    request: { headers: IdempotencyKeyHeader, body: jsonBody(PlaceReservationBody) },
+    responses: {
+      201: json(ReservationBody, "The new reservation", { ...etagHeader, ...locationHeader }),
+      200: json(ReservationBody, "The reservation first made with this Idempotency-Key", { ...etagHeader, ...locationHeader }),
+      ...problems(400, 401, 403, 404, 409, 413, 415, 503),
+    },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/reservations/{id}",
+    tags: ["reservations"],
+    summary: "Read a reservation",
+    ...secured(["its customer", "the product's seller", "admin"]),
+    request: { params: IdParams },
+    responses: { 200: json(ReservationBody, "The reservation"), ...problems(400, 401, 403, 404, 503) },
+  });
+  for (const command of RESERVATION_COMMANDS) {
+    registry.registerPath({
+      method: "post",
+      path: `/reservations/{id}/${command.name}`,
+      tags: ["reservations"],
+      summary: command.summary,
+      ...secured(command.roles, "Ownership is checked against the reservation."),
+      request: { params: IdParams, headers: IfMatchHeader, body: jsonBody(command.body, false) },
+      responses: {
+        200: json(ReservationBody, "The reservation"),
+        ...problems(400, 401, 403, 404, 409, 412, 413, 415, 503),
+      },
+    });
+  }
+
+  registry.registerPath({
+    method: "get",
+    path: "/health/live",
+    tags: ["operations"],
+    summary: "200 while the process runs",
+    responses: { 200: json(LiveBody, "Alive", {}) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/health/ready",
+    tags: ["operations"],
+    summary: "200 when every dependency answers, else 503 with what is down",
+    responses: { 200: json(ReadyBody, "Ready", {}), 503: json(ReadyBody, "Not ready", {}) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/openapi.json",
+    tags: ["operations"],
+    summary: "This document",
+    responses: { 200: { description: "OpenAPI 3.1 document", content: { "application/json": { schema: z.looseObject({}) } } } },
+  });
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: "3.1.0",
+    info: {
+      title: "Reservations API",
+      version: "1.0.0",
+      description:
+        "Event-sourced reservations. Errors are RFC 9457 application/problem+json; single resources carry " +
+        '`revision` and a weak `ETag: W/"<revision>"`, and commands accept `If-Match` (412 on mismatch).',
+    },
+  });
+}
