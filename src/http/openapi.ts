@@ -20,7 +20,7 @@ import {
 const BEARER = "bearerAuth";
 
 const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
-  400: "Invalid input (`validation-failed` with `errors`, `invalid-json`, `invalid-if-match`, or a rule's `invalid-command`)",
+  400: "Invalid input (`validation-failed` with `errors`, `invalid-json`, `invalid-body`, `invalid-if-match`, or a rule's `invalid-command`)",
   401: "No or bad bearer token (`WWW-Authenticate: Bearer`)",
   403: "Wrong role, or not the owner",
   404: "Unknown id",

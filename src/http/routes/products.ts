@@ -42,5 +42,4 @@ export function productRoutes(router: Router<AppState>, products: ProductService
     const { id } = parseInput("params", IdParams, ctx.params);
     sendProduct(ctx, await products.withdraw(commandContext(ctx, { ifMatch: true }), id));
   });
-
 }

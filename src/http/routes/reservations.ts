@@ -25,24 +25,68 @@ export interface ReservationCommand {
   execute(service: ReservationService, context: CommandContext, id: string, body: unknown): Promise<ReservationView>;
 }
 
+type Run<S extends z.ZodType> = (
+  service: ReservationService,
+  context: CommandContext,
+  id: string,
+  body: z.output<S>,
+) => Promise<ReservationView>;
+
+/** Ties a body schema to the call that consumes its parsed value. */
 function command<S extends z.ZodType>(
-  name: string,
-  roles: readonly Role[],
-  body: S,
-  summary: string,
-  run: (service: ReservationService, context: CommandContext, id: string, body: z.output<S>) => Promise<ReservationView>,
+  spec: Omit<ReservationCommand, "execute" | "body"> & { readonly body: S; readonly run: Run<S> },
 ): ReservationCommand {
-  return { name, roles, body, summary, execute: (service, context, id, raw) => run(service, context, id, parseInput("body", body, raw)) };
+  const { run, ...rest } = spec;
+  return {
+    ...rest,
+    execute: (service, context, id, raw) => run(service, context, id, parseInput("body", spec.body, raw)),
+  };
 }
 
 export const RESERVATION_COMMANDS: readonly ReservationCommand[] = [
-  command("cancel", ["customer", "admin"], EmptyBody, "Cancel; repeating it changes nothing; refused once fulfilment or a rental started", (s, c, id) => s.cancel(c, id)),
-  command("accept", ["seller", "admin"], EmptyBody, "Accept a paid order awaiting acceptance", (s, c, id) => s.accept(c, id)),
-  command("reject", ["seller", "admin"], RejectReservationBody, "Reject a paid order awaiting acceptance", (s, c, id, body) => s.reject(c, id, body.reason)),
-  // The customer may confirm the final step (e.g. "picked-up"); the service enforces which.
-  command("progress", ["seller", "admin", "customer"], ProgressReservationBody, "Record the next fulfilment step; the last one completes", (s, c, id, body) => s.progress(c, id, body.step)),
-  command("start", ["customer", "admin"], EmptyBody, "Start a confirmed rental", (s, c, id) => s.start(c, id)),
-  command("return", ["customer", "admin"], EmptyBody, "Return a rental; completes and releases the units", (s, c, id) => s.return(c, id)),
+  command({
+    name: "cancel",
+    roles: ["customer", "admin"],
+    body: EmptyBody,
+    summary: "Cancel; repeating it changes nothing; refused once fulfilment or a rental started",
+    run: (service, context, id) => service.cancel(context, id),
+  }),
+  command({
+    name: "accept",
+    roles: ["seller", "admin"],
+    body: EmptyBody,
+    summary: "Accept a paid order awaiting acceptance",
+    run: (service, context, id) => service.accept(context, id),
+  }),
+  command({
+    name: "reject",
+    roles: ["seller", "admin"],
+    body: RejectReservationBody,
+    summary: "Reject a paid order awaiting acceptance",
+    run: (service, context, id, body) => service.reject(context, id, body.reason),
+  }),
+  command({
+    name: "progress",
+    // The customer may confirm the final step (e.g. "picked-up"); the service enforces which.
+    roles: ["seller", "admin", "customer"],
+    body: ProgressReservationBody,
+    summary: "Record the next fulfilment step; the last one completes",
+    run: (service, context, id, body) => service.progress(context, id, body.step),
+  }),
+  command({
+    name: "start",
+    roles: ["customer", "admin"],
+    body: EmptyBody,
+    summary: "Start a confirmed rental",
+    run: (service, context, id) => service.start(context, id),
+  }),
+  command({
+    name: "return",
+    roles: ["customer", "admin"],
+    body: EmptyBody,
+    summary: "Return a rental; completes and releases the units",
+    run: (service, context, id) => service.return(context, id),
+  }),
 ];
 
 function sendReservation(ctx: AppContext, reservation: ReservationView, status = 200): void {
@@ -51,8 +95,11 @@ function sendReservation(ctx: AppContext, reservation: ReservationView, status =
   ctx.body = reservationResponse(reservation);
 }
 
-export function reservationRoutes(router: Router<AppState>, reservations: ReservationService, support: RouteSupport): void {
-
+export function reservationRoutes(
+  router: Router<AppState>,
+  reservations: ReservationService,
+  support: RouteSupport,
+): void {
   /**
    * A repeated `Idempotency-Key` (`created: false`) answers 200 with the first result's body, so a
    * client can tell a replay from a new reservation; the first answer was 201.
@@ -77,11 +124,11 @@ export function reservationRoutes(router: Router<AppState>, reservations: Reserv
   });
 
   for (const command of RESERVATION_COMMANDS) {
-    router.post(`/reservations/:id/${command.name}`, support.authenticate, requireRole(...command.roles), support.jsonBody, async (ctx) => {
+    const guard = requireRole(...command.roles);
+    router.post(`/reservations/:id/${command.name}`, support.authenticate, guard, support.jsonBody, async (ctx) => {
       const { id } = parseInput("params", IdParams, ctx.params);
       const context = commandContext(ctx, { ifMatch: true });
       sendReservation(ctx, await command.execute(reservations, context, id, ctx.request.body));
     });
   }
-
 }

@@ -1,0 +1,31 @@
+import { BACKWARDS, END, type EventStoreDBClient } from "@eventstore/db-client";
+import type { Redis } from "ioredis";
+import type { ReadinessProbe } from "../application/ports.js";
+
+const withTimeout = <T>(work: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([
+    work,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms).unref()),
+  ]);
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/** Answers `/health/ready`: each dependency is asked for the cheapest real answer it can give. */
+export const createReadinessProbe = (eventStore: EventStoreDBClient, redis: Redis, timeoutMs = 1000): ReadinessProbe => ({
+  check: async () => {
+    const [eventstore, redisState] = await Promise.allSettled([
+      withTimeout(
+        (async () => {
+          for await (const _ of eventStore.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 })) break;
+        })(),
+        timeoutMs,
+        "EventStoreDB",
+      ),
+      withTimeout(redis.ping(), timeoutMs, "Redis"),
+    ]);
+    return {
+      eventstore: eventstore.status === "fulfilled" ? { up: true } : { up: false, detail: describe(eventstore.reason) },
+      redis: redisState.status === "fulfilled" ? { up: true } : { up: false, detail: describe(redisState.reason) },
+    };
+  },
+});

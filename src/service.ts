@@ -1,0 +1,87 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { paymentAggregate, productAggregate, reservationAggregate } from "./application/aggregates.js";
+import { createProductService } from "./application/product-service.js";
+import { createReservationService } from "./application/reservation-service.js";
+import type { Config } from "./config.js";
+import { createApp } from "./http/app.js";
+import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
+import { connectEventStore, type EventStoreConnection } from "./infrastructure/eventstore/connect.js";
+import { createReadinessProbe } from "./infrastructure/readiness.js";
+import { createRedis } from "./infrastructure/redis.js";
+import type { Logger } from "./logger.js";
+
+export interface ServiceOptions {
+  /** Embedded event store only: keep nothing on disk (tests). */
+  readonly inMemoryEventStore?: boolean;
+}
+
+export interface RunningService {
+  /** Where the API listens; undefined in the worker role. */
+  readonly url: string | undefined;
+  readonly eventStore: EventStoreConnection;
+  stop(): Promise<void>;
+}
+
+/** Wires the process for its role from configuration: the composition root. */
+export const startService = async (config: Config, logger: Logger, options: ServiceOptions = {}): Promise<RunningService> => {
+  if (config.auth.usingDevelopmentSecret) {
+    logger.warn(
+      "AUTH_SECRET is not set: bearer tokens are signed with the public development secret. Anyone can mint tokens. Set AUTH_SECRET outside development.",
+    );
+  }
+  const eventStore = await connectEventStore({
+    url: config.eventStore.url,
+    dataDir: config.eventStore.dataDir,
+    embeddedPort: config.eventStore.embeddedPort,
+    inMemory: options.inMemoryEventStore ?? false,
+  });
+  if (eventStore.embedded) {
+    logger.info(
+      { eventStore: eventStore.connectionString, dataDir: options.inMemoryEventStore ? "(in memory)" : config.eventStore.dataDir },
+      "embedded EventStoreDB started (set EVENTSTORE_URL to use a real one)",
+    );
+  } else {
+    logger.info({ eventStore: eventStore.connectionString }, "using EventStoreDB");
+  }
+  const redis = createRedis(config.redis.url);
+  redis.on("error", (error: Error) => logger.debug({ err: error.message }, "redis connection error"));
+  redis.connect().catch((error: unknown) => logger.warn({ err: String(error) }, "Redis is not reachable yet; read models will be unavailable until it is"));
+
+  const products = new AggregateRepository(eventStore.client, productAggregate);
+  const reservations = new AggregateRepository(eventStore.client, reservationAggregate);
+  const payments = new AggregateRepository(eventStore.client, paymentAggregate);
+
+  let server: Server | undefined;
+  let url: string | undefined;
+  if (config.role !== "worker") {
+    const app = createApp({
+      config,
+      logger,
+      products: createProductService(products),
+      reservations: createReservationService({ products, reservations, payments }),
+      readiness: createReadinessProbe(eventStore.client, redis),
+    });
+    server = createServer(app.callback());
+    const listening = server;
+    await new Promise<void>((resolve, reject) => {
+      listening.once("error", reject);
+      listening.listen(config.http.port, config.http.host, () => resolve());
+    });
+    const address = listening.address() as AddressInfo;
+    url = `http://${config.http.host}:${address.port}`;
+  }
+
+  return {
+    url,
+    eventStore,
+    stop: async () => {
+      if (server) {
+        const closing = server;
+        await new Promise<void>((resolve) => closing.close(() => resolve()));
+      }
+      redis.disconnect();
+      await eventStore.close();
+    },
+  };
+};

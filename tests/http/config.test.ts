@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEVELOPMENT_AUTH_SECRET, loadConfig } from "../../src/config.js";
+
+describe("loadConfig", () => {
+  it("applies API.md's defaults", () => {
+    expect(loadConfig({})).toEqual({
+      nodeEnv: "development",
+      role: "all",
+      logLevel: "info",
+      http: { host: "127.0.0.1", port: 3000, bodyLimitBytes: 65_536 },
+      eventStore: { url: undefined, dataDir: "./data", embeddedPort: 2113 },
+      redis: { url: "redis://127.0.0.1:6379" },
+      auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true },
+    });
+  });
+
+  it("reads every variable", () => {
+    const config = loadConfig({
+      NODE_ENV: "production",
+      PORT: "0",
+      HOST: "0.0.0.0",
+      EVENTSTORE_URL: "esdb://es:2113?tls=false",
+      DATA_DIR: "/var/data",
+      EMBEDDED_EVENTSTORE_PORT: "0",
+      REDIS_URL: "redis://redis:6379",
+      AUTH_SECRET: "s".repeat(32),
+      ROLE: "worker",
+      LOG_LEVEL: "debug",
+      HTTP_BODY_LIMIT: "1mb",
+    });
+    expect(config).toEqual({
+      nodeEnv: "production",
+      role: "worker",
+      logLevel: "debug",
+      http: { host: "0.0.0.0", port: 0, bodyLimitBytes: 1_048_576 },
+      eventStore: { url: "esdb://es:2113?tls=false", dataDir: "/var/data", embeddedPort: 0 },
+      redis: { url: "redis://redis:6379" },
+      auth: { secret: "s".repeat(32), usingDevelopmentSecret: false },
+    });
+  });
+
+  it("refuses to start in production without AUTH_SECRET, or with a short one", () => {
+    expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/AUTH_SECRET must be set when NODE_ENV=production/);
+    expect(() => loadConfig({ NODE_ENV: "production", AUTH_SECRET: "" })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: "production", AUTH_SECRET: "short" })).toThrow(/at least 32/);
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(loadConfig({ EVENTSTORE_URL: "", PORT: "", AUTH_SECRET: "" })).toMatchObject({
+      eventStore: { url: undefined },
+      http: { port: 3000 },
+      auth: { usingDevelopmentSecret: true },
+    });
+  });
+
+  it.each([
+    ["65536", 65_536],
+    ["64kb", 65_536],
+    ["64KB", 65_536],
+    ["2mb", 2_097_152],
+    ["100b", 100],
+  ])("reads HTTP_BODY_LIMIT=%s", (value, bytes) => {
+    expect(loadConfig({ HTTP_BODY_LIMIT: value }).http.bodyLimitBytes).toBe(bytes);
+  });
+
+  it.each([
+    ["PORT", "http"],
+    ["PORT", "70000"],
+    ["EMBEDDED_EVENTSTORE_PORT", "-1"],
+    ["ROLE", "both"],
+    ["LOG_LEVEL", "verbose"],
+    ["HTTP_BODY_LIMIT", "lots"],
+    ["HTTP_BODY_LIMIT", "0"],
+    ["HTTP_BODY_LIMIT", "1gb"],
+  ])("names the bad variable %s=%s", (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`invalid configuration: ${name}`));
+  });
+});

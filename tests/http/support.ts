@@ -1,0 +1,253 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { randomUUID } from "node:crypto";
+import type {
+  CommandContext,
+  ProductService,
+  ProductView,
+  ReadinessProbe,
+  ReservationService,
+  ReservationView,
+  Role,
+} from "../../src/application/ports.js";
+import { AccessDeniedError, ResourceNotFoundError } from "../../src/application/errors.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { createApp } from "../../src/http/app.js";
+import { signToken } from "../../src/http/auth.js";
+import { createLogger } from "../../src/logger.js";
+
+/**
+ * Test doubles of the application services: just enough state to exercise the edge in isolation.
+ * The rules themselves are the real services' business and are tested against the event store.
+ */
+export interface Call {
+  readonly method: string;
+  readonly context?: CommandContext;
+  readonly args: readonly unknown[];
+}
+
+export const SELLER = "seller-1";
+export const CUSTOMER = "customer-1";
+
+export function productView(overrides: Partial<ProductView> = {}): ProductView {
+  return {
+    id: randomUUID(),
+    sellerId: SELLER,
+    name: "Kickboard",
+    capacity: 3,
+    available: 3,
+    held: 0,
+    committed: 0,
+    status: "available",
+    unitPrice: 1000,
+    currency: "KRW",
+    kind: "sale",
+    sellerAcceptance: false,
+    fulfilmentSteps: [],
+    holdTtlSeconds: 900,
+    revision: 0,
+    ...overrides,
+  };
+}
+
+export function reservationView(overrides: Partial<ReservationView> = {}): ReservationView {
+  const id = randomUUID();
+  return {
+    id,
+    productId: randomUUID(),
+    productName: "Kickboard",
+    customerId: CUSTOMER,
+    sellerId: SELLER,
+    quantity: 1,
+    amount: 1000,
+    currency: "KRW",
+    status: "placed",
+    paymentId: id,
+    paymentStatus: "pending",
+    currentStep: null,
+    expiresAt: "2030-01-01T00:15:00.000Z",
+    createdAt: "2030-01-01T00:00:00.000Z",
+    updatedAt: "2030-01-01T00:00:00.000Z",
+    revision: 0,
+    ...overrides,
+  };
+}
+
+export class FakeProducts implements ProductService {
+  readonly items = new Map<string, ProductView>();
+  readonly calls: Call[] = [];
+
+  async register(context: CommandContext, input: Parameters<ProductService["register"]>[1]): Promise<ProductView> {
+    this.calls.push({ method: "register", context, args: [input] });
+    const product = productView({ ...input, sellerId: context.actor.userId, fulfilmentSteps: input.fulfilmentSteps ?? [] });
+    this.items.set(product.id, product);
+    return product;
+  }
+
+  async get(productId: string): Promise<ProductView | undefined> {
+    this.calls.push({ method: "get", args: [productId] });
+    return this.items.get(productId);
+  }
+
+  async update(context: CommandContext, productId: string, input: Parameters<ProductService["update"]>[2]): Promise<ProductView> {
+    this.calls.push({ method: "update", context, args: [productId, input] });
+    const product = this.owned(context, productId);
+    const updated = { ...product, ...input, revision: product.revision + 1 };
+    this.items.set(productId, updated);
+    return updated;
+  }
+
+  async withdraw(context: CommandContext, productId: string): Promise<ProductView> {
+    this.calls.push({ method: "withdraw", context, args: [productId] });
+    const product = this.owned(context, productId);
+    const withdrawn = { ...product, status: "withdrawn" as const, revision: product.revision + 1 };
+    this.items.set(productId, withdrawn);
+    return withdrawn;
+  }
+
+  private owned(context: CommandContext, productId: string): ProductView {
+    const product = this.items.get(productId);
+    if (product === undefined) throw new ResourceNotFoundError("product", productId);
+    if (context.actor.role !== "admin" && product.sellerId !== context.actor.userId) throw new AccessDeniedError("not your product");
+    return product;
+  }
+}
+
+export class FakeReservations implements ReservationService {
+  readonly items = new Map<string, ReservationView>();
+  readonly byKey = new Map<string, ReservationView>();
+  readonly calls: Call[] = [];
+
+  async place(context: CommandContext, input: Parameters<ReservationService["place"]>[1], idempotencyKey?: string) {
+    this.calls.push({ method: "place", context, args: [input, idempotencyKey] });
+    const scopedKey = idempotencyKey === undefined ? undefined : `${context.actor.userId}:${idempotencyKey}`;
+    const earlier = scopedKey === undefined ? undefined : this.byKey.get(scopedKey);
+    if (earlier !== undefined) return { reservation: earlier, created: false };
+    const reservation = reservationView({ productId: input.productId, quantity: input.quantity, customerId: context.actor.userId });
+    this.items.set(reservation.id, reservation);
+    if (scopedKey !== undefined) this.byKey.set(scopedKey, reservation);
+    return { reservation, created: true };
+  }
+
+  async get(actor: CommandContext["actor"], reservationId: string): Promise<ReservationView> {
+    this.calls.push({ method: "get", args: [actor, reservationId] });
+    return this.find(reservationId);
+  }
+
+  cancel = this.transition("cancel", "cancelled");
+  accept = this.transition("accept", "confirmed");
+  start = this.transition("start", "in-use");
+  return = this.transition("return", "completed");
+
+  async reject(context: CommandContext, reservationId: string, reason?: string): Promise<ReservationView> {
+    this.calls.push({ method: "reject", context, args: [reservationId, reason] });
+    return this.update(reservationId, { status: "rejected" });
+  }
+
+  async progress(context: CommandContext, reservationId: string, step: string): Promise<ReservationView> {
+    this.calls.push({ method: "progress", context, args: [reservationId, step] });
+    return this.update(reservationId, { status: "in-progress", currentStep: step });
+  }
+
+  private transition(method: string, status: ReservationView["status"]) {
+    return async (context: CommandContext, reservationId: string): Promise<ReservationView> => {
+      this.calls.push({ method, context, args: [reservationId] });
+      return this.update(reservationId, { status });
+    };
+  }
+
+  private find(reservationId: string): ReservationView {
+    const reservation = this.items.get(reservationId);
+    if (reservation === undefined) throw new ResourceNotFoundError("reservation", reservationId);
+    return reservation;
+  }
+
+  private update(reservationId: string, change: Partial<ReservationView>): ReservationView {
+    const current = this.find(reservationId);
+    const updated = { ...current, ...change, revision: current.revision + 1 };
+    this.items.set(reservationId, updated);
+    return updated;
+  }
+}
+
+export class FakeReadiness implements ReadinessProbe {
+  state: Awaited<ReturnType<ReadinessProbe["check"]>> = { eventstore: { up: true } };
+  failure: Error | undefined;
+
+  async check() {
+    if (this.failure !== undefined) throw this.failure;
+    return this.state;
+  }
+}
+
+export interface TestServer {
+  readonly base: string;
+  readonly config: Config;
+  readonly products: FakeProducts;
+  readonly reservations: FakeReservations;
+  readonly readiness: FakeReadiness;
+  /** Every log line the app wrote, parsed. */
+  readonly logs: Array<Record<string, unknown>>;
+  token(role: Role, sub?: string, ttlSeconds?: number): Promise<string>;
+  request(path: string, init?: RequestInit & { token?: string; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+  const config = loadConfig({ NODE_ENV: "test", AUTH_SECRET: "test-secret-for-the-http-edge-tests", ...env });
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = createLogger({
+    level: "info",
+    destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  });
+  const products = new FakeProducts();
+  const reservations = new FakeReservations();
+  const readiness = new FakeReadiness();
+  const app = createApp({ config, logger, products, reservations, readiness });
+  const server: Server = await new Promise((resolve) => {
+    const listening = app.listen(0, "127.0.0.1", () => resolve(listening));
+  });
+  const { port } = server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base,
+    config,
+    products,
+    reservations,
+    readiness,
+    logs,
+    token: (role, sub = role === "seller" ? SELLER : role === "customer" ? CUSTOMER : "admin-1", ttlSeconds = 300) =>
+      signToken(config.auth.secret, { sub, role, ttlSeconds }),
+    request: (path, init = {}) => {
+      const { token, json, headers, ...rest } = init;
+      const merged = new Headers(headers);
+      if (token !== undefined) merged.set("Authorization", `Bearer ${token}`);
+      if (json !== undefined) merged.set("Content-Type", "application/json");
+      return fetch(`${base}${path}`, { ...rest, headers: merged, ...(json === undefined ? {} : { body: JSON.stringify(json) }) });
+    },
+    close: () =>
+      new Promise((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error === undefined ? resolve() : reject(error)));
+      }),
+  };
+}
+
+export interface ProblemJson {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: Array<{ path: string; message: string }>;
+  [extension: string]: unknown;
+}
+
+export async function problemOf(response: Response): Promise<ProblemJson> {
+  const contentType = response.headers.get("content-type") ?? "";
+  if (!contentType.startsWith("application/problem+json")) {
+    throw new Error(`expected a problem, got ${response.status} ${contentType}: ${await response.text()}`);
+  }
+  return (await response.json()) as ProblemJson;
+}
+
+export const PROBLEM_BASE = "https://reservations.example/problems/";
