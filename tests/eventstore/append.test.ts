@@ -228,7 +228,24 @@ describe.each(APPEND_PATHS)("appendToStream via $path", ({ options }) => {
         client.appendToStream(stream, [e0, oneEvent("Different")], { ...options, expectedRevision: NO_STREAM }),
       );
       expect(error).toBeInstanceOf(WrongExpectedVersionError);
+      expect((error as WrongExpectedVersionError).expectedVersion).toBe(NO_STREAM);
       expect((error as WrongExpectedVersionError).actualVersion).toBe(1n);
+      expect(await readStreamEvents(client, stream)).toHaveLength(2);
+    });
+
+    it("the same with ANY (the only way ANY can fail on a live stream) -> WrongExpectedVersionError(expected any)", async () => {
+      const { client } = es();
+      const stream = uniqueStream("append-idem-partial-any");
+      const written = testEvents(2);
+      await client.appendToStream(stream, written, { ...options, expectedRevision: ANY });
+      const error = await rejectionOf(
+        client.appendToStream(stream, [written[0]!, oneEvent("Different")], { ...options, expectedRevision: ANY }),
+      );
+      expect(error).toBeInstanceOf(WrongExpectedVersionError);
+      const wev = error as WrongExpectedVersionError;
+      expect(wev.streamName).toBe(stream);
+      expect(wev.expectedVersion).toBe(ANY);
+      expect(wev.actualVersion).toBe(1n);
       expect(await readStreamEvents(client, stream)).toHaveLength(2);
     });
   });

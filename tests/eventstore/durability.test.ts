@@ -82,7 +82,8 @@ describe.skipIf(isRealServer)("embedded server: restart on the same dataDir (emb
         jsonEvent({ type: "B", data: { text: "한국어 ✓" }, metadata: { $correlationId: "x" } }),
         binaryEvent({ type: "Bin", data: new Uint8Array([0, 255, 1, 254]) }),
       ]);
-      await client.appendToStream(streamA, testEvents(4, "A2"));
+      const a2 = testEvents(4, "A2");
+      const a2Result = await client.appendToStream(streamA, a2, { expectedRevision: 5n });
       await client.setStreamMetadata(streamB, { maxAge: 86_400, custom: "kept" });
       await client.appendToStream(softDeleted, testEvents(3));
       await client.deleteStream(softDeleted);
@@ -130,6 +131,12 @@ describe.skipIf(isRealServer)("embedded server: restart on the same dataDir (emb
       await expect(readStreamEvents(client, softDeleted)).rejects.toBeInstanceOf(StreamNotFoundError);
       await expect(readStreamEvents(client, tombstoned)).rejects.toBeInstanceOf(StreamDeletedError);
       await expect(client.appendToStream(tombstoned, testEvents(1))).rejects.toBeInstanceOf(StreamDeletedError);
+
+      // idempotency by expected revision still holds for events written before the restart
+      const again = await client.appendToStream(streamA, a2, { expectedRevision: 5n });
+      expect(again.nextExpectedRevision).toBe(9n);
+      expect(again.position).toEqual(a2Result.position);
+      expect(await readStreamEvents(client, streamA)).toHaveLength(10);
 
       // appends continue the numbering, at later positions
       const next = await client.appendToStream(streamA, testEvents(1, "AfterRestart"), { expectedRevision: 9n });

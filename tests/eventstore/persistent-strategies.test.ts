@@ -128,6 +128,40 @@ describe("persistent subscription consumer strategies", () => {
   });
 });
 
+describe("flow control", () => {
+  it("a consumer never holds more unacked messages than its bufferSize; acking frees the slots", async () => {
+    const { client } = es();
+    const stream = uniqueStream("ps-buffer");
+    const group = uniqueGroup();
+    await client.appendToStream(stream, testEvents(5));
+    await client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }));
+    const subscription = client.subscribeToPersistentSubscriptionToStream(stream, group, { bufferSize: 2 });
+    const log = record<Delivery>(subscription);
+    try {
+      await waitFor(() => log.events.length >= 2, { what: "2 deliveries" });
+      const info = await waitFor(
+        async () => {
+          const i = await client.getPersistentSubscriptionToStreamInfo(stream, group);
+          return i.connections[0]?.inFlightMessages === 2 ? i : undefined;
+        },
+        { what: "2 messages in flight" },
+      );
+      expect(info.connections[0]!.availableSlots).toBe(0);
+      expect(log.events.map((e) => e.event?.revision)).toEqual([0n, 1n]);
+
+      await subscription.ack(...log.events);
+      await waitFor(() => log.events.length >= 4, { what: "2 more deliveries" });
+      expect(log.events.map((e) => e.event?.revision)).toEqual([0n, 1n, 2n, 3n]);
+      await subscription.ack(...log.events.slice(2));
+      await waitFor(() => log.events.length >= 5, { what: "the last delivery" });
+      expect(log.events.map((e) => e.event?.revision)).toEqual([0n, 1n, 2n, 3n, 4n]);
+    } finally {
+      await subscription.unsubscribe();
+      await client.deletePersistentSubscriptionToStream(stream, group);
+    }
+  });
+});
+
 describe("a consumer that disconnects mid-subscription", () => {
   it("its unacked events are redelivered (retryCount >= 1) to another consumer, and the server keeps serving", async () => {
     const { client, newClient } = es();

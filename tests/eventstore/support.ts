@@ -102,7 +102,9 @@ export function useEventStore(): () => EventStoreContext {
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.allSettled(clients.map((c) => c.dispose()));
+    // client.dispose() waits for every call it started to finish; a read abandoned with data still
+    // buffered never finishes on the client side, so do not let that hold the server hostage
+    await Promise.race([Promise.allSettled(clients.map((c) => c.dispose())), sleep(10_000)]);
     clients.length = 0;
     if (embedded) {
       const e = embedded;
@@ -165,6 +167,7 @@ export async function collect<T>(
   const iterator = iterable[Symbol.asyncIterator]();
   const deadline = Date.now() + timeoutMs;
   let timer: NodeJS.Timeout | undefined;
+  let finished = false;
   try {
     for (;;) {
       const remaining = deadline - Date.now();
@@ -178,16 +181,37 @@ export async function collect<T>(
         }),
       ]);
       clearTimeout(timer);
-      if (next.done) break;
+      if (next.done) {
+        finished = true;
+        break;
+      }
       items.push(next.value);
       if (n !== undefined && items.length >= n) break;
     }
   } finally {
     clearTimeout(timer);
-    // Stop the underlying read/subscription stream if we leave early (or timed out).
-    void iterator.return?.()?.catch(() => undefined);
+    if (!finished) stopEarly(iterable, iterator);
   }
   return items;
+}
+
+/**
+ * Leaves a read or subscription early without leaking it: cancels the call (reads: `cancel()`,
+ * subscriptions: `unsubscribe()`) and drains whatever is still buffered, so that the call can finish
+ * and `client.dispose()` does not wait for it forever.
+ */
+export function stopEarly<T>(iterable: AsyncIterable<T>, iterator: AsyncIterator<T> = iterable[Symbol.asyncIterator]()): void {
+  const stoppable = iterable as { cancel?: () => Promise<void>; unsubscribe?: () => Promise<void> };
+  void (stoppable.cancel?.() ?? stoppable.unsubscribe?.())?.catch(() => undefined);
+  void (async () => {
+    try {
+      while (!(await iterator.next()).done) {
+        /* drain */
+      }
+    } catch {
+      /* cancelled */
+    }
+  })();
 }
 
 /**
