@@ -10,7 +10,7 @@ import {
 import { DomainError } from "../domain/errors.js";
 import { HttpProblem, problem, sendProblem, type Problem } from "./problem.js";
 import type { AppState } from "./state.js";
-import { fieldErrors, RequestValidationError } from "./validation.js";
+import { RequestValidationError } from "./validation.js";
 
 export interface ProblemResponse {
   readonly problem: Problem;
@@ -75,10 +75,6 @@ export function toProblemResponse(error: unknown): ProblemResponse | undefined {
     .with(P.instanceOf(HttpProblem), (e) => ({ problem: e.problem, headers: e.headers }))
     .with(P.instanceOf(RequestValidationError), (e) => ({
       problem: problem(400, "validation-failed", { detail: "the request is invalid", errors: e.errors }),
-      headers: none,
-    }))
-    .with(P.instanceOf(z.ZodError), (e) => ({
-      problem: problem(400, "validation-failed", { detail: "the request is invalid", errors: fieldErrors(e) }),
       headers: none,
     }))
     .with(P.instanceOf(DomainError), (e) => ({

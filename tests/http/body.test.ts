@@ -48,6 +48,14 @@ describe("JSON bodies", () => {
     expect(response.status).toBe(413);
   });
 
+  it("answers 400 invalid-body for corrupt gzip and 415 for an unknown Content-Encoding", async () => {
+    const corrupt = await post("/products", "not gzip at all", { "Content-Type": "application/json", "Content-Encoding": "gzip" });
+    expect(corrupt.status).toBe(400);
+    expect((await problemOf(corrupt)).type).toBe(`${PROBLEM_BASE}invalid-body`);
+    const unknown = await post("/products", "{}", { "Content-Type": "application/json", "Content-Encoding": "zstd-ish" });
+    expect(unknown.status).toBe(415);
+  });
+
   it.each([
     ["text/plain", "{}"],
     ["application/x-www-form-urlencoded", "name=x"],

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import {
   AccessDeniedError,
   ResourceNotFoundError,
@@ -29,7 +28,6 @@ describe("toProblemResponse", () => {
     [new ResourceNotFoundError("reservation", "r-1"), 404, "not-found"],
     [new RevisionMismatchError(3, 4), 412, "revision-mismatch"],
     [new ServiceUnavailableError("event store down", 2), 503, "service-unavailable"],
-    [new z.ZodError([]), 400, "validation-failed"],
     [new HttpProblem(415, "unsupported-media-type"), 415, "unsupported-media-type"],
   ])("maps %s to %i %s", (error, status, code) => {
     const response = toProblemResponse(error);
