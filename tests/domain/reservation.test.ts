@@ -147,7 +147,7 @@ const otherThan = (...allowed: ReservationStatus[]) =>
 
 const stateOf = (...history: ReservationEvent[]): Reservation => {
   const state = fold(reservationDecider, history);
-  if (state.status === 'none') throw new Error('not placed');
+  if (state.status === 'none' || state.status === 'abandoned') throw new Error('not placed');
   return state;
 };
 
@@ -430,6 +430,63 @@ describe('ExpireReservation', () => {
   });
 });
 
+describe('AbandonReservation', () => {
+  const abandon = (now = T2): ReservationCommand => ({
+    type: 'AbandonReservation',
+    data: { reservationId: RES, productId: PRODUCT, now },
+  });
+  const abandoned: ReservationEvent = {
+    type: 'ReservationAbandoned',
+    data: { reservationId: RES, productId: PRODUCT, abandonedAt: T2 },
+  };
+
+  test('closes a reservation stream that was never placed', () => {
+    given().when(abandon()).then([abandoned]);
+  });
+
+  test.each(Object.keys(histories) as ReservationStatus[])(
+    'changes nothing once the reservation was placed (%s): the placement won the race',
+    (status) => {
+      inStatus(status).when(abandon()).thenNothing();
+    },
+  );
+
+  test('abandoning twice changes nothing', () => {
+    given(abandoned).when(abandon()).thenNothing();
+  });
+
+  test('an abandoned reservation can never be placed', () => {
+    given(abandoned)
+      .when({
+        type: 'PlaceReservation',
+        data: {
+          reservationId: RES,
+          productId: PRODUCT,
+          productName: 'Seat',
+          customerId: CUSTOMER.id,
+          sellerId: 'bob',
+          quantity: 1,
+          unitPrice: 100,
+          currency: 'KRW',
+          kind: 'sale',
+          sellerAcceptance: false,
+          fulfilmentSteps: [],
+          holdTtlSeconds: 900,
+          now: T2,
+        },
+      })
+      .thenThrows(InvalidTransitionError, 'invalid-transition');
+  });
+
+  test('every other command on an abandoned reservation finds nothing', () => {
+    given(abandoned).when(expire(T2)).thenThrows(NotFoundError, 'not-found');
+  });
+
+  test('an invalid time is refused', () => {
+    given().when(abandon('later')).thenThrows(InvalidCommandError, 'invalid-command');
+  });
+});
+
 describe('evolve', () => {
   test('a placed reservation carries its terms, its payment id and no step yet', () => {
     expect(stateOf(placed({ paymentTokenProvided: true }))).toEqual({
@@ -502,6 +559,7 @@ describe('event schemas', () => {
     completed,
     cancelled('confirmed', true, { id: 'saga', role: 'system' }, 'why'),
     expired,
+    { type: 'ReservationAbandoned', data: { reservationId: RES, productId: PRODUCT, abandonedAt: T2 } },
   ];
 
   test('cover every event type', () => {

@@ -28,6 +28,8 @@ export type ReservationCommand =
   | { type: 'StartRental'; data: { now: string } }
   | { type: 'ReturnRental'; data: { now: string } }
   | { type: 'CancelReservation'; data: { by: Actor; reason?: string; now: string } }
-  | { type: 'ExpireReservation'; data: { now: string } };
+  | { type: 'ExpireReservation'; data: { now: string } }
+  /** Closes a reservation stream whose placement never completed (its hold was orphaned). */
+  | { type: 'AbandonReservation'; data: { reservationId: string; productId: string; now: string } };
 
 export type ReservationCommandType = ReservationCommand['type'];

@@ -35,6 +35,9 @@ export function decideReservation(command: ReservationCommand, state: Reservatio
     .with({ type: 'PlaceReservation' }, ({ data }) => {
       // Ids come from the server, so an existing reservation here is a retried command.
       if (isPlaced(state)) return [];
+      if (state.status === 'abandoned') {
+        throw new InvalidTransitionError('reservation', 'abandoned', 'PlaceReservation', 'its hold was released');
+      }
       requireInteger('quantity', data.quantity, 1, 10_000);
       requireInteger('unitPrice', data.unitPrice, 0);
       requireInteger('holdTtlSeconds', data.holdTtlSeconds, 1);
@@ -146,6 +149,17 @@ export function decideReservation(command: ReservationCommand, state: Reservatio
         },
       ];
     })
+    .with({ type: 'AbandonReservation' }, ({ data }) => {
+      // Only a stream that was never placed can be abandoned; otherwise the placement won the race.
+      if (state.status !== 'none') return [];
+      instant('now', data.now);
+      return [
+        {
+          type: 'ReservationAbandoned',
+          data: { reservationId: data.reservationId, productId: data.productId, abandonedAt: data.now },
+        },
+      ];
+    })
     .with({ type: 'ExpireReservation' }, ({ data }) => {
       const r = placed(state);
       // The saga's timer fires whatever happened meanwhile: anything but `placed` has moved on.
@@ -167,7 +181,12 @@ function moved(r: Reservation, status: ReservationStatus, at: string, changes: P
 }
 
 export function evolveReservation(state: ReservationState, event: ReservationEvent): ReservationState {
+  if (state.status === 'abandoned') return state;
   if (!isPlaced(state)) {
+    if (event.type === 'ReservationAbandoned') {
+      const { reservationId, productId, abandonedAt } = event.data;
+      return { status: 'abandoned', reservationId, productId, abandonedAt };
+    }
     if (event.type !== 'ReservationPlaced') return state;
     const d = event.data;
     return {
@@ -210,6 +229,7 @@ export function evolveReservation(state: ReservationState, event: ReservationEve
     .with({ type: 'ReservationCompleted' }, ({ data }) => moved(r, 'completed', data.completedAt))
     .with({ type: 'ReservationCancelled' }, ({ data }) => moved(r, 'cancelled', data.cancelledAt))
     .with({ type: 'ReservationExpired' }, ({ data }) => moved(r, 'expired', data.expiredAt))
+    .with({ type: 'ReservationAbandoned' }, () => r)
     .exhaustive();
 }
 

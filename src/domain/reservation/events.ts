@@ -74,6 +74,12 @@ export const reservationEventSchemas = {
     paymentSettled: z.boolean(),
   }),
   ReservationExpired: z.object({ expiredAt: isoTime }),
+  /**
+   * Written by the hold watchdog on a reservation stream that was never placed, before it releases
+   * the orphaned hold: a placement still in flight then fails instead of recording a reservation
+   * whose units were given back.
+   */
+  ReservationAbandoned: z.object({ reservationId: aggregateId, productId: aggregateId, abandonedAt: isoTime }),
 };
 
 export type ReservationEvent = EventsOf<typeof reservationEventSchemas>;
@@ -90,6 +96,7 @@ export type RentalReturned = Extract<ReservationEvent, { type: 'RentalReturned' 
 export type ReservationCompleted = Extract<ReservationEvent, { type: 'ReservationCompleted' }>;
 export type ReservationCancelled = Extract<ReservationEvent, { type: 'ReservationCancelled' }>;
 export type ReservationExpired = Extract<ReservationEvent, { type: 'ReservationExpired' }>;
+export type ReservationAbandoned = Extract<ReservationEvent, { type: 'ReservationAbandoned' }>;
 
 /** Validates an event read back from the store; throws `EventSchemaError`. */
 export const parseReservationEvent = eventParser(reservationEventSchemas);

@@ -30,12 +30,20 @@ export interface Reservation {
   readonly updatedAt: string;
 }
 
-export type ReservationState = UnplacedReservation | Reservation;
+/** A placement that never completed; it reads as "not found" and can never be placed. */
+export interface AbandonedReservation {
+  readonly status: 'abandoned';
+  readonly reservationId: string;
+  readonly productId: string;
+  readonly abandonedAt: string;
+}
+
+export type ReservationState = UnplacedReservation | AbandonedReservation | Reservation;
 
 export const initialReservationState: ReservationState = { status: 'none' };
 
 export function isPlaced(state: ReservationState): state is Reservation {
-  return state.status !== 'none';
+  return state.status !== 'none' && state.status !== 'abandoned';
 }
 
 export const CANCELLABLE: ReadonlySet<ReservationStatus> = new Set(['placed', 'awaiting-acceptance', 'confirmed']);
