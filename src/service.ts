@@ -7,6 +7,7 @@ import type { Config } from "./config.js";
 import { createApp } from "./http/app.js";
 import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
 import { connectEventStore, type EventStoreConnection } from "./infrastructure/eventstore/connect.js";
+import { PaymentTokenVault } from "./infrastructure/eventstore/payment-token-vault.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
 import type { Logger } from "./logger.js";
@@ -59,7 +60,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
       config,
       logger,
       products: createProductService(products),
-      reservations: createReservationService({ products, reservations, payments }),
+      reservations: createReservationService({ products, reservations, payments, paymentTokens: new PaymentTokenVault(eventStore.client) }),
       readiness: createReadinessProbe(eventStore.client, redis),
     });
     server = createServer(app.callback());

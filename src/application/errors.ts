@@ -1,3 +1,5 @@
+import type { PaymentView } from "./ports.js";
+
 /**
  * Failures of the application layer that are not domain rule refusals (those are `DomainError`s).
  * The HTTP edge maps each to its status: 403, 404, 412, 503.
@@ -34,5 +36,16 @@ export class ServiceUnavailableError extends Error {
     readonly retryAfterSeconds: number,
   ) {
     super(message);
+  }
+}
+
+/** The provider declined the charge; the attempt is recorded and the payment stays pending. */
+export class PaymentDeclinedError extends Error {
+  override readonly name = "PaymentDeclinedError";
+  constructor(
+    readonly reason: string,
+    readonly payment: PaymentView,
+  ) {
+    super(`the payment was declined: ${reason}`);
   }
 }

@@ -123,6 +123,32 @@ export interface ReservationService {
   return(context: CommandContext, reservationId: string): Promise<ReservationView>;
 }
 
+export type PaymentAttemptOutcome = "succeeded" | "declined" | "failed";
+
+export interface PaymentView {
+  /** A payment's id is its reservation's id. */
+  readonly id: string;
+  readonly reservationId: string;
+  readonly customerId: string;
+  readonly amount: number;
+  readonly currency: string;
+  readonly status: PaymentStatus;
+  readonly attempts: readonly { readonly at: string; readonly outcome: PaymentAttemptOutcome; readonly reason?: string }[];
+  readonly updatedAt: string;
+  readonly revision: number;
+}
+
+export interface PaymentService {
+  /** Its customer or an admin. */
+  get(actor: Actor, paymentId: string): Promise<PaymentView>;
+  /**
+   * Charges the payment through the provider (its customer only). Paying a paid payment returns it
+   * unchanged. Throws `PaymentDeclinedError` (402) when the provider declines and
+   * `PaymentProviderUnavailableError` (503) when it cannot answer; either way the attempt is recorded.
+   */
+  pay(context: CommandContext, paymentId: string, token: string, idempotencyKey?: string): Promise<PaymentView>;
+}
+
 /** Liveness of what the service depends on, for `/health/ready`. */
 export interface ReadinessProbe {
   check(): Promise<Record<string, { readonly up: boolean; readonly detail?: string }>>;

@@ -1,8 +1,5 @@
 import { randomUUID } from "node:crypto";
 import {
-  type PaymentCommand,
-  type PaymentEvent,
-  type PaymentState,
   type Reservation,
   type ReservationCommand,
   type ReservationEvent,
@@ -16,11 +13,11 @@ import { idFromIdempotencyKey } from "../infrastructure/eventstore/event-ids.js"
 import { checkRevision, commandMetadata } from "./command-context.js";
 import { AccessDeniedError, ResourceNotFoundError } from "./errors.js";
 import type { Actor, CommandContext, PlaceReservationInput, ReservationService, ReservationView } from "./ports.js";
+import type { PaymentRepository } from "./payment-service.js";
 import type { ProductRepository } from "./product-service.js";
 import { reservationView } from "./views.js";
 
 export type ReservationRepository = AggregateRepository<ReservationCommand, ReservationEvent, ReservationState>;
-export type PaymentRepository = AggregateRepository<PaymentCommand, PaymentEvent, PaymentState>;
 
 type Permission = "read" | "customer" | "seller";
 
@@ -43,6 +40,8 @@ export interface ReservationServiceDependencies {
   readonly products: ProductRepository;
   readonly reservations: ReservationRepository;
   readonly payments: PaymentRepository;
+  /** Keeps a payment token given with a reservation until the saga charges it. */
+  readonly paymentTokens: { store(reservationId: string, token: string, ttlSeconds: number): Promise<void> };
   readonly clock?: () => Date;
 }
 
@@ -50,6 +49,7 @@ export const createReservationService = ({
   products,
   reservations,
   payments,
+  paymentTokens,
   clock = () => new Date(),
 }: ReservationServiceDependencies): ReservationService => {
   const view = async (reservation: Reservation, revision: number): Promise<ReservationView> => {
@@ -102,6 +102,10 @@ export const createReservationService = ({
     if (!allocation || allocation.stage === "released") {
       // Only a retried idempotency key can find its hold gone: the first attempt died and was cleaned up.
       throw new InvalidTransitionError("reservation", "abandoned", "place", "the first attempt with this idempotency key was abandoned");
+    }
+    // Stored before the reservation exists, so the saga finds it when it sees the reservation placed.
+    if (input.paymentToken !== undefined) {
+      await paymentTokens.store(reservationId, input.paymentToken, product.holdTtlSeconds);
     }
     const placed = await reservations.handle(
       reservationId,

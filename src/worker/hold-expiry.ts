@@ -1,0 +1,128 @@
+import { NotYetExpiredError, isPlaced, parseProductEvent } from "../domain/index.js";
+import type { ProductRepository } from "../application/product-service.js";
+import type { ReservationRepository } from "../application/reservation-service.js";
+import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
+import type { Logger } from "../logger.js";
+import type { ConsumedEvent, Consumer } from "./consumer-group.js";
+
+const SYSTEM_ACTOR: CommandMetadata["actor"] = { id: "hold-watchdog", role: "system" };
+
+const member = (reservationId: string, productId: string): string => `${reservationId}|${productId}`;
+
+const parseMember = (value: string): { reservationId: string; productId: string } | undefined => {
+  const [reservationId, productId] = value.split("|");
+  return reservationId && productId ? { reservationId, productId } : undefined;
+};
+
+/**
+ * Puts every hold's deadline into the durable schedule. Driven by `UnitsHeld` rather than by the
+ * reservation, so that a hold whose reservation was never recorded is still looked after.
+ */
+export const holdDeadlineConsumer = (schedule: DeadlineSchedule): Consumer => ({
+  group: "hold-deadlines",
+  streamPrefixes: ["product-"],
+  handle: async (event: ConsumedEvent) => {
+    if (event.type !== "UnitsHeld") return;
+    const held = parseProductEvent(event.type, event.data);
+    if (held.type !== "UnitsHeld") return;
+    const productId = event.streamId.slice("product-".length);
+    await schedule.add(member(held.data.reservationId, productId), new Date(held.data.expiresAt));
+  },
+});
+
+export interface HoldExpiryDependencies {
+  readonly schedule: DeadlineSchedule;
+  readonly products: ProductRepository;
+  readonly reservations: ReservationRepository;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+  readonly intervalMs?: number;
+}
+
+/**
+ * Works the schedule: a reservation still `placed` at its deadline expires (the saga then releases
+ * its units and voids its payment); a hold whose reservation never got recorded — its placing
+ * process died between the two writes — is abandoned and its units released.
+ */
+export class HoldExpiryPoller {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: HoldExpiryDependencies) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.running ??= this.tick()
+        .then(() => undefined)
+        .catch((error: unknown) => this.deps.logger.warn({ err: String(error) }, "hold expiry poll failed; will retry"))
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, this.deps.intervalMs ?? 1000);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One pass over what is due; returns how many entries were settled. */
+  async tick(): Promise<number> {
+    const due = await this.deps.schedule.takeDue(this.clock());
+    let settled = 0;
+    for (const entry of due) {
+      const parsed = parseMember(entry);
+      if (!parsed) {
+        await this.deps.schedule.complete(entry);
+        continue;
+      }
+      try {
+        const reschedule = await this.settle(parsed.reservationId, parsed.productId);
+        if (reschedule) await this.deps.schedule.add(entry, reschedule);
+        else await this.deps.schedule.complete(entry);
+        settled += 1;
+      } catch (error) {
+        // The lease runs out and the entry comes back: nothing is lost by leaving it.
+        this.deps.logger.warn({ err: String(error), reservationId: parsed.reservationId }, "could not settle an expired hold yet");
+      }
+    }
+    return settled;
+  }
+
+  /** Returns a new deadline when it is not time yet. */
+  private async settle(reservationId: string, productId: string): Promise<Date | undefined> {
+    const now = this.clock().toISOString();
+    const metadata: CommandMetadata = { correlationId: reservationId, causationId: `hold-expiry:${reservationId}`, actor: SYSTEM_ACTOR };
+    const { state } = await this.deps.reservations.load(reservationId);
+    if (isPlaced(state)) {
+      if (state.status !== "placed") return undefined;
+      try {
+        await this.deps.reservations.handle(reservationId, () => ({ type: "ExpireReservation", data: { now } }), metadata);
+        return undefined;
+      } catch (error) {
+        if (error instanceof NotYetExpiredError) return new Date(state.expiresAt);
+        throw error;
+      }
+    }
+    // Close the reservation stream first, so that a placement still in flight cannot complete.
+    const closed = await this.deps.reservations.handle(
+      reservationId,
+      () => ({ type: "AbandonReservation", data: { reservationId, productId, now } }),
+      metadata,
+    );
+    if (isPlaced(closed.state)) return this.settle(reservationId, productId);
+    await this.deps.products.handle(
+      productId,
+      () => ({ type: "ReleaseUnits", data: { reservationId, reason: "abandoned", now } }),
+      metadata,
+    );
+    this.deps.logger.warn({ reservationId, productId }, "released the hold of a reservation that was never recorded");
+    return undefined;
+  }
+}
