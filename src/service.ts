@@ -8,6 +8,9 @@ import { createApp } from "./http/app.js";
 import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
 import { connectEventStore, type EventStoreConnection } from "./infrastructure/eventstore/connect.js";
 import { PaymentTokenVault } from "./infrastructure/eventstore/payment-token-vault.js";
+import { GuardedPaymentProvider } from "./infrastructure/payments/guarded-provider.js";
+import { SimulatedPaymentProvider } from "./infrastructure/payments/simulated-provider.js";
+import { startWorkers } from "./worker/workers.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
 import type { Logger } from "./logger.js";
@@ -15,6 +18,10 @@ import type { Logger } from "./logger.js";
 export interface ServiceOptions {
   /** Embedded event store only: keep nothing on disk (tests). */
   readonly inMemoryEventStore?: boolean;
+  /** Simulated payment provider latency. */
+  readonly paymentLatencyMs?: number;
+  /** How often the hold watchdog looks for due deadlines. */
+  readonly holdExpiryIntervalMs?: number;
 }
 
 export interface RunningService {
@@ -52,6 +59,23 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   const products = new AggregateRepository(eventStore.client, productAggregate);
   const reservations = new AggregateRepository(eventStore.client, reservationAggregate);
   const payments = new AggregateRepository(eventStore.client, paymentAggregate);
+  const paymentTokens = new PaymentTokenVault(eventStore.client);
+  const provider = new GuardedPaymentProvider(new SimulatedPaymentProvider({ latencyMs: options.paymentLatencyMs ?? 0 }));
+
+  const workers =
+    config.role === "api"
+      ? undefined
+      : startWorkers({
+          client: eventStore.client,
+          redis,
+          logger,
+          products,
+          reservations,
+          payments,
+          provider,
+          paymentTokens,
+          ...(options.holdExpiryIntervalMs === undefined ? {} : { holdExpiryIntervalMs: options.holdExpiryIntervalMs }),
+        });
 
   let server: Server | undefined;
   let url: string | undefined;
@@ -60,8 +84,8 @@ export const startService = async (config: Config, logger: Logger, options: Serv
       config,
       logger,
       products: createProductService(products),
-      reservations: createReservationService({ products, reservations, payments, paymentTokens: new PaymentTokenVault(eventStore.client) }),
-      readiness: createReadinessProbe(eventStore.client, redis),
+      reservations: createReservationService({ products, reservations, payments, paymentTokens }),
+      readiness: createReadinessProbe(eventStore.client, redis, workers ? () => workers.states() : undefined),
     });
     server = createServer(app.callback());
     const listening = server;
@@ -81,6 +105,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
         const closing = server;
         await new Promise<void>((resolve) => closing.close(() => resolve()));
       }
+      await workers?.stop();
       redis.disconnect();
       await eventStore.close();
     },

@@ -10,8 +10,16 @@ const withTimeout = <T>(work: Promise<T>, ms: number, what: string): Promise<T> 
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-/** Answers `/health/ready`: each dependency is asked for the cheapest real answer it can give. */
-export const createReadinessProbe = (eventStore: EventStoreDBClient, redis: Redis, timeoutMs = 1000): ReadinessProbe => ({
+/**
+ * Answers `/health/ready`: each dependency is asked for the cheapest real answer it can give, and
+ * in the worker role every consumer group must be subscribed.
+ */
+export const createReadinessProbe = (
+  eventStore: EventStoreDBClient,
+  redis: Redis,
+  subscriptions?: () => Record<string, string>,
+  timeoutMs = 1000,
+): ReadinessProbe => ({
   check: async () => {
     const [eventstore, redisState] = await Promise.allSettled([
       withTimeout(
@@ -23,9 +31,19 @@ export const createReadinessProbe = (eventStore: EventStoreDBClient, redis: Redi
       ),
       withTimeout(redis.ping(), timeoutMs, "Redis"),
     ]);
+    const groups = subscriptions?.() ?? {};
+    const notRunning = Object.entries(groups).filter(([, state]) => state !== "running");
     return {
       eventstore: eventstore.status === "fulfilled" ? { up: true } : { up: false, detail: describe(eventstore.reason) },
       redis: redisState.status === "fulfilled" ? { up: true } : { up: false, detail: describe(redisState.reason) },
+      ...(subscriptions
+        ? {
+            subscriptions:
+              notRunning.length === 0
+                ? { up: true }
+                : { up: false, detail: notRunning.map(([group, state]) => `${group}: ${state}`).join(", ") },
+          }
+        : {}),
     };
   },
 });

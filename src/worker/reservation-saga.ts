@@ -1,0 +1,190 @@
+import {
+  type Payment,
+  type Reservation,
+  type ReservationStatus,
+  PaymentNotPayableError,
+  isPlaced,
+  isRegistered,
+  isRequested,
+} from "../domain/index.js";
+import type { ReleaseReason } from "../domain/product/events.js";
+import { chargePayment, type PaymentRepository } from "../application/payment-service.js";
+import { type PaymentProvider, PaymentProviderUnavailableError } from "../application/payment-provider.js";
+import type { ProductRepository } from "../application/product-service.js";
+import type { ReservationRepository } from "../application/reservation-service.js";
+import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
+import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
+import type { Logger } from "../logger.js";
+import { type ConsumedEvent, type Consumer, TransientError } from "./consumer-group.js";
+
+export interface PaymentTokenSource {
+  read(reservationId: string): Promise<string | undefined>;
+  discard(reservationId: string): Promise<void>;
+}
+
+export interface ReservationSagaDependencies {
+  readonly products: ProductRepository;
+  readonly reservations: ReservationRepository;
+  readonly payments: PaymentRepository;
+  readonly provider: PaymentProvider;
+  readonly paymentTokens: PaymentTokenSource;
+  readonly logger: Logger;
+  readonly clock?: () => Date;
+}
+
+const SAGA_ACTOR: CommandMetadata["actor"] = { id: "reservation-saga", role: "system" };
+
+/** Statuses in which the reservation no longer wants its units or its money. */
+const ENDED: ReadonlySet<ReservationStatus> = new Set(["cancelled", "expired", "rejected"]);
+/** Statuses in which the units are the customer's: paid and not given back. */
+const SETTLED: ReadonlySet<ReservationStatus> = new Set(["awaiting-acceptance", "confirmed", "in-progress", "in-use", "completed"]);
+
+const releaseReasonOf = (reservation: Reservation): ReleaseReason | undefined => {
+  switch (reservation.status) {
+    case "cancelled":
+      return "cancelled";
+    case "expired":
+      return "expired";
+    case "rejected":
+      return "rejected";
+    case "completed":
+      // A rental gives its units back when it is returned; sold units stay sold.
+      return reservation.kind === "rental" ? "returned" : undefined;
+    default:
+      return undefined;
+  }
+};
+
+const reservationIdOf = (streamId: string): string | undefined => {
+  const dash = streamId.indexOf("-");
+  return dash < 0 ? undefined : streamId.slice(dash + 1);
+};
+
+/**
+ * The reservation saga (process manager). Rather than mapping each event to one reaction, it
+ * reconciles: whatever event of a reservation or its payment arrives, it looks at the current state
+ * of the reservation, its payment and the product's allocation, and issues the commands that bring
+ * them in line — request the payment, settle the reservation once paid, commit or release the
+ * units, void or refund the payment. That makes it indifferent to delivery order and to
+ * redelivery: every command is idempotent in the domain, and event ids are derived from the event
+ * that caused them.
+ */
+export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => {
+  const clock = deps.clock ?? (() => new Date());
+  const now = (): string => clock().toISOString();
+
+  const requestPayment = async (reservation: Reservation, metadata: CommandMetadata): Promise<Payment> => {
+    const handled = await deps.payments.handle(
+      reservation.paymentId,
+      () => ({
+        type: "RequestPayment",
+        data: {
+          paymentId: reservation.paymentId,
+          reservationId: reservation.reservationId,
+          customerId: reservation.customerId,
+          amount: reservation.amount,
+          currency: reservation.currency,
+          now: now(),
+        },
+      }),
+      metadata,
+    );
+    if (!isRequested(handled.state)) throw new Error(`payment ${reservation.paymentId} was not requested`);
+    return handled.state;
+  };
+
+  /** The musical-seat flow: a reservation placed with a token is charged right away. */
+  const chargeWithToken = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<void> => {
+    if (payment.status !== "pending" || reservation.status !== "placed" || !reservation.paymentTokenProvided) return;
+    const token = await deps.paymentTokens.read(reservation.reservationId);
+    if (token === undefined) return;
+    try {
+      const result = await chargePayment(
+        deps.payments,
+        deps.provider,
+        { paymentId: payment.paymentId, token, attemptId: deterministicEventId(metadata.causationId, "charge", 0), now: clock },
+        metadata,
+      );
+      deps.logger.info({ reservationId: reservation.reservationId, outcome: result.outcome }, "charged the payment token given with the reservation");
+    } catch (error) {
+      if (!(error instanceof PaymentNotPayableError)) throw error;
+    }
+    // Used once, then gone: a declined or failed charge leaves the customer to pay explicitly.
+    await deps.paymentTokens.discard(reservation.reservationId);
+  };
+
+  const refund = async (payment: Payment, reason: string, metadata: CommandMetadata): Promise<void> => {
+    // One refund per payment: its id is derived from the payment, so the provider never refunds twice.
+    const refundId = deterministicEventId(payment.paymentId, "refund", 0);
+    try {
+      await deps.provider.refund({ paymentId: payment.paymentId, refundId, amount: payment.amount, currency: payment.currency });
+    } catch (error) {
+      if (error instanceof PaymentProviderUnavailableError) throw new TransientError(error.message);
+      throw error;
+    }
+    await deps.payments.handle(payment.paymentId, () => ({ type: "RefundPayment", data: { refundId, reason, now: now() } }), metadata);
+  };
+
+  const reconcilePayment = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<void> => {
+    if (ENDED.has(reservation.status)) {
+      if (payment.status === "pending") {
+        await deps.payments.handle(payment.paymentId, () => ({ type: "VoidPayment", data: { reason: `reservation ${reservation.status}`, now: now() } }), metadata);
+      } else if (payment.status === "paid") {
+        await refund(payment, `reservation ${reservation.status}`, metadata);
+      }
+      return;
+    }
+    if (reservation.status === "placed" && payment.status === "paid") {
+      await deps.reservations.handle(reservation.reservationId, () => ({ type: "SettleReservationPayment", data: { now: now() } }), metadata);
+    }
+  };
+
+  const reconcileUnits = async (reservation: Reservation, metadata: CommandMetadata): Promise<void> => {
+    const { state: product } = await deps.products.load(reservation.productId);
+    if (!isRegistered(product)) return;
+    const allocation = product.allocations.get(reservation.reservationId);
+    if (!allocation || allocation.stage === "released") return;
+    const reason = releaseReasonOf(reservation);
+    if (reason !== undefined) {
+      await deps.products.handle(
+        reservation.productId,
+        () => ({ type: "ReleaseUnits", data: { reservationId: reservation.reservationId, reason, now: now() } }),
+        metadata,
+      );
+    } else if (allocation.stage === "held" && SETTLED.has(reservation.status)) {
+      await deps.products.handle(
+        reservation.productId,
+        () => ({ type: "CommitHeldUnits", data: { reservationId: reservation.reservationId, now: now() } }),
+        metadata,
+      );
+    }
+  };
+
+  return {
+    group: "reservation-saga",
+    streamPrefixes: ["reservation-", "payment-"],
+    handle: async (event: ConsumedEvent) => {
+      const reservationId = reservationIdOf(event.streamId);
+      if (!reservationId) return;
+      const metadata: CommandMetadata = {
+        correlationId: event.metadata?.$correlationId ?? reservationId,
+        causationId: event.eventId,
+        actor: SAGA_ACTOR,
+      };
+      const loaded = await deps.reservations.load(reservationId);
+      if (!isPlaced(loaded.state)) return;
+      const reservation = loaded.state;
+      const current = await deps.payments.load(reservation.paymentId);
+      let payment = isRequested(current.state) ? current.state : await requestPayment(reservation, metadata);
+      if (event.type === "ReservationPlaced") {
+        await chargeWithToken(reservation, payment, metadata);
+        const charged = await deps.payments.load(reservation.paymentId);
+        if (isRequested(charged.state)) payment = charged.state;
+      }
+      await reconcilePayment(reservation, payment, metadata);
+      // Settling moves the reservation on (to confirmed): the units follow its new status.
+      const settled = await deps.reservations.load(reservationId);
+      if (isPlaced(settled.state)) await reconcileUnits(settled.state, metadata);
+    },
+  };
+};
