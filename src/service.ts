@@ -6,6 +6,7 @@ import { createReservationService } from "./application/reservation-service.js";
 import type { Config } from "./config.js";
 import { createApp } from "./http/app.js";
 import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
+import { EventStoreCircuit } from "./infrastructure/eventstore/event-store-circuit.js";
 import { connectEventStore, type EventStoreConnection } from "./infrastructure/eventstore/connect.js";
 import { PaymentTokenVault } from "./infrastructure/eventstore/payment-token-vault.js";
 import { GuardedPaymentProvider } from "./infrastructure/payments/guarded-provider.js";
@@ -56,9 +57,11 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   redis.on("error", (error: Error) => logger.debug({ err: error.message }, "redis connection error"));
   redis.connect().catch((error: unknown) => logger.warn({ err: String(error) }, "Redis is not reachable yet; read models will be unavailable until it is"));
 
-  const products = new AggregateRepository(eventStore.client, productAggregate);
-  const reservations = new AggregateRepository(eventStore.client, reservationAggregate);
-  const payments = new AggregateRepository(eventStore.client, paymentAggregate);
+  // One circuit per process: when EventStoreDB is away, every command fails fast with a 503.
+  const circuit = new EventStoreCircuit();
+  const products = new AggregateRepository(eventStore.client, productAggregate, { circuit });
+  const reservations = new AggregateRepository(eventStore.client, reservationAggregate, { circuit });
+  const payments = new AggregateRepository(eventStore.client, paymentAggregate, { circuit });
   const paymentTokens = new PaymentTokenVault(eventStore.client);
   const provider = new GuardedPaymentProvider(new SimulatedPaymentProvider({ latencyMs: options.paymentLatencyMs ?? 0 }));
 
@@ -107,6 +110,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
       }
       await workers?.stop();
       redis.disconnect();
+      circuit.shutdown();
       await eventStore.close();
     },
   };

@@ -10,6 +10,7 @@ import type { Decider } from "../../domain/decider.js";
 import { ServiceUnavailableError } from "../../application/errors.js";
 import { deterministicEventId } from "./event-ids.js";
 import { type EventMetadata, SCHEMA_VERSION } from "./event-metadata.js";
+import { EventStoreCircuit } from "./event-store-circuit.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 
 export interface DomainEvent {
@@ -48,6 +49,10 @@ export interface RepositoryOptions {
   readonly cacheSize?: number;
   /** Decide-and-append attempts before giving up under contention. */
   readonly maxAttempts?: number;
+  /** Fails calls fast while EventStoreDB is unreachable; shared by every repository of a process. */
+  readonly circuit?: EventStoreCircuit;
+  /** gRPC deadline of each read and append. */
+  readonly deadlineMs?: number;
 }
 
 interface CacheEntry<State> {
@@ -70,6 +75,8 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
   private readonly mutex = new KeyedMutex();
   private readonly cacheSize: number;
   private readonly maxAttempts: number;
+  private readonly circuit: EventStoreCircuit;
+  private readonly deadlineMs: number;
 
   constructor(
     private readonly client: EventStoreDBClient,
@@ -78,6 +85,8 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
   ) {
     this.cacheSize = options.cacheSize ?? 10_000;
     this.maxAttempts = options.maxAttempts ?? 8;
+    this.circuit = options.circuit ?? new EventStoreCircuit();
+    this.deadlineMs = options.deadlineMs ?? 5000;
   }
 
   streamOf(id: string): string {
@@ -109,22 +118,22 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
         const events = this.type.decider.decide(decide(entry.state, entry.revision), entry.state);
         if (events.length === 0) return { state: entry.state, revision: entry.revision, events };
         try {
-          const result = await this.client.appendToStream(
-            streamId,
-            events.map((event, index) =>
-              jsonEvent({
-                id: deterministicEventId(metadata.causationId, streamId, entry.revision + 1 + index),
-                type: event.type,
-                data: event.data as Record<string, unknown>,
-                metadata: {
-                  $correlationId: metadata.correlationId,
-                  $causationId: metadata.causationId,
-                  actor: metadata.actor,
-                  schemaVersion: SCHEMA_VERSION,
-                } satisfies EventMetadata,
-              }),
-            ),
-            { expectedRevision: entry.revision < 0 ? NO_STREAM : BigInt(entry.revision) },
+          const proposed = events.map((event, index) =>
+            jsonEvent({
+              id: deterministicEventId(metadata.causationId, streamId, entry.revision + 1 + index),
+              type: event.type,
+              data: event.data as Record<string, unknown>,
+              metadata: {
+                $correlationId: metadata.correlationId,
+                $causationId: metadata.causationId,
+                actor: metadata.actor,
+                schemaVersion: SCHEMA_VERSION,
+              } satisfies EventMetadata,
+            }),
+          );
+          const expectedRevision = entry.revision < 0 ? NO_STREAM : BigInt(entry.revision);
+          const result = await this.circuit.run(() =>
+            this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs }),
           );
           for (const event of events) entry.state = this.type.decider.evolve(entry.state, event);
           entry.revision = Number(result.nextExpectedRevision);
@@ -150,18 +159,22 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     }
     this.cache.set(streamId, entry);
     this.evictBeyondCapacity();
+    const cached = entry;
     try {
-      const events = this.client.readStream(streamId, {
-        direction: FORWARDS,
-        fromRevision: BigInt(entry.revision + 1),
+      await this.circuit.run(async () => {
+        const events = this.client.readStream(streamId, {
+          direction: FORWARDS,
+          fromRevision: BigInt(cached.revision + 1),
+          deadline: this.deadlineMs,
+        });
+        for await (const resolved of events) {
+          const recorded = resolved.event;
+          if (!recorded) continue;
+          const event = this.type.parseEvent(recorded.type, recorded.data);
+          cached.state = this.type.decider.evolve(cached.state, event);
+          cached.revision = Number(recorded.revision);
+        }
       });
-      for await (const resolved of events) {
-        const recorded = resolved.event;
-        if (!recorded) continue;
-        const event = this.type.parseEvent(recorded.type, recorded.data);
-        entry.state = this.type.decider.evolve(entry.state, event);
-        entry.revision = Number(recorded.revision);
-      }
     } catch (error) {
       if (!(error instanceof StreamNotFoundError)) {
         // A half-applied catch-up must not stay cached.

@@ -1,0 +1,91 @@
+import { z } from "zod";
+import { NOTIFICATION_KINDS, type NotificationKind } from "../../application/read-models.js";
+import { aggregateId, eventParser, isoTime, userId, type EventsOf } from "../../domain/events.js";
+
+/**
+ * Notifications are recorded as events in EventStoreDB, one stream per reservation:
+ * `notification-<reservationId>`. The notifier appends `NotificationRecorded`; each channel's
+ * delivery consumer appends what became of its delivery. The notifications projection reads them.
+ */
+export const NOTIFICATION_STREAM_PREFIX = "notification-";
+
+export const notificationStreamOf = (reservationId: string): string => `${NOTIFICATION_STREAM_PREFIX}${reservationId}`;
+
+export const channelName = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, "a lower-case channel name");
+
+export const notificationEventSchemas = {
+  NotificationRecorded: z.object({
+    /** Derived from the causing event's id: the same cause can never record a second notification. */
+    notificationId: aggregateId,
+    customerId: userId,
+    reservationId: aggregateId,
+    kind: z.enum(NOTIFICATION_KINDS),
+    message: z.string().min(1).max(1000),
+    /** When the change happened (the causing event's own time), not when the notifier ran. */
+    createdAt: isoTime,
+    /** The channels it is to be delivered on; each reports back with one of the events below. */
+    channels: z.array(channelName).max(10),
+    cause: z.object({
+      streamId: z.string().min(1),
+      revision: z.number().int().nonnegative(),
+      eventId: z.string().min(1),
+      type: z.string().min(1),
+    }),
+  }),
+  NotificationDelivered: z.object({
+    notificationId: aggregateId,
+    channel: channelName,
+    deliveredAt: isoTime,
+    attempts: z.number().int().positive(),
+  }),
+  /** Every attempt failed (or the receiver refused it for good): recorded, never dropped silently. */
+  NotificationDeliveryFailed: z.object({
+    notificationId: aggregateId,
+    channel: channelName,
+    failedAt: isoTime,
+    attempts: z.number().int().nonnegative(),
+    error: z.string().min(1).max(500),
+  }),
+};
+
+export type NotificationEvent = EventsOf<typeof notificationEventSchemas>;
+export type NotificationRecorded = Extract<NotificationEvent, { type: "NotificationRecorded" }>;
+
+export const parseNotificationEvent = eventParser(notificationEventSchemas);
+
+/** What a channel delivers. */
+export interface Notification {
+  readonly id: string;
+  readonly customerId: string;
+  readonly reservationId: string;
+  readonly kind: NotificationKind;
+  readonly message: string;
+  readonly createdAt: string;
+}
+
+export interface DeliveryReceipt {
+  /** How many tries it took. */
+  readonly attempts: number;
+}
+
+/** A channel gave up on a notification. */
+export class DeliveryFailedError extends Error {
+  override readonly name = "DeliveryFailedError";
+  constructor(
+    message: string,
+    readonly attempts: number,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * A way to reach a customer: log, webhook (a messenger such as KakaoTalk is a webhook). `deliver`
+ * resolves once the notification is handed over, or rejects with `DeliveryFailedError` once the
+ * channel has given up (it does its own retrying).
+ */
+export interface NotificationChannel {
+  readonly name: string;
+  deliver(notification: Notification): Promise<DeliveryReceipt>;
+}
