@@ -29,6 +29,14 @@ export interface Config {
     readonly embeddedPort: number;
   };
   readonly redis: { readonly url: string };
+  readonly notifications: {
+    /** `NOTIFY_WEBHOOK_URL`: notifications are also POSTed there; unset: the log channel only. */
+    readonly webhookUrl: string | undefined;
+    /** Per delivery attempt. */
+    readonly webhookTimeoutMs: number;
+    /** Attempts per notification (the first included) before the delivery is recorded as failed. */
+    readonly webhookAttempts: number;
+  };
   readonly auth: {
     readonly secret: string;
     /** True when no `AUTH_SECRET` was given: the caller must log a loud warning. */
@@ -66,6 +74,9 @@ const EnvSchema = z.object({
   ROLE: z.enum(["api", "worker", "all"]).default("all"),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   HTTP_BODY_LIMIT: byteSize.default(64 * 1024),
+  NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  NOTIFY_WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
 });
 
 /** Reads the environment; throws `ConfigError` naming every bad variable. Empty values count as unset. */
@@ -91,6 +102,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http: { host: vars.HOST, port: vars.PORT, bodyLimitBytes: vars.HTTP_BODY_LIMIT },
     eventStore: { url: vars.EVENTSTORE_URL, dataDir: vars.DATA_DIR, embeddedPort: vars.EMBEDDED_EVENTSTORE_PORT },
     redis: { url: vars.REDIS_URL },
+    notifications: {
+      webhookUrl: vars.NOTIFY_WEBHOOK_URL,
+      webhookTimeoutMs: vars.NOTIFY_WEBHOOK_TIMEOUT_MS,
+      webhookAttempts: vars.NOTIFY_WEBHOOK_ATTEMPTS,
+    },
     auth: {
       secret: vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET,
       usingDevelopmentSecret: vars.AUTH_SECRET === undefined,

@@ -1,6 +1,7 @@
 import { Router } from "@koa/router";
 import Koa from "koa";
-import type { ProductService, ReadinessProbe, ReservationService } from "../application/ports.js";
+import type { PaymentService, ProductService, ReadinessProbe, ReservationService } from "../application/ports.js";
+import type { ReadModels } from "../application/read-models.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
 import { accessLog } from "./access-log.js";
@@ -11,7 +12,9 @@ import { routeFallback } from "./fallback.js";
 import { requestId } from "./request-id.js";
 import { healthRoutes } from "./routes/health.js";
 import { openApiRoutes } from "./routes/openapi.js";
+import { paymentRoutes } from "./routes/payments.js";
 import { productRoutes } from "./routes/products.js";
+import { readModelRoutes } from "./routes/read-models.js";
 import { reservationRoutes } from "./routes/reservations.js";
 import { securityHeaders } from "./security-headers.js";
 import type { AppState } from "./state.js";
@@ -23,6 +26,9 @@ export interface AppDependencies {
   readonly logger: Logger;
   readonly products: ProductService;
   readonly reservations: ReservationService;
+  readonly payments: PaymentService;
+  /** Lists, My Page and notifications (projections/: `createRedisReadModels(redis)`). */
+  readonly readModels: ReadModels;
   readonly readiness: ReadinessProbe;
 }
 
@@ -35,6 +41,8 @@ export function createRouter(deps: AppDependencies): Router<AppState> {
   };
   productRoutes(router, deps.products, support);
   reservationRoutes(router, deps.reservations, support);
+  paymentRoutes(router, deps.payments, support);
+  readModelRoutes(router, deps.readModels, support);
   healthRoutes(router, deps.readiness);
   openApiRoutes(router);
   return router;

@@ -1,5 +1,6 @@
-import type { ProductView, ReservationView } from "../application/ports.js";
-import type { ProductResponse, ReservationResponse } from "./schemas.js";
+import type { PaymentView, ProductView, ReservationView } from "../application/ports.js";
+import type { MyPageView, NotificationView } from "../application/read-models.js";
+import type { MyPageResponse, NotificationResponse, PaymentResponse, ProductResponse, ReservationResponse } from "./schemas.js";
 
 // Explicit projections: whatever else a view may carry never leaks into a response.
 
@@ -41,5 +42,52 @@ export function reservationResponse(view: ReservationView): ReservationResponse 
     createdAt: view.createdAt,
     updatedAt: view.updatedAt,
     revision: view.revision,
+  };
+}
+
+export function paymentResponse(view: PaymentView): PaymentResponse {
+  return {
+    id: view.id,
+    reservationId: view.reservationId,
+    customerId: view.customerId,
+    amount: view.amount,
+    currency: view.currency,
+    status: view.status,
+    attempts: view.attempts.map((attempt) =>
+      attempt.reason === undefined ? { at: attempt.at, outcome: attempt.outcome } : { at: attempt.at, outcome: attempt.outcome, reason: attempt.reason },
+    ),
+    updatedAt: view.updatedAt,
+    revision: view.revision,
+  };
+}
+
+export function myPageResponse(view: MyPageView): MyPageResponse {
+  return {
+    customerId: view.customerId,
+    reservations: view.reservations.map((entry) => ({
+      reservationId: entry.reservationId,
+      productId: entry.productId,
+      productName: entry.productName,
+      quantity: entry.quantity,
+      amount: entry.amount,
+      currency: entry.currency,
+      reservationStatus: entry.reservationStatus,
+      paymentStatus: entry.paymentStatus,
+      currentStep: entry.currentStep,
+      updatedAt: entry.updatedAt,
+    })),
+    updatedAt: view.updatedAt,
+  };
+}
+
+export function notificationResponse(view: NotificationView): NotificationResponse {
+  return {
+    id: view.id,
+    customerId: view.customerId,
+    reservationId: view.reservationId,
+    kind: view.kind,
+    message: view.message,
+    createdAt: view.createdAt,
+    deliveries: view.deliveries.map((delivery) => ({ channel: delivery.channel, status: delivery.status })),
   };
 }

@@ -1,5 +1,6 @@
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
+import { DELIVERY_STATUSES, MAX_LIST_ITEMS, NOTIFICATION_KINDS } from "../application/read-models.js";
 
 // Adds `.openapi()`; idempotent, and must run before any schema below is built.
 extendZodWithOpenApi(z);
@@ -16,6 +17,7 @@ const ReservationStatus = z
   .enum(["placed", "awaiting-acceptance", "confirmed", "in-progress", "in-use", "completed", "cancelled", "expired", "rejected"])
   .openapi("ReservationStatus");
 const PaymentStatus = z.enum(["pending", "paid", "voided", "refunded"]);
+const PaymentAttemptOutcome = z.enum(["succeeded", "declined", "failed"]);
 
 const ProductName = z.string().min(1).max(200);
 const Capacity = z.int().min(1).max(1_000_000);
@@ -81,9 +83,26 @@ export const IfMatchHeader = z.object({
   "if-match": z.string().optional().openapi({ description: 'a revision ETag such as W/"3", or *', example: 'W/"3"' }),
 });
 
-/** For the list endpoints (`GET /products?status=`, `GET /reservations?status=`) of a later issue. */
-export const ProductListQuery = z.object({ status: ProductStatus.optional() }).strict();
-export const ReservationListQuery = z.object({ status: ReservationStatus.optional() }).strict();
+export const PayPaymentBody = z
+  .object({ token: z.string().min(1).max(200).openapi({ description: "the payment method's token", example: "tok_ok" }) })
+  .strict()
+  .openapi("PayPayment");
+
+/** An addition to API.md: lists answer at most `limit` items, newest first. */
+const Limit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_LIST_ITEMS)
+  .optional()
+  .openapi({ description: `at most this many items, newest first (default and maximum ${MAX_LIST_ITEMS})` });
+
+export const ProductListQuery = z.object({ status: ProductStatus.optional(), limit: Limit }).strict();
+export const ReservationListQuery = z.object({ status: ReservationStatus.optional(), limit: Limit }).strict();
+export const PaymentListQuery = z.object({ limit: Limit }).strict();
+export const NotificationListQuery = z.object({ reservationId: Id.optional(), limit: Limit }).strict();
+/** `GET /my-page` takes no query. */
+export const NoQuery = z.object({}).strict();
 
 // ---- responses ----
 
@@ -130,6 +149,59 @@ export const ReservationBody = z
   })
   .openapi("Reservation");
 
+export const PaymentBody = z
+  .object({
+    id: Id,
+    reservationId: Id,
+    customerId: z.string(),
+    amount: z.int(),
+    currency: z.string(),
+    status: PaymentStatus,
+    attempts: z.array(z.object({ at: Timestamp, outcome: PaymentAttemptOutcome, reason: z.string().optional() })),
+    updatedAt: Timestamp,
+    revision: z.int(),
+  })
+  .openapi("Payment");
+
+export const ProductListBody = z.object({ items: z.array(ProductBody) }).openapi("ProductList");
+export const ReservationListBody = z.object({ items: z.array(ReservationBody) }).openapi("ReservationList");
+export const PaymentListBody = z.object({ items: z.array(PaymentBody) }).openapi("PaymentList");
+
+export const MyPageBody = z
+  .object({
+    customerId: z.string(),
+    reservations: z.array(
+      z.object({
+        reservationId: Id,
+        productId: Id,
+        productName: z.string(),
+        quantity: z.int(),
+        amount: z.int(),
+        currency: z.string(),
+        reservationStatus: ReservationStatus,
+        paymentStatus: PaymentStatus.nullable(),
+        currentStep: z.string().nullable(),
+        updatedAt: Timestamp,
+      }),
+    ),
+    updatedAt: Timestamp.nullable().openapi({ description: "the latest change of any entry; null while the page is empty" }),
+  })
+  .openapi("MyPage", { description: "The customer's reservations, newest first (a read model: eventually consistent)" });
+
+export const NotificationBody = z
+  .object({
+    id: Id,
+    customerId: z.string(),
+    reservationId: Id,
+    kind: z.enum(NOTIFICATION_KINDS),
+    message: z.string(),
+    createdAt: Timestamp,
+    deliveries: z.array(z.object({ channel: z.string(), status: z.enum(DELIVERY_STATUSES) })),
+  })
+  .openapi("Notification");
+
+export const NotificationListBody = z.object({ items: z.array(NotificationBody) }).openapi("NotificationList");
+
 export const ProblemBody = z
   .looseObject({
     type: z.url(),
@@ -152,3 +224,6 @@ export const ReadyBody = z
 export type ProductResponse = z.output<typeof ProductBody>;
 export type ReservationResponse = z.output<typeof ReservationBody>;
 export type ReadyResponse = z.output<typeof ReadyBody>;
+export type PaymentResponse = z.output<typeof PaymentBody>;
+export type MyPageResponse = z.output<typeof MyPageBody>;
+export type NotificationResponse = z.output<typeof NotificationBody>;

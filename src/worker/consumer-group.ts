@@ -43,6 +43,8 @@ export interface ConsumerGroupOptions {
   readonly inProcessRetryMs?: number;
   readonly bufferSize?: number;
   readonly isTransient?: (error: unknown) => boolean;
+  /** Told about every handled event, e.g. to measure subscription lag. */
+  readonly onHandled?: (group: string, outcome: "acked" | "retried" | "parked", appendedAt: Date) => void;
 }
 
 export type ConsumerState = "starting" | "running" | "reconnecting" | "stopped";
@@ -66,6 +68,7 @@ export class ConsumerGroup {
   private readonly inProcessRetryMs: number;
   private readonly bufferSize: number;
   private readonly isTransient: (error: unknown) => boolean;
+  private readonly onHandled: NonNullable<ConsumerGroupOptions["onHandled"]>;
 
   constructor(
     private readonly client: EventStoreDBClient,
@@ -77,6 +80,7 @@ export class ConsumerGroup {
     this.inProcessRetryMs = options.inProcessRetryMs ?? 10_000;
     this.bufferSize = options.bufferSize ?? 32;
     this.isTransient = options.isTransient ?? ((error) => error instanceof TransientError);
+    this.onHandled = options.onHandled ?? (() => undefined);
   }
 
   get state(): ConsumerState {
@@ -180,6 +184,7 @@ export class ConsumerGroup {
       try {
         await this.consumer.handle(event);
         await subscription.ack(resolved);
+        this.onHandled(this.consumer.group, "acked", event.created);
         return;
       } catch (error) {
         const transient = this.isTransient(error);
@@ -187,6 +192,7 @@ export class ConsumerGroup {
         if (!transient) {
           this.logger.error(context, "handler failed permanently; parking the event");
           await subscription.nack("park", `permanent failure: ${describe(error)}`.slice(0, 500), resolved);
+          this.onHandled(this.consumer.group, "parked", event.created);
           return;
         }
         if (this.stopping || Date.now() - started >= this.inProcessRetryMs) {
@@ -196,6 +202,7 @@ export class ConsumerGroup {
             this.logger.warn({ ...context, retryCount: event.retryCount }, "handler failing; handing the event back for redelivery");
           }
           await subscription.nack("retry", `transient failure: ${describe(error)}`.slice(0, 500), resolved);
+          this.onHandled(this.consumer.group, "retried", event.created);
           return;
         }
         await sleep(Math.min(2000, 50 * 2 ** Math.min(attempt, 6)));

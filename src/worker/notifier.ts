@@ -1,0 +1,358 @@
+import {
+  type EventStoreDBClient,
+  ANY,
+  FORWARDS,
+  NO_STREAM,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  jsonEvent,
+} from "@eventstore/db-client";
+import { paymentAggregate, reservationAggregate } from "../application/aggregates.js";
+import type { NotificationKind } from "../application/read-models.js";
+import {
+  type Payment,
+  type PaymentEvent,
+  type Reservation,
+  type ReservationEvent,
+  isPlaced,
+  isRequested,
+  parsePaymentEvent,
+  parseReservationEvent,
+} from "../domain/index.js";
+import { AggregateRepository } from "../infrastructure/eventstore/aggregate-repository.js";
+import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
+import { type EventMetadata, SCHEMA_VERSION } from "../infrastructure/eventstore/event-metadata.js";
+import type { Logger } from "../logger.js";
+import { type ConsumedEvent, type Consumer, TransientError } from "./consumer-group.js";
+import {
+  DeliveryFailedError,
+  type NotificationChannel,
+  type NotificationEvent,
+  type NotificationRecorded,
+  NOTIFICATION_STREAM_PREFIX,
+  notificationStreamOf,
+  parseNotificationEvent,
+} from "./notification-channels/notification.js";
+
+/** The consumer group that records notifications. */
+export const NOTIFIER_GROUP = "notifier";
+/** The consumer group that delivers recorded notifications on one channel (one group per channel). */
+export const deliveryGroup = (channel: string): string => `notification-delivery-${channel}`;
+
+const NOTIFIER_ACTOR: EventMetadata["actor"] = { id: "notifier", role: "system" };
+
+export interface NotificationContent {
+  readonly kind: NotificationKind;
+  readonly message: string;
+  /** When the change happened: the causing event's own time, so a redelivery records the same thing. */
+  readonly createdAt: string;
+}
+
+/** `12,000 KRW`, `12.50 USD`: minor units shown in the currency's own decimals. */
+export const formatAmount = (amount: number, currency: string): string => {
+  let digits = 2;
+  try {
+    digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    // An unknown code: keep two decimals.
+  }
+  const value = (amount / 10 ** digits).toLocaleString("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  return `${value} ${currency}`;
+};
+
+const what = (reservation: Reservation): string => `${reservation.quantity} × ${reservation.productName}`;
+
+/**
+ * Which reservation changes the customer is told about (projections/README.md, "Notifications"):
+ * every status change, except
+ * - `ReservationPlaced` when a payment token came with it: the charge follows at once, and the
+ *   customer hears its outcome (`payment.paid` + `reservation.confirmed`, or `payment.declined`);
+ * - the last `ReservationProgressed` and `RentalReturned`: `ReservationCompleted` comes with them;
+ * - `ReservationAbandoned`: that reservation was never placed.
+ */
+export const reservationNotification = (event: ReservationEvent, reservation: Reservation): NotificationContent | undefined => {
+  const item = what(reservation);
+  const price = formatAmount(reservation.amount, reservation.currency);
+  switch (event.type) {
+    case "ReservationPlaced":
+      if (event.data.paymentTokenProvided) return undefined;
+      return {
+        kind: "reservation.placed",
+        message:
+          reservation.amount === 0
+            ? `Your reservation of ${item} is placed.`
+            : `Your reservation of ${item} is placed: please pay ${price} before ${event.data.expiresAt}.`,
+        createdAt: event.data.placedAt,
+      };
+    case "ReservationPaymentSettled":
+      return event.data.status === "confirmed"
+        ? { kind: "reservation.confirmed", message: `Your reservation of ${item} is confirmed.`, createdAt: event.data.settledAt }
+        : {
+            kind: "reservation.awaiting-acceptance",
+            message: `Your order of ${item} is paid and waits for the seller to accept it.`,
+            createdAt: event.data.settledAt,
+          };
+    case "ReservationAccepted":
+      return { kind: "reservation.accepted", message: `The seller accepted your order of ${item}; it is confirmed.`, createdAt: event.data.acceptedAt };
+    case "ReservationRejected":
+      return {
+        kind: "reservation.rejected",
+        message: `The seller rejected your order of ${item}${event.data.reason ? ` (${event.data.reason})` : ""}; your payment will be refunded.`,
+        createdAt: event.data.rejectedAt,
+      };
+    case "ReservationProgressed":
+      if (event.data.stepIndex >= reservation.fulfilmentSteps.length - 1) return undefined;
+      return { kind: "reservation.in-progress", message: `Your order of ${item}: ${event.data.step}.`, createdAt: event.data.progressedAt };
+    case "RentalStarted":
+      return { kind: "reservation.in-use", message: `Your rental of ${item} has started.`, createdAt: event.data.startedAt };
+    case "ReservationCompleted":
+      return { kind: "reservation.completed", message: `Your reservation of ${item} is completed.`, createdAt: event.data.completedAt };
+    case "ReservationCancelled": {
+      const by = event.data.cancelledBy.role === "customer" ? "" : ` by the ${event.data.cancelledBy.role === "system" ? "service" : event.data.cancelledBy.role}`;
+      const money = reservation.amount === 0 ? "" : event.data.paymentSettled ? "; your payment will be refunded" : "; you will not be charged";
+      return { kind: "reservation.cancelled", message: `Your reservation of ${item} was cancelled${by}${money}.`, createdAt: event.data.cancelledAt };
+    }
+    case "ReservationExpired":
+      return {
+        kind: "reservation.expired",
+        message: `Your reservation of ${item} expired before it was paid; the units were released.`,
+        createdAt: event.data.expiredAt,
+      };
+    case "RentalReturned":
+    case "ReservationAbandoned":
+      return undefined;
+  }
+};
+
+/**
+ * Which payment changes the customer is told about: paid, declined (each declined attempt: the
+ * customer must act), voided and refunded. Not `PaymentRequested` (it is part of placing), not
+ * `PaymentFailed` (the provider was unreachable; nothing changed and the charge is retried), and
+ * nothing for a zero amount (no money moves).
+ */
+export const paymentNotification = (event: PaymentEvent, payment: Payment): NotificationContent | undefined => {
+  if (payment.amount === 0) return undefined;
+  const price = formatAmount(payment.amount, payment.currency);
+  switch (event.type) {
+    case "PaymentSucceeded":
+      return { kind: "payment.paid", message: `Your payment of ${price} was received.`, createdAt: event.data.at };
+    case "PaymentDeclined":
+      return { kind: "payment.declined", message: `Your payment of ${price} was declined: ${event.data.reason}.`, createdAt: event.data.at };
+    case "PaymentVoided":
+      return { kind: "payment.voided", message: `Your payment of ${price} was voided; you were not charged.`, createdAt: event.data.voidedAt };
+    case "PaymentRefunded":
+      return { kind: "payment.refunded", message: `Your payment of ${price} was refunded.`, createdAt: event.data.refundedAt };
+    case "PaymentRequested":
+    case "PaymentFailed":
+      return undefined;
+  }
+};
+
+const RESERVATION_TYPES_NOTIFIED = new Set<string>([
+  "ReservationPlaced",
+  "ReservationPaymentSettled",
+  "ReservationAccepted",
+  "ReservationRejected",
+  "ReservationProgressed",
+  "RentalStarted",
+  "ReservationCompleted",
+  "ReservationCancelled",
+  "ReservationExpired",
+]);
+const PAYMENT_TYPES_NOTIFIED = new Set<string>(["PaymentSucceeded", "PaymentDeclined", "PaymentVoided", "PaymentRefunded"]);
+
+interface NotificationStream {
+  /** -1 when the stream does not exist. */
+  readonly revision: number;
+  readonly events: readonly { readonly event: NotificationEvent; readonly eventId: string }[];
+}
+
+const readNotificationStream = async (client: EventStoreDBClient, streamId: string): Promise<NotificationStream> => {
+  const events: Array<{ event: NotificationEvent; eventId: string }> = [];
+  let revision = -1;
+  try {
+    for await (const resolved of client.readStream(streamId, { direction: FORWARDS })) {
+      const recorded = resolved.event;
+      if (!recorded) continue;
+      revision = Number(recorded.revision);
+      events.push({ event: parseNotificationEvent(recorded.type, recorded.data), eventId: recorded.id });
+    }
+  } catch (error) {
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  }
+  return { revision, events };
+};
+
+const metadataFor = (correlationId: string, causationId: string): EventMetadata => ({
+  $correlationId: correlationId,
+  $causationId: causationId,
+  actor: NOTIFIER_ACTOR,
+  schemaVersion: SCHEMA_VERSION,
+});
+
+export interface NotifierDependencies {
+  readonly client: EventStoreDBClient;
+  readonly logger: Logger;
+  /** The channels notifications are delivered on; each gets its own delivery consumer group. */
+  readonly channels: readonly NotificationChannel[];
+  readonly clock?: () => Date;
+}
+
+/**
+ * Records one notification per customer-visible change, exactly once: the notification id is
+ * derived from the causing event's id, and it is appended to `notification-<reservationId>` only if
+ * that stream does not hold it yet, with the revision just read as the expected revision (a
+ * concurrent redelivery then conflicts, re-reads and finds it). Delivery is not done here.
+ */
+export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
+  const reservations = new AggregateRepository(deps.client, reservationAggregate, { cacheSize: 1000 });
+  const payments = new AggregateRepository(deps.client, paymentAggregate, { cacheSize: 1000 });
+  const channelNames = deps.channels.map((channel) => channel.name);
+
+  const contentOf = async (event: ConsumedEvent): Promise<{ content: NotificationContent; customerId: string; reservationId: string } | undefined> => {
+    if (event.streamId.startsWith("reservation-")) {
+      const parsed = parseReservationEvent(event.type, event.data);
+      if (!RESERVATION_TYPES_NOTIFIED.has(parsed.type)) return undefined;
+      const { state } = await reservations.load(event.streamId.slice("reservation-".length));
+      if (!isPlaced(state)) return undefined;
+      const content = reservationNotification(parsed, state);
+      return content && { content, customerId: state.customerId, reservationId: state.reservationId };
+    }
+    if (event.streamId.startsWith("payment-")) {
+      const parsed = parsePaymentEvent(event.type, event.data);
+      if (!PAYMENT_TYPES_NOTIFIED.has(parsed.type)) return undefined;
+      const { state } = await payments.load(event.streamId.slice("payment-".length));
+      if (!isRequested(state)) return undefined;
+      const content = paymentNotification(parsed, state);
+      return content && { content, customerId: state.customerId, reservationId: state.reservationId };
+    }
+    return undefined;
+  };
+
+  return {
+    group: NOTIFIER_GROUP,
+    streamPrefixes: ["reservation-", "payment-"],
+    handle: async (event: ConsumedEvent) => {
+      const found = await contentOf(event);
+      if (!found) return;
+      const streamId = notificationStreamOf(found.reservationId);
+      const notificationId = deterministicEventId(event.eventId, streamId, 0);
+      const data: NotificationRecorded["data"] = {
+        notificationId,
+        customerId: found.customerId,
+        reservationId: found.reservationId,
+        kind: found.content.kind,
+        message: found.content.message,
+        createdAt: found.content.createdAt,
+        channels: channelNames,
+        cause: { streamId: event.streamId, revision: event.revision, eventId: event.eventId, type: event.type },
+      };
+      for (let attempt = 1; attempt <= 10; attempt += 1) {
+        const stream = await readNotificationStream(deps.client, streamId);
+        const known = stream.events.some(({ event: recorded }) => recorded.type === "NotificationRecorded" && recorded.data.notificationId === notificationId);
+        if (known) return;
+        try {
+          await deps.client.appendToStream(
+            streamId,
+            jsonEvent({ id: notificationId, type: "NotificationRecorded", data, metadata: metadataFor(found.reservationId, event.eventId) }),
+            { expectedRevision: stream.revision < 0 ? NO_STREAM : BigInt(stream.revision) },
+          );
+          deps.logger.debug({ notificationId, kind: data.kind, reservationId: data.reservationId }, "notification recorded");
+          return;
+        } catch (error) {
+          if (!(error instanceof WrongExpectedVersionError)) throw error;
+        }
+      }
+      throw new TransientError(`${streamId} kept changing while recording a notification`);
+    },
+  };
+};
+
+/**
+ * Delivers recorded notifications on one channel, in its own consumer group so that a slow or
+ * failing channel holds up nothing else. The outcome is recorded in the notification's stream:
+ * `NotificationDelivered`, or `NotificationDeliveryFailed` once the channel gave up (logged too;
+ * nothing is dropped silently). A notification whose outcome is already recorded is not sent again;
+ * one that was sent but whose outcome could not be recorded (a crash in between) is sent again on
+ * redelivery, with the same `Idempotency-Key`.
+ */
+export const notificationDelivery = (channel: NotificationChannel, deps: Omit<NotifierDependencies, "channels">): Consumer => {
+  const clock = deps.clock ?? (() => new Date());
+  return {
+    group: deliveryGroup(channel.name),
+    streamPrefixes: [NOTIFICATION_STREAM_PREFIX],
+    handle: async (event: ConsumedEvent) => {
+      if (event.type !== "NotificationRecorded") return;
+      const parsed = parseNotificationEvent(event.type, event.data);
+      if (parsed.type !== "NotificationRecorded") return;
+      const recorded = parsed.data;
+      if (!recorded.channels.includes(channel.name)) return;
+
+      const stream = await readNotificationStream(deps.client, event.streamId);
+      const settled = stream.events.some(
+        ({ event: outcome }) =>
+          (outcome.type === "NotificationDelivered" || outcome.type === "NotificationDeliveryFailed") &&
+          outcome.data.notificationId === recorded.notificationId &&
+          outcome.data.channel === channel.name,
+      );
+      if (settled) return;
+
+      let outcome: NotificationEvent;
+      try {
+        const receipt = await channel.deliver({
+          id: recorded.notificationId,
+          customerId: recorded.customerId,
+          reservationId: recorded.reservationId,
+          kind: recorded.kind,
+          message: recorded.message,
+          createdAt: recorded.createdAt,
+        });
+        outcome = {
+          type: "NotificationDelivered",
+          data: { notificationId: recorded.notificationId, channel: channel.name, deliveredAt: clock().toISOString(), attempts: Math.max(1, receipt.attempts) },
+        };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const attempts = error instanceof DeliveryFailedError ? error.attempts : 1;
+        deps.logger.warn(
+          { channel: channel.name, notificationId: recorded.notificationId, reservationId: recorded.reservationId, attempts, err: message },
+          "notification delivery failed; recorded as failed",
+        );
+        outcome = {
+          type: "NotificationDeliveryFailed",
+          data: {
+            notificationId: recorded.notificationId,
+            channel: channel.name,
+            failedAt: clock().toISOString(),
+            attempts,
+            error: message.slice(0, 500) || "failed",
+          },
+        };
+      }
+      await deps.client.appendToStream(
+        event.streamId,
+        jsonEvent({
+          id: deterministicEventId(`${event.eventId}\n${channel.name}`, event.streamId, 0),
+          type: outcome.type,
+          data: outcome.data,
+          metadata: metadataFor(recorded.reservationId, event.eventId),
+        }),
+        { expectedRevision: ANY },
+      );
+    },
+  };
+};
+
+/**
+ * The notifier's consumers: `notifier` (records, from `reservation-` and `payment-` streams) and
+ * one `notification-delivery-<channel>` per channel (delivers, from `notification-` streams). The
+ * notifications read model is kept by the `projection-notifications` consumer in `projections/`.
+ */
+export const createNotifierConsumers = (deps: NotifierDependencies): Consumer[] => {
+  const names = new Set<string>();
+  for (const channel of deps.channels) {
+    if (names.has(channel.name)) throw new Error(`two notification channels are named ${channel.name}`);
+    names.add(channel.name);
+  }
+  return [notificationRecorder(deps), ...deps.channels.map((channel) => notificationDelivery(channel, deps))];
+};
