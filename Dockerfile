@@ -15,6 +15,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY src ./src
 COPY projections ./projections
+COPY scripts ./scripts
 USER node
 EXPOSE 3000
 CMD ["node", "--import", "tsx", "src/main.ts"]

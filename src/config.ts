@@ -28,7 +28,11 @@ export interface Config {
     /** 0: any free port. */
     readonly embeddedPort: number;
   };
-  readonly redis: { readonly url: string };
+  readonly redis: {
+    readonly url: string;
+    /** Every read-model key starts with this (`READ_MODEL_KEY_ROOT`): one Redis can serve several deployments or test runs. */
+    readonly readModelKeyRoot: string;
+  };
   readonly notifications: {
     /** `NOTIFY_WEBHOOK_URL`: notifications are also POSTed there; unset: the log channel only. */
     readonly webhookUrl: string | undefined;
@@ -74,6 +78,7 @@ const EnvSchema = z.object({
   ROLE: z.enum(["api", "worker", "all"]).default("all"),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   HTTP_BODY_LIMIT: byteSize.default(64 * 1024),
+  READ_MODEL_KEY_ROOT: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "letters, digits and _ . : - only").default("rm"),
   NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   NOTIFY_WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
@@ -101,7 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: vars.LOG_LEVEL,
     http: { host: vars.HOST, port: vars.PORT, bodyLimitBytes: vars.HTTP_BODY_LIMIT },
     eventStore: { url: vars.EVENTSTORE_URL, dataDir: vars.DATA_DIR, embeddedPort: vars.EMBEDDED_EVENTSTORE_PORT },
-    redis: { url: vars.REDIS_URL },
+    redis: { url: vars.REDIS_URL, readModelKeyRoot: vars.READ_MODEL_KEY_ROOT },
     notifications: {
       webhookUrl: vars.NOTIFY_WEBHOOK_URL,
       webhookTimeoutMs: vars.NOTIFY_WEBHOOK_TIMEOUT_MS,

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { paymentAggregate, productAggregate, reservationAggregate } from "./application/aggregates.js";
+import { createPaymentService } from "./application/payment-service.js";
 import { createProductService } from "./application/product-service.js";
 import { createReservationService } from "./application/reservation-service.js";
 import type { Config } from "./config.js";
@@ -12,6 +13,9 @@ import { PaymentTokenVault } from "./infrastructure/eventstore/payment-token-vau
 import { GuardedPaymentProvider } from "./infrastructure/payments/guarded-provider.js";
 import { SimulatedPaymentProvider } from "./infrastructure/payments/simulated-provider.js";
 import { startWorkers } from "./worker/workers.js";
+import { createNotifierConsumers } from "./worker/notifier.js";
+import { createNotificationChannels } from "./worker/notification-channels/index.js";
+import { createProjectionConsumers, createRedisReadModels } from "../projections/index.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
 import type { Logger } from "./logger.js";
@@ -65,10 +69,19 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   const paymentTokens = new PaymentTokenVault(eventStore.client);
   const provider = new GuardedPaymentProvider(new SimulatedPaymentProvider({ latencyMs: options.paymentLatencyMs ?? 0 }));
 
+  const keyRoot = config.redis.readModelKeyRoot;
   const workers =
     config.role === "api"
       ? undefined
       : startWorkers({
+          readSide: [
+            ...createProjectionConsumers({ client: eventStore.client, redis, logger, keyRoot }),
+            ...createNotifierConsumers({
+              client: eventStore.client,
+              logger,
+              channels: createNotificationChannels(logger, config.notifications),
+            }),
+          ],
           client: eventStore.client,
           redis,
           logger,
@@ -88,6 +101,8 @@ export const startService = async (config: Config, logger: Logger, options: Serv
       logger,
       products: createProductService(products),
       reservations: createReservationService({ products, reservations, payments, paymentTokens }),
+      payments: createPaymentService(payments, provider),
+      readModels: createRedisReadModels(redis, { keyRoot }),
       readiness: createReadinessProbe(eventStore.client, redis, workers ? () => workers.states() : undefined),
     });
     server = createServer(app.callback());

@@ -131,9 +131,9 @@ const customerOrAdminScope = (actor: Actor, what: string): Exclude<ReadScope, { 
 
 /** Role and ownership for the read side, in front of a store. */
 export const createReadModels = (store: ReadModelStore): ReadModels => ({
-  listProducts: (query) => store.products(query),
+  listProducts: async (query) => store.products(query),
 
-  listReservations: (actor, query) => {
+  listReservations: async (actor, query) => {
     const scope: ReadScope =
       actor.role === "admin"
         ? { kind: "all" }
@@ -143,12 +143,12 @@ export const createReadModels = (store: ReadModelStore): ReadModels => ({
     return store.reservations(scope, query);
   },
 
-  listPayments: (actor, query) => store.payments(customerOrAdminScope(actor, "payments"), query),
+  listPayments: async (actor, query) => store.payments(customerOrAdminScope(actor, "payments"), query),
 
-  myPage: (actor) => {
+  myPage: async (actor) => {
     if (actor.role !== "customer") throw new AccessDeniedError("My Page is a customer's own page");
     return store.myPage(actor.userId);
   },
 
-  listNotifications: (actor, query) => store.notifications(customerOrAdminScope(actor, "notifications"), query),
+  listNotifications: async (actor, query) => store.notifications(customerOrAdminScope(actor, "notifications"), query),
 });

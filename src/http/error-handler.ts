@@ -3,10 +3,13 @@ import { match, P } from "ts-pattern";
 import { z } from "zod";
 import {
   AccessDeniedError,
+  PaymentDeclinedError,
   ResourceNotFoundError,
   RevisionMismatchError,
   ServiceUnavailableError,
 } from "../application/errors.js";
+import { PaymentProviderUnavailableError } from "../application/payment-provider.js";
+import { ReadModelUnavailableError } from "../application/read-models.js";
 import { DomainError } from "../domain/errors.js";
 import { HttpProblem, problem, sendProblem, type Problem } from "./problem.js";
 import type { AppState } from "./state.js";
@@ -95,6 +98,23 @@ export function toProblemResponse(error: unknown): ProblemResponse | undefined {
     }))
     .with(P.instanceOf(ServiceUnavailableError), (e) => ({
       problem: problem(503, "service-unavailable", { detail: e.message }),
+      headers: { "Retry-After": retryAfter(e.retryAfterSeconds) },
+    }))
+    .with(P.instanceOf(PaymentDeclinedError), (e) => ({
+      problem: problem(402, "payment-declined", {
+        detail: e.message,
+        extensions: { reason: e.reason, paymentId: e.payment.id, paymentStatus: e.payment.status },
+      }),
+      headers: none,
+    }))
+    .with(P.instanceOf(PaymentProviderUnavailableError), (e) => ({
+      problem: problem(503, "payment-provider-unavailable", {
+        detail: `the payment provider cannot take the payment right now; it stays pending, try again later (${e.message})`,
+      }),
+      headers: { "Retry-After": retryAfter(e.retryAfterSeconds) },
+    }))
+    .with(P.instanceOf(ReadModelUnavailableError), (e) => ({
+      problem: problem(503, "read-model-unavailable", { detail: e.message }),
       headers: { "Retry-After": retryAfter(e.retryAfterSeconds) },
     }))
     .otherwise(fromHttpError);

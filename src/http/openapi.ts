@@ -8,12 +8,23 @@ import {
   IdParams,
   IfMatchHeader,
   LiveBody,
+  MyPageBody,
+  NotificationListBody,
+  NotificationListQuery,
+  PaymentBody,
+  PaymentListBody,
+  PaymentListQuery,
+  PayPaymentBody,
   PlaceReservationBody,
   ProblemBody,
   ProductBody,
+  ProductListBody,
+  ProductListQuery,
   ReadyBody,
   RegisterProductBody,
   ReservationBody,
+  ReservationListBody,
+  ReservationListQuery,
   UpdateProductBody,
 } from "./schemas.js";
 
@@ -22,6 +33,7 @@ const BEARER = "bearerAuth";
 const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: "Invalid input (`validation-failed` with `errors`, `invalid-json`, `invalid-body`, `invalid-if-match`, or a rule's `invalid-command`)",
   401: "No or bad bearer token (`WWW-Authenticate: Bearer`)",
+  402: "`payment-declined`: the provider declined the charge (recorded as an attempt; the payment stays pending)",
   403: "Wrong role, or not the owner",
   404: "Unknown id",
   409: "A business rule refused the command; `type` names the rule",
@@ -42,6 +54,9 @@ function problems(...statuses: readonly number[]): Record<string, ResponseConfig
     ]),
   );
 }
+
+const readModelNote =
+  "A read model: eventually consistent, normally within a fraction of a second; 503 `read-model-unavailable` (with `Retry-After`) while Redis is unreachable.";
 
 const etagHeader = { ETag: { description: 'The revision as a weak tag, W/"<revision>"', schema: { type: "string" as const } } };
 const locationHeader = { Location: { description: "Where the new resource lives", schema: { type: "string" as const } } };
@@ -80,6 +95,15 @@ export function buildOpenApiDocument() {
       201: json(ProductBody, "The new product", { ...etagHeader, ...locationHeader }),
       ...problems(400, 401, 403, 413, 415, 503),
     },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/products",
+    tags: ["products"],
+    summary: "List products (anyone), newest first",
+    description: readModelNote,
+    request: { query: ProductListQuery },
+    responses: { 200: json(ProductListBody, "The products", {}), ...problems(400, 503) },
   });
   registry.registerPath({
     method: "get",
@@ -127,6 +151,15 @@ export function buildOpenApiDocument() {
   });
   registry.registerPath({
     method: "get",
+    path: "/reservations",
+    tags: ["reservations"],
+    summary: "List reservations, newest first",
+    ...secured(["customer (own)", "seller (on own products)", "admin (all)"], readModelNote),
+    request: { query: ReservationListQuery },
+    responses: { 200: json(ReservationListBody, "The reservations", {}), ...problems(400, 401, 403, 503) },
+  });
+  registry.registerPath({
+    method: "get",
     path: "/reservations/{id}",
     tags: ["reservations"],
     summary: "Read a reservation",
@@ -148,6 +181,57 @@ export function buildOpenApiDocument() {
       },
     });
   }
+
+  registry.registerPath({
+    method: "get",
+    path: "/payments",
+    tags: ["payments"],
+    summary: "List payments, newest first",
+    ...secured(["customer (own)", "admin (all)"], readModelNote),
+    request: { query: PaymentListQuery },
+    responses: { 200: json(PaymentListBody, "The payments", {}), ...problems(400, 401, 403, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/payments/{id}",
+    tags: ["payments"],
+    summary: "Read a payment (its id is its reservation's id)",
+    ...secured(["its customer", "admin"]),
+    request: { params: IdParams },
+    responses: { 200: json(PaymentBody, "The payment"), ...problems(400, 401, 403, 404, 503) },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/payments/{id}/pay",
+    tags: ["payments"],
+    summary: "Pay a pending payment",
+    ...secured(
+      ["its customer"],
+      "Paying a paid payment answers 200 and changes nothing; a repeated `Idempotency-Key` answers what the first request answered. " +
+        "402 `payment-declined`; 409 `payment-not-payable` when voided or refunded; 503 `payment-provider-unavailable` " +
+        "(with `Retry-After`) when the provider is down or its circuit is open — the payment stays pending.",
+    ),
+    request: { params: IdParams, headers: IdempotencyKeyHeader, body: jsonBody(PayPaymentBody) },
+    responses: { 200: json(PaymentBody, "The paid payment"), ...problems(400, 401, 402, 403, 404, 409, 413, 415, 503) },
+  });
+
+  registry.registerPath({
+    method: "get",
+    path: "/my-page",
+    tags: ["read models"],
+    summary: "The customer's own reservations and payment states, newest first",
+    ...secured(["customer"], readModelNote),
+    responses: { 200: json(MyPageBody, "My Page", {}), ...problems(400, 401, 403, 503) },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/notifications",
+    tags: ["read models"],
+    summary: "Notifications, newest first: one per customer-visible status change of a reservation or payment",
+    ...secured(["customer (own)", "admin (all)"], readModelNote),
+    request: { query: NotificationListQuery },
+    responses: { 200: json(NotificationListBody, "The notifications", {}), ...problems(400, 401, 403, 503) },
+  });
 
   registry.registerPath({
     method: "get",

@@ -76,7 +76,8 @@ export class ConsumerGroup {
     private readonly logger: Logger,
     options: ConsumerGroupOptions = {},
   ) {
-    this.maxRetryCount = options.maxRetryCount ?? 10;
+    // Only transient failures are retried (permanent ones park at once), so outlast a long outage.
+    this.maxRetryCount = options.maxRetryCount ?? 100;
     this.inProcessRetryMs = options.inProcessRetryMs ?? 10_000;
     this.bufferSize = options.bufferSize ?? 32;
     this.isTransient = options.isTransient ?? ((error) => error instanceof TransientError);

@@ -168,19 +168,20 @@ interface NotificationStream {
 }
 
 const readNotificationStream = async (client: EventStoreDBClient, streamId: string): Promise<NotificationStream> => {
-  const events: Array<{ event: NotificationEvent; eventId: string }> = [];
+  const raw: Array<{ type: string; data: unknown; eventId: string }> = [];
   let revision = -1;
   try {
+    // Read to the end before parsing: an abandoned read keeps its gRPC call open.
     for await (const resolved of client.readStream(streamId, { direction: FORWARDS })) {
       const recorded = resolved.event;
       if (!recorded) continue;
       revision = Number(recorded.revision);
-      events.push({ event: parseNotificationEvent(recorded.type, recorded.data), eventId: recorded.id });
+      raw.push({ type: recorded.type, data: recorded.data, eventId: recorded.id });
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
   }
-  return { revision, events };
+  return { revision, events: raw.map(({ type, data, eventId }) => ({ event: parseNotificationEvent(type, data), eventId })) };
 };
 
 const metadataFor = (correlationId: string, causationId: string): EventMetadata => ({

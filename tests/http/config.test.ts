@@ -9,7 +9,8 @@ describe("loadConfig", () => {
       logLevel: "info",
       http: { host: "127.0.0.1", port: 3000, bodyLimitBytes: 65_536 },
       eventStore: { url: undefined, dataDir: "./data", embeddedPort: 2113 },
-      redis: { url: "redis://127.0.0.1:6379" },
+      redis: { url: "redis://127.0.0.1:6379", readModelKeyRoot: "rm" },
+      notifications: { webhookUrl: undefined, webhookTimeoutMs: 5000, webhookAttempts: 4 },
       auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true },
     });
   });
@@ -23,10 +24,14 @@ describe("loadConfig", () => {
       DATA_DIR: "/var/data",
       EMBEDDED_EVENTSTORE_PORT: "0",
       REDIS_URL: "redis://redis:6379",
+      READ_MODEL_KEY_ROOT: "staging:rm",
       AUTH_SECRET: "s".repeat(32),
       ROLE: "worker",
       LOG_LEVEL: "debug",
       HTTP_BODY_LIMIT: "1mb",
+      NOTIFY_WEBHOOK_URL: "https://hooks.example/notify",
+      NOTIFY_WEBHOOK_TIMEOUT_MS: "2000",
+      NOTIFY_WEBHOOK_ATTEMPTS: "6",
     });
     expect(config).toEqual({
       nodeEnv: "production",
@@ -34,7 +39,8 @@ describe("loadConfig", () => {
       logLevel: "debug",
       http: { host: "0.0.0.0", port: 0, bodyLimitBytes: 1_048_576 },
       eventStore: { url: "esdb://es:2113?tls=false", dataDir: "/var/data", embeddedPort: 0 },
-      redis: { url: "redis://redis:6379" },
+      redis: { url: "redis://redis:6379", readModelKeyRoot: "staging:rm" },
+      notifications: { webhookUrl: "https://hooks.example/notify", webhookTimeoutMs: 2000, webhookAttempts: 6 },
       auth: { secret: "s".repeat(32), usingDevelopmentSecret: false },
     });
   });
@@ -72,6 +78,11 @@ describe("loadConfig", () => {
     ["HTTP_BODY_LIMIT", "lots"],
     ["HTTP_BODY_LIMIT", "0"],
     ["HTTP_BODY_LIMIT", "1gb"],
+    ["READ_MODEL_KEY_ROOT", "has space"],
+    ["NOTIFY_WEBHOOK_URL", "not a url"],
+    ["NOTIFY_WEBHOOK_URL", "ftp://hooks.example/notify"],
+    ["NOTIFY_WEBHOOK_TIMEOUT_MS", "5"],
+    ["NOTIFY_WEBHOOK_ATTEMPTS", "0"],
   ])("names the bad variable %s=%s", (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`invalid configuration: ${name}`));
   });

@@ -3,7 +3,8 @@ import { loadConfig } from "../../src/config.js";
 import { createRouter } from "../../src/http/app.js";
 import { buildOpenApiDocument } from "../../src/http/openapi.js";
 import { createLogger } from "../../src/logger.js";
-import { FakeProducts, FakeReadiness, FakeReservations, startTestServer } from "./support.js";
+import { createReadModels } from "../../src/application/read-models.js";
+import { FakePayments, FakeProducts, FakeReadiness, FakeReadModelStore, FakeReservations, startTestServer } from "./support.js";
 
 type Operation = { security?: unknown[]; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
 type Document = {
@@ -20,6 +21,8 @@ function routesOfTheApp(): Array<[string, string]> {
     logger: createLogger({ level: "silent" }),
     products: new FakeProducts(),
     reservations: new FakeReservations(),
+    payments: new FakePayments(),
+    readModels: createReadModels(new FakeReadModelStore()),
     readiness: new FakeReadiness(),
   });
   return router.stack.flatMap((layer) =>
@@ -45,7 +48,7 @@ describe("the OpenAPI document", () => {
 
   it("has the bearer scheme, and requires it exactly where the app does", () => {
     expect(document.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
-    const publicRoutes = ["get /products/{id}", "get /health/live", "get /health/ready", "get /openapi.json"];
+    const publicRoutes = ["get /products", "get /products/{id}", "get /health/live", "get /health/ready", "get /openapi.json"];
     for (const [path, operations] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         const isPublic = publicRoutes.includes(`${method} ${path}`);

@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AccessDeniedError,
+  PaymentDeclinedError,
   ResourceNotFoundError,
   RevisionMismatchError,
   ServiceUnavailableError,
 } from "../../src/application/errors.js";
+import { PaymentProviderUnavailableError } from "../../src/application/payment-provider.js";
+import { ReadModelUnavailableError } from "../../src/application/read-models.js";
 import {
   CancelNotAllowedError,
   DomainError,
@@ -15,7 +18,7 @@ import {
 } from "../../src/domain/errors.js";
 import { toProblemResponse } from "../../src/http/error-handler.js";
 import { HttpProblem, problem } from "../../src/http/problem.js";
-import { PROBLEM_BASE, problemOf, reservationView, startTestServer, type TestServer } from "./support.js";
+import { PROBLEM_BASE, paymentView, problemOf, reservationView, startTestServer, type TestServer } from "./support.js";
 
 describe("toProblemResponse", () => {
   it.each([
@@ -29,6 +32,9 @@ describe("toProblemResponse", () => {
     [new RevisionMismatchError(3, 4), 412, "revision-mismatch"],
     [new ServiceUnavailableError("event store down", 2), 503, "service-unavailable"],
     [new HttpProblem(415, "unsupported-media-type"), 415, "unsupported-media-type"],
+    [new PaymentDeclinedError("insufficient funds", paymentView()), 402, "payment-declined"],
+    [new PaymentProviderUnavailableError("circuit open", 3), 503, "payment-provider-unavailable"],
+    [new ReadModelUnavailableError("Redis is down", 5), 503, "read-model-unavailable"],
   ])("maps %s to %i %s", (error, status, code) => {
     const response = toProblemResponse(error);
     expect(response?.problem).toMatchObject({ type: `${PROBLEM_BASE}${code}`, status });
@@ -47,6 +53,8 @@ describe("toProblemResponse", () => {
   });
 
   it("adds Retry-After to a 503, rounded up to whole seconds and at least 1", () => {
+    expect(toProblemResponse(new PaymentProviderUnavailableError("circuit open", 0.5))?.headers).toEqual({ "Retry-After": "1" });
+    expect(toProblemResponse(new ReadModelUnavailableError("Redis is down", 5))?.headers).toEqual({ "Retry-After": "5" });
     expect(toProblemResponse(new ServiceUnavailableError("busy", 2.2))?.headers).toEqual({ "Retry-After": "3" });
     expect(toProblemResponse(new ServiceUnavailableError("busy", 0))?.headers).toEqual({ "Retry-After": "1" });
   });

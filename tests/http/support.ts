@@ -2,7 +2,10 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { randomUUID } from "node:crypto";
 import type {
+  Actor,
   CommandContext,
+  PaymentService,
+  PaymentView,
   ProductService,
   ProductView,
   ReadinessProbe,
@@ -10,7 +13,19 @@ import type {
   ReservationView,
   Role,
 } from "../../src/application/ports.js";
-import { AccessDeniedError, ResourceNotFoundError } from "../../src/application/errors.js";
+import { AccessDeniedError, PaymentDeclinedError, ResourceNotFoundError } from "../../src/application/errors.js";
+import { PaymentProviderUnavailableError } from "../../src/application/payment-provider.js";
+import {
+  createReadModels,
+  type ListOptions,
+  type MyPageView,
+  type NotificationView,
+  ReadModelUnavailableError,
+  type ReadModels,
+  type ReadModelStore,
+  type ReadScope,
+} from "../../src/application/read-models.js";
+import { PaymentNotPayableError } from "../../src/domain/errors.js";
 import { loadConfig, type Config } from "../../src/config.js";
 import { createApp } from "../../src/http/app.js";
 import { signToken } from "../../src/http/auth.js";
@@ -170,6 +185,144 @@ export class FakeReservations implements ReservationService {
   }
 }
 
+export function paymentView(overrides: Partial<PaymentView> = {}): PaymentView {
+  const id = randomUUID();
+  return {
+    id,
+    reservationId: id,
+    customerId: CUSTOMER,
+    amount: 1000,
+    currency: "KRW",
+    status: "pending",
+    attempts: [],
+    updatedAt: "2030-01-01T00:00:00.000Z",
+    revision: 0,
+    ...overrides,
+  };
+}
+
+/**
+ * Pays by token like the simulated provider: `tok_ok` pays, `tok_declined` declines (402),
+ * `tok_unavailable` fails like an outage (503). Voided and refunded payments are not payable (409).
+ */
+export class FakePayments implements PaymentService {
+  readonly items = new Map<string, PaymentView>();
+  readonly calls: Call[] = [];
+  private readonly answered = new Map<string, PaymentView>();
+
+  async get(actor: Actor, paymentId: string): Promise<PaymentView> {
+    this.calls.push({ method: "get", args: [actor, paymentId] });
+    return this.owned(actor, paymentId);
+  }
+
+  async pay(context: CommandContext, paymentId: string, token: string, idempotencyKey?: string): Promise<PaymentView> {
+    this.calls.push({ method: "pay", context, args: [paymentId, token, idempotencyKey] });
+    const payment = this.owned(context.actor, paymentId);
+    const key = idempotencyKey === undefined ? undefined : `${context.actor.userId}:${paymentId}:${idempotencyKey}`;
+    const earlier = key === undefined ? undefined : this.answered.get(key);
+    if (earlier !== undefined) return earlier;
+    if (payment.status === "paid") return payment;
+    if (payment.status === "voided" || payment.status === "refunded") throw new PaymentNotPayableError(payment.status);
+    const at = "2030-01-01T00:01:00.000Z";
+    if (token === "tok_unavailable") throw new PaymentProviderUnavailableError("the circuit is open", 2);
+    if (token === "tok_declined") {
+      const declined = this.save({ ...payment, attempts: [...payment.attempts, { at, outcome: "declined", reason: "card declined" }], revision: payment.revision + 1 });
+      throw new PaymentDeclinedError("card declined", declined);
+    }
+    const paid = this.save({ ...payment, status: "paid", attempts: [...payment.attempts, { at, outcome: "succeeded" }], updatedAt: at, revision: payment.revision + 1 });
+    if (key !== undefined) this.answered.set(key, paid);
+    return paid;
+  }
+
+  private save(payment: PaymentView): PaymentView {
+    this.items.set(payment.id, payment);
+    return payment;
+  }
+
+  private owned(actor: Actor, paymentId: string): PaymentView {
+    const payment = this.items.get(paymentId);
+    if (payment === undefined) throw new ResourceNotFoundError("payment", paymentId);
+    if (actor.role !== "admin" && !(actor.role === "customer" && payment.customerId === actor.userId)) {
+      throw new AccessDeniedError("only the payment's customer or an admin may see it");
+    }
+    return payment;
+  }
+}
+
+/** An in-memory read-model store behind the real `createReadModels` (so its role scoping is exercised too). */
+export class FakeReadModelStore implements ReadModelStore {
+  products_: ProductView[] = [];
+  reservations_: ReservationView[] = [];
+  payments_: PaymentView[] = [];
+  notifications_: NotificationView[] = [];
+  readonly calls: Call[] = [];
+  /** When set, every query fails like Redis being unreachable. */
+  down = false;
+
+  private check(method: string, args: readonly unknown[]): void {
+    this.calls.push({ method, args });
+    if (this.down) throw new ReadModelUnavailableError("the read models cannot be read right now (Connection is closed.)", 5);
+  }
+
+  private static limit<T>(items: T[], options: ListOptions): T[] {
+    return items.slice(0, options.limit ?? 1000);
+  }
+
+  async products(query: Parameters<ReadModelStore["products"]>[0]): Promise<ProductView[]> {
+    this.check("products", [query]);
+    return FakeReadModelStore.limit(this.products_.filter((item) => query.status === undefined || item.status === query.status), query);
+  }
+
+  async reservations(scope: ReadScope, query: Parameters<ReadModelStore["reservations"]>[1]): Promise<ReservationView[]> {
+    this.check("reservations", [scope, query]);
+    const visible = this.reservations_.filter(
+      (item) =>
+        (scope.kind === "all" ||
+          (scope.kind === "customer" && item.customerId === scope.customerId) ||
+          (scope.kind === "seller" && item.sellerId === scope.sellerId)) &&
+        (query.status === undefined || item.status === query.status),
+    );
+    return FakeReadModelStore.limit(visible, query);
+  }
+
+  async payments(scope: Exclude<ReadScope, { kind: "seller" }>, query: ListOptions): Promise<PaymentView[]> {
+    this.check("payments", [scope, query]);
+    return FakeReadModelStore.limit(this.payments_.filter((item) => scope.kind === "all" || item.customerId === scope.customerId), query);
+  }
+
+  async myPage(customerId: string): Promise<MyPageView> {
+    this.check("myPage", [customerId]);
+    const reservations = this.reservations_
+      .filter((item) => item.customerId === customerId)
+      .map((item) => ({
+        reservationId: item.id,
+        productId: item.productId,
+        productName: item.productName,
+        quantity: item.quantity,
+        amount: item.amount,
+        currency: item.currency,
+        reservationStatus: item.status,
+        paymentStatus: item.paymentStatus,
+        currentStep: item.currentStep,
+        updatedAt: item.updatedAt,
+      }));
+    return { customerId, reservations, updatedAt: reservations[0]?.updatedAt ?? null };
+  }
+
+  async notifications(
+    scope: Exclude<ReadScope, { kind: "seller" }>,
+    query: Parameters<ReadModelStore["notifications"]>[1],
+  ): Promise<NotificationView[]> {
+    this.check("notifications", [scope, query]);
+    const visible = this.notifications_.filter(
+      (item) =>
+        (scope.kind === "all" || item.customerId === scope.customerId) &&
+        (query.reservationId === undefined || item.reservationId === query.reservationId),
+    );
+    return FakeReadModelStore.limit(visible, query);
+  }
+}
+
 export class FakeReadiness implements ReadinessProbe {
   state: Awaited<ReturnType<ReadinessProbe["check"]>> = { eventstore: { up: true } };
   failure: Error | undefined;
@@ -185,6 +338,9 @@ export interface TestServer {
   readonly config: Config;
   readonly products: FakeProducts;
   readonly reservations: FakeReservations;
+  readonly payments: FakePayments;
+  readonly store: FakeReadModelStore;
+  readonly readModels: ReadModels;
   readonly readiness: FakeReadiness;
   /** Every log line the app wrote, parsed. */
   readonly logs: Array<Record<string, unknown>>;
@@ -202,8 +358,11 @@ export async function startTestServer(env: NodeJS.ProcessEnv = {}): Promise<Test
   });
   const products = new FakeProducts();
   const reservations = new FakeReservations();
+  const payments = new FakePayments();
+  const store = new FakeReadModelStore();
+  const readModels = createReadModels(store);
   const readiness = new FakeReadiness();
-  const app = createApp({ config, logger, products, reservations, readiness });
+  const app = createApp({ config, logger, products, reservations, payments, readModels, readiness });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, "127.0.0.1", () => resolve(listening));
   });
@@ -214,6 +373,9 @@ export async function startTestServer(env: NodeJS.ProcessEnv = {}): Promise<Test
     config,
     products,
     reservations,
+    payments,
+    store,
+    readModels,
     readiness,
     logs,
     token: (role, sub = role === "seller" ? SELLER : role === "customer" ? CUSTOMER : "admin-1", ttlSeconds = 300) =>

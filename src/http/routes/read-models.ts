@@ -3,20 +3,9 @@ import type { ReadModels } from "../../application/read-models.js";
 import { actorOf, requireRole, ROLES } from "../auth.js";
 import { myPageResponse, notificationResponse, paymentResponse, productResponse, reservationResponse } from "../representations.js";
 import { NoQuery, NotificationListQuery, PaymentListQuery, ProductListQuery, ReservationListQuery } from "../schemas.js";
-import type { AppContext, AppState } from "../state.js";
+import type { AppState } from "../state.js";
 import { parseInput } from "../validation.js";
 import type { RouteSupport } from "./support.js";
-
-/** Read models change behind the client's back: they are never cached. */
-function sendReadModel(ctx: AppContext, body: unknown): void {
-  ctx.set("Cache-Control", "no-store");
-  ctx.body = body;
-}
-
-/** Only what was given, so `exactOptionalPropertyTypes`-style ports never see `key: undefined`. */
-function present<T extends Record<string, unknown>>(query: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
-}
 
 /**
  * The read-model endpoints (API.md "Read models" and the lists): eventually consistent views kept
@@ -25,30 +14,30 @@ function present<T extends Record<string, unknown>>(query: T): { [K in keyof T]?
 export function readModelRoutes(router: Router<AppState>, readModels: ReadModels, support: RouteSupport): void {
   router.get("/products", async (ctx) => {
     const query = parseInput("query", ProductListQuery, ctx.query);
-    const items = await readModels.listProducts(present(query));
-    sendReadModel(ctx, { items: items.map(productResponse) });
+    const items = await readModels.listProducts(query);
+    ctx.body = { items: items.map(productResponse) };
   });
 
   router.get("/reservations", support.authenticate, requireRole(...ROLES), async (ctx) => {
     const query = parseInput("query", ReservationListQuery, ctx.query);
-    const items = await readModels.listReservations(actorOf(ctx), present(query));
-    sendReadModel(ctx, { items: items.map(reservationResponse) });
+    const items = await readModels.listReservations(actorOf(ctx), query);
+    ctx.body = { items: items.map(reservationResponse) };
   });
 
   router.get("/payments", support.authenticate, requireRole("customer", "admin"), async (ctx) => {
     const query = parseInput("query", PaymentListQuery, ctx.query);
-    const items = await readModels.listPayments(actorOf(ctx), present(query));
-    sendReadModel(ctx, { items: items.map(paymentResponse) });
+    const items = await readModels.listPayments(actorOf(ctx), query);
+    ctx.body = { items: items.map(paymentResponse) };
   });
 
   router.get("/my-page", support.authenticate, requireRole("customer"), async (ctx) => {
     parseInput("query", NoQuery, ctx.query);
-    sendReadModel(ctx, myPageResponse(await readModels.myPage(actorOf(ctx))));
+    ctx.body = myPageResponse(await readModels.myPage(actorOf(ctx)));
   });
 
   router.get("/notifications", support.authenticate, requireRole("customer", "admin"), async (ctx) => {
     const query = parseInput("query", NotificationListQuery, ctx.query);
-    const items = await readModels.listNotifications(actorOf(ctx), present(query));
-    sendReadModel(ctx, { items: items.map(notificationResponse) });
+    const items = await readModels.listNotifications(actorOf(ctx), query);
+    ctx.body = { items: items.map(notificationResponse) };
   });
 }

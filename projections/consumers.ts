@@ -1,0 +1,61 @@
+import type { EventStoreDBClient } from "@eventstore/db-client";
+import type { Redis } from "ioredis";
+import type { Logger } from "../src/logger.js";
+import { type ConsumedEvent, type Consumer, TransientError } from "../src/worker/consumer-group.js";
+import { isTransientFailure } from "../src/worker/transient.js";
+import { PROJECTIONS } from "./definitions/index.js";
+import { type ProjectionDefinition, ProjectionPointers, ProjectionWriter, type StreamReader } from "./engine.js";
+import { DEFAULT_KEY_ROOT, PROJECTION_NAMES, ProjectionKeys, type ProjectionName } from "./keys.js";
+import { eventStoreStreamReader } from "./stream-reader.js";
+
+export interface ProjectionConsumerDependencies {
+  readonly redis: Redis;
+  readonly logger: Logger;
+  /** Fills gaps (an event delivered before its predecessors) from the log. Without it, a gap is retried later. */
+  readonly client?: EventStoreDBClient;
+  /** Overrides `client` as the gap reader (tests). */
+  readonly reader?: StreamReader;
+  /** Key root, `rm` unless told (tests use their own). */
+  readonly keyRoot?: string;
+}
+
+/** The consumer group of a projection; one per projection, shared by every worker process. */
+export const projectionGroup = (name: ProjectionName): string => `projection-${name}`;
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * A persistent-subscription consumer that keeps one projection: each event is applied to the live
+ * version and, while a rebuild runs, to the version being built too (so nothing that happens during
+ * a rebuild is missed). Redis or EventStoreDB being away is a `TransientError`: the event is retried,
+ * never dropped. A malformed event fails permanently and is parked.
+ */
+export const projectionConsumer = <D>(definition: ProjectionDefinition<D>, deps: ProjectionConsumerDependencies): Consumer => {
+  const keys = new ProjectionKeys(definition.name, deps.keyRoot ?? DEFAULT_KEY_ROOT);
+  const reader = deps.reader ?? (deps.client ? eventStoreStreamReader(deps.client) : undefined);
+  const writer = new ProjectionWriter(deps.redis, definition, keys, reader ? { reader } : {});
+  const pointers = new ProjectionPointers(deps.redis, keys);
+  return {
+    group: projectionGroup(definition.name),
+    streamPrefixes: definition.streamPrefixes,
+    handle: async (event: ConsumedEvent) => {
+      if (definition.documentOf(event.streamId) === undefined) return;
+      try {
+        for (const version of await pointers.active()) {
+          const result = await writer.apply(version, [event]);
+          if (result.retired) deps.logger.debug({ projection: definition.name, version }, "version retired by a rebuild while applying");
+        }
+      } catch (error) {
+        if (error instanceof TransientError) throw error;
+        if (isTransientFailure(error)) {
+          throw new TransientError(`${definition.name} projection: ${describe(error)}`, { cause: error });
+        }
+        throw error;
+      }
+    },
+  };
+};
+
+/** Every read-side projection consumer: `projection-mypage`, `projection-lists`, `projection-notifications`. */
+export const createProjectionConsumers = (deps: ProjectionConsumerDependencies, names: readonly ProjectionName[] = PROJECTION_NAMES): Consumer[] =>
+  names.map((name) => projectionConsumer(PROJECTIONS[name], deps));
