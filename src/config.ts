@@ -20,6 +20,8 @@ export interface Config {
     /** 0: any free port. */
     readonly port: number;
     readonly bodyLimitBytes: number;
+    /** Load shedding of write requests (see src/http/admission.ts). */
+    readonly admission: { readonly maxInFlight: number; readonly maxQueued: number; readonly queueTimeoutMs: number };
   };
   readonly eventStore: {
     /** Unset: start the embedded server. */
@@ -78,6 +80,9 @@ const EnvSchema = z.object({
   ROLE: z.enum(["api", "worker", "all"]).default("all"),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   HTTP_BODY_LIMIT: byteSize.default(64 * 1024),
+  ADMISSION_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(64),
+  ADMISSION_MAX_QUEUED: z.coerce.number().int().min(0).max(100_000).default(256),
+  ADMISSION_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(250),
   READ_MODEL_KEY_ROOT: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "letters, digits and _ . : - only").default("rm"),
   NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
@@ -104,7 +109,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv: vars.NODE_ENV,
     role: vars.ROLE,
     logLevel: vars.LOG_LEVEL,
-    http: { host: vars.HOST, port: vars.PORT, bodyLimitBytes: vars.HTTP_BODY_LIMIT },
+    http: {
+      host: vars.HOST,
+      port: vars.PORT,
+      bodyLimitBytes: vars.HTTP_BODY_LIMIT,
+      admission: {
+        maxInFlight: vars.ADMISSION_MAX_IN_FLIGHT,
+        maxQueued: vars.ADMISSION_MAX_QUEUED,
+        queueTimeoutMs: vars.ADMISSION_QUEUE_TIMEOUT_MS,
+      },
+    },
     eventStore: { url: vars.EVENTSTORE_URL, dataDir: vars.DATA_DIR, embeddedPort: vars.EMBEDDED_EVENTSTORE_PORT },
     redis: { url: vars.REDIS_URL, readModelKeyRoot: vars.READ_MODEL_KEY_ROOT },
     notifications: {

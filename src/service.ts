@@ -16,6 +16,7 @@ import { startWorkers } from "./worker/workers.js";
 import { createNotifierConsumers } from "./worker/notifier.js";
 import { createNotificationChannels } from "./worker/notification-channels/index.js";
 import { createProjectionConsumers, createRedisReadModels } from "../projections/index.js";
+import { Metrics } from "./metrics.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
 import type { Logger } from "./logger.js";
@@ -63,11 +64,14 @@ export const startService = async (config: Config, logger: Logger, options: Serv
 
   // One circuit per process: when EventStoreDB is away, every command fails fast with a 503.
   const circuit = new EventStoreCircuit();
+  const metrics = new Metrics();
+  metrics.circuit("eventstore", () => circuit.state);
   const products = new AggregateRepository(eventStore.client, productAggregate, { circuit });
   const reservations = new AggregateRepository(eventStore.client, reservationAggregate, { circuit });
   const payments = new AggregateRepository(eventStore.client, paymentAggregate, { circuit });
   const paymentTokens = new PaymentTokenVault(eventStore.client);
   const provider = new GuardedPaymentProvider(new SimulatedPaymentProvider({ latencyMs: options.paymentLatencyMs ?? 0 }));
+  metrics.circuit("payment_provider", () => provider.state);
 
   const keyRoot = config.redis.readModelKeyRoot;
   const workers =
@@ -90,6 +94,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           payments,
           provider,
           paymentTokens,
+          onHandled: (group, outcome, appendedAt) => metrics.observeHandled(group, outcome, appendedAt),
           ...(options.holdExpiryIntervalMs === undefined ? {} : { holdExpiryIntervalMs: options.holdExpiryIntervalMs }),
         });
 
@@ -103,6 +108,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
       reservations: createReservationService({ products, reservations, payments, paymentTokens }),
       payments: createPaymentService(payments, provider),
       readModels: createRedisReadModels(redis, { keyRoot }),
+      metrics,
       readiness: createReadinessProbe(eventStore.client, redis, workers ? () => workers.states() : undefined),
     });
     server = createServer(app.callback());

@@ -4,6 +4,7 @@ import type { PaymentService, ProductService, ReadinessProbe, ReservationService
 import type { ReadModels } from "../application/read-models.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 import { accessLog } from "./access-log.js";
 import { authenticate } from "./auth.js";
 import { jsonBody } from "./body.js";
@@ -11,12 +12,14 @@ import { errorHandler } from "./error-handler.js";
 import { routeFallback } from "./fallback.js";
 import { requestId } from "./request-id.js";
 import { healthRoutes } from "./routes/health.js";
+import { metricsRoutes } from "./routes/metrics.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { productRoutes } from "./routes/products.js";
 import { readModelRoutes } from "./routes/read-models.js";
 import { reservationRoutes } from "./routes/reservations.js";
 import { securityHeaders } from "./security-headers.js";
+import { writeGuard } from "./write-guard.js";
 import type { AppState } from "./state.js";
 
 export type { AppState } from "./state.js";
@@ -30,6 +33,7 @@ export interface AppDependencies {
   /** Lists, My Page and notifications (projections/: `createRedisReadModels(redis)`). */
   readonly readModels: ReadModels;
   readonly readiness: ReadinessProbe;
+  readonly metrics: Metrics;
 }
 
 /** Every route of the edge on one router, so `allowedMethods()` sees all methods of a path. */
@@ -44,6 +48,7 @@ export function createRouter(deps: AppDependencies): Router<AppState> {
   paymentRoutes(router, deps.payments, support);
   readModelRoutes(router, deps.readModels, support);
   healthRoutes(router, deps.readiness);
+  metricsRoutes(router, deps.metrics);
   openApiRoutes(router);
   return router;
 }
@@ -57,6 +62,7 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
   app.use(accessLog());
   app.use(securityHeaders());
   app.use(errorHandler());
+  app.use(writeGuard(deps.config.http.admission, deps.metrics));
   app.use(routeFallback());
   app.use(router.routes());
   app.use(router.allowedMethods());

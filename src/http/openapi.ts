@@ -242,6 +242,13 @@ export function buildOpenApiDocument() {
   });
   registry.registerPath({
     method: "get",
+    path: "/metrics",
+    tags: ["operations"],
+    summary: "Prometheus metrics: commands in flight and shed, circuit breakers, command latency, subscription lag",
+    responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
+  });
+  registry.registerPath({
+    method: "get",
     path: "/health/ready",
     tags: ["operations"],
     summary: "200 when every dependency answers, else 503 with what is down",

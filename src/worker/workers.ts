@@ -6,7 +6,7 @@ import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
-import { type Consumer, ConsumerGroup, type ConsumerState } from "./consumer-group.js";
+import { type Consumer, ConsumerGroup, type ConsumerGroupOptions, type ConsumerState } from "./consumer-group.js";
 import { HoldExpiryPoller, holdDeadlineConsumer } from "./hold-expiry.js";
 import { type PaymentTokenSource, reservationSaga } from "./reservation-saga.js";
 import { isTransientFailure } from "./transient.js";
@@ -23,6 +23,7 @@ export interface WorkerDependencies {
   /** Read-side consumers (projections, notifier) that run beside the saga. */
   readonly readSide?: readonly Consumer[];
   readonly holdExpiryIntervalMs?: number;
+  readonly onHandled?: ConsumerGroupOptions["onHandled"];
 }
 
 export interface RunningWorkers {
@@ -47,7 +48,11 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
     ...(deps.readSide ?? []),
   ];
   const groups = consumers.map(
-    (consumer) => new ConsumerGroup(deps.client, consumer, deps.logger.child({ group: consumer.group }), { isTransient: isTransientFailure }),
+    (consumer) =>
+      new ConsumerGroup(deps.client, consumer, deps.logger.child({ group: consumer.group }), {
+        isTransient: isTransientFailure,
+        ...(deps.onHandled ? { onHandled: deps.onHandled } : {}),
+      }),
   );
   const poller = new HoldExpiryPoller({
     schedule,

@@ -5,6 +5,7 @@ import { buildOpenApiDocument } from "../../src/http/openapi.js";
 import { createLogger } from "../../src/logger.js";
 import { createReadModels } from "../../src/application/read-models.js";
 import { FakePayments, FakeProducts, FakeReadiness, FakeReadModelStore, FakeReservations, startTestServer } from "./support.js";
+import { Metrics } from "../../src/metrics.js";
 
 type Operation = { security?: unknown[]; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
 type Document = {
@@ -19,6 +20,7 @@ function routesOfTheApp(): Array<[string, string]> {
   const router = createRouter({
     config: loadConfig({ NODE_ENV: "test" }),
     logger: createLogger({ level: "silent" }),
+    metrics: new Metrics(),
     products: new FakeProducts(),
     reservations: new FakeReservations(),
     payments: new FakePayments(),
@@ -48,7 +50,7 @@ describe("the OpenAPI document", () => {
 
   it("has the bearer scheme, and requires it exactly where the app does", () => {
     expect(document.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
-    const publicRoutes = ["get /products", "get /products/{id}", "get /health/live", "get /health/ready", "get /openapi.json"];
+    const publicRoutes = ["get /products", "get /products/{id}", "get /health/live", "get /health/ready", "get /metrics", "get /openapi.json"];
     for (const [path, operations] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         const isPublic = publicRoutes.includes(`${method} ${path}`);

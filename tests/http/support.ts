@@ -30,6 +30,7 @@ import { loadConfig, type Config } from "../../src/config.js";
 import { createApp } from "../../src/http/app.js";
 import { signToken } from "../../src/http/auth.js";
 import { createLogger } from "../../src/logger.js";
+import { Metrics } from "../../src/metrics.js";
 
 /**
  * Test doubles of the application services: just enough state to exercise the edge in isolation.
@@ -362,7 +363,8 @@ export async function startTestServer(env: NodeJS.ProcessEnv = {}): Promise<Test
   const store = new FakeReadModelStore();
   const readModels = createReadModels(store);
   const readiness = new FakeReadiness();
-  const app = createApp({ config, logger, products, reservations, payments, readModels, readiness });
+  const metrics = new Metrics();
+  const app = createApp({ config, logger, products, reservations, payments, readModels, readiness, metrics });
   const server: Server = await new Promise((resolve) => {
     const listening = app.listen(0, "127.0.0.1", () => resolve(listening));
   });
