@@ -32,7 +32,7 @@ export interface Config {
   };
   readonly redis: {
     readonly url: string;
-    /** Every read-model key starts with this (`READ_MODEL_KEY_ROOT`): one Redis can serve several deployments or test runs. */
+    /** Every Redis key (read models, schedules) starts with this (`READ_MODEL_KEY_ROOT`): one Redis can serve several deployments or test runs. */
     readonly readModelKeyRoot: string;
   };
   readonly notifications: {

@@ -94,6 +94,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           payments,
           provider,
           paymentTokens,
+          redisKeyRoot: keyRoot,
           onHandled: (group, outcome, appendedAt) => metrics.observeHandled(group, outcome, appendedAt),
           ...(options.holdExpiryIntervalMs === undefined ? {} : { holdExpiryIntervalMs: options.holdExpiryIntervalMs }),
         });

@@ -23,6 +23,8 @@ export interface WorkerDependencies {
   /** Read-side consumers (projections, notifier) that run beside the saga. */
   readonly readSide?: readonly Consumer[];
   readonly holdExpiryIntervalMs?: number;
+  /** Prefix of the worker's Redis keys, so that deployments or test runs sharing a Redis stay apart. */
+  readonly redisKeyRoot: string;
   readonly onHandled?: ConsumerGroupOptions["onHandled"];
 }
 
@@ -34,7 +36,7 @@ export interface RunningWorkers {
 
 /** The worker role: the reservation saga, the hold watchdog and the read side, as consumer-group members. */
 export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
-  const schedule = new DeadlineSchedule(deps.redis, "schedule:hold-deadlines");
+  const schedule = new DeadlineSchedule(deps.redis, `${deps.redisKeyRoot}:schedule:hold-deadlines`);
   const consumers: Consumer[] = [
     reservationSaga({
       products: deps.products,
