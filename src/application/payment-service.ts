@@ -8,7 +8,7 @@ import {
   isRequested,
 } from "../domain/index.js";
 import type { AggregateRepository, CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
-import { idFromIdempotencyKey } from "../infrastructure/eventstore/event-ids.js";
+import { deterministicEventId, idFromIdempotencyKey } from "../infrastructure/eventstore/event-ids.js";
 import { commandMetadata } from "./command-context.js";
 import { AccessDeniedError, PaymentDeclinedError, ResourceNotFoundError } from "./errors.js";
 import { type PaymentProvider, PaymentProviderUnavailableError } from "./payment-provider.js";
@@ -61,20 +61,36 @@ export const chargePayment = async (
     if (!(error instanceof PaymentProviderUnavailableError)) throw error;
     verdict = { outcome: "failed", reason: error.message, retryAfterSeconds: error.retryAfterSeconds };
   }
-  const recorded = await payments.handle(
-    request.paymentId,
-    () => ({
-      type: "RecordPaymentAttempt",
-      data: {
-        attemptId: request.attemptId,
-        outcome: verdict.outcome,
-        provider: provider.name,
-        at: request.now().toISOString(),
-        ...(verdict.outcome === "succeeded" ? { providerReference: verdict.reference } : { reason: verdict.reason }),
-      },
-    }),
-    metadata,
-  );
+  const record = (): ReturnType<PaymentRepository["handle"]> =>
+    payments.handle(
+      request.paymentId,
+      () => ({
+        type: "RecordPaymentAttempt",
+        data: {
+          attemptId: request.attemptId,
+          outcome: verdict.outcome,
+          provider: provider.name,
+          at: request.now().toISOString(),
+          ...(verdict.outcome === "succeeded" ? { providerReference: verdict.reference } : { reason: verdict.reason }),
+        },
+      }),
+      metadata,
+    );
+  let recorded: Awaited<ReturnType<typeof record>>;
+  try {
+    recorded = await record();
+  } catch (error) {
+    // The payment was voided or refunded while the provider was charging it: give the money back.
+    if (verdict.outcome === "succeeded" && error instanceof PaymentNotPayableError) {
+      await provider.refund({
+        paymentId: state.paymentId,
+        refundId: deterministicEventId(state.paymentId, `refund-late-charge:${request.attemptId}`, 0),
+        amount: state.amount,
+        currency: state.currency,
+      });
+    }
+    throw error;
+  }
   if (!isRequested(recorded.state)) throw new ResourceNotFoundError("payment", request.paymentId);
   const base = { payment: recorded.state, revision: recorded.revision };
   if (recorded.state.status === "paid") return { ...base, outcome: "paid" };
@@ -108,13 +124,16 @@ export const createPaymentService = (
       if (context.actor.role !== "customer") throw new AccessDeniedError("only the payment's customer may pay it");
       const { payment, revision } = await loadOwned(context.actor, paymentId);
       if (payment.status === "paid") return paymentView(payment, revision);
-      const attemptId = idempotencyKey === undefined ? randomUUID() : idFromIdempotencyKey(context.actor.userId, `pay\n${paymentId}\n${idempotencyKey}`);
-      const earlier = payment.attempts.find((attempt) => attempt.attemptId === attemptId);
-      if (earlier) {
-        // The same key again: answer what the first request answered, without calling the provider.
-        if (earlier.outcome === "declined") throw new PaymentDeclinedError(earlier.reason ?? "declined", paymentView(payment, revision));
-        if (earlier.outcome === "failed") throw new PaymentProviderUnavailableError(earlier.reason ?? "the payment provider failed", 1);
-        return paymentView(payment, revision);
+      let attemptId: string = randomUUID();
+      if (idempotencyKey !== undefined) {
+        const base = idFromIdempotencyKey(context.actor.userId, `pay\n${paymentId}\n${idempotencyKey}`);
+        const earlier = payment.attempts.filter((attempt) => attempt.attemptId === base || attempt.attemptId.startsWith(`${base}:`));
+        const answered = earlier.find((attempt) => attempt.outcome !== "failed");
+        // The same key again: answer what the provider answered the first time, without calling it again.
+        if (answered?.outcome === "declined") throw new PaymentDeclinedError(answered.reason ?? "declined", paymentView(payment, revision));
+        if (answered) return paymentView(payment, revision);
+        // Only provider failures so far: the key may try again, as the 503's Retry-After invited.
+        attemptId = earlier.length === 0 ? base : `${base}:${earlier.length}`;
       }
       const result = await chargePayment(payments, provider, { paymentId, token, attemptId, now: clock }, commandMetadata(context, paymentId));
       const view = paymentView(result.payment, result.revision);

@@ -131,7 +131,24 @@ export const createReservationService = ({
       metadata,
     );
     if (!isPlaced(placed.state)) throw new Error(`reservation ${reservationId} was not recorded`);
-    return { reservation: await view(placed.state, placed.revision), created: placed.events.length > 0 };
+    const reservation = placed.state;
+    // Requested here too, not only by the saga: payments must be accepted while the workers are down.
+    await payments.handle(
+      reservation.paymentId,
+      () => ({
+        type: "RequestPayment",
+        data: {
+          paymentId: reservation.paymentId,
+          reservationId,
+          customerId: reservation.customerId,
+          amount: reservation.amount,
+          currency: reservation.currency,
+          now,
+        },
+      }),
+      metadata,
+    );
+    return { reservation: await view(reservation, placed.revision), created: placed.events.length > 0 };
   };
 
   const customerOrAdmin = (context: CommandContext) => (reservation: Reservation) => allowed(context.actor, reservation, "customer");

@@ -19,11 +19,13 @@ const ReservationStatus = z
 const PaymentStatus = z.enum(["pending", "paid", "voided", "refunded"]);
 const PaymentAttemptOutcome = z.enum(["succeeded", "declined", "failed"]);
 
-const ProductName = z.string().min(1).max(200);
+/** Names and steps must say something: whitespace alone is refused here, with a field error, as the domain would. */
+const notBlank = (text: string): boolean => text.trim().length > 0;
+const ProductName = z.string().min(1).max(200).refine(notBlank, "must not be blank");
 const Capacity = z.int().min(1).max(1_000_000);
 const UnitPrice = z.int().min(0).max(1_000_000_000).openapi({ description: "integer, minor units of `currency`" });
 const Currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as KRW").openapi({ example: "KRW" });
-const StepName = z.string().min(1).max(40);
+const StepName = z.string().min(1).max(40).refine(notBlank, "must not be blank");
 
 const uniqueItems = (items: readonly string[]) => new Set(items).size === items.length;
 

@@ -24,7 +24,8 @@ export const createReadinessProbe = (
     const [eventstore, redisState] = await Promise.allSettled([
       withTimeout(
         (async () => {
-          for await (const _ of eventStore.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 })) break;
+          // Read to the end (one event): a client read left early never completes and blocks dispose().
+          for await (const _ of eventStore.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 })) continue;
         })(),
         timeoutMs,
         "EventStoreDB",

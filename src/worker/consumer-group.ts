@@ -110,10 +110,16 @@ export class ConsumerGroup {
     while (!this.stopping) {
       try {
         await this.ensureGroup();
+        if (this.stopping) break;
         const subscription = this.client.subscribeToPersistentSubscriptionToAll(this.consumer.group, {
           bufferSize: this.bufferSize,
         });
         this.subscription = subscription;
+        // stop() may have run while the group was being created, before there was anything to unsubscribe.
+        if (this.stopping) {
+          await subscription.unsubscribe().catch(() => undefined);
+          break;
+        }
         this.currentState = "running";
         failures = 0;
         for await (const resolved of subscription) {
@@ -132,6 +138,8 @@ export class ConsumerGroup {
         );
         await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
       } finally {
+        // An abandoned subscription call would stay open and block the client's dispose().
+        await this.subscription?.unsubscribe().catch(() => undefined);
         this.subscription = undefined;
       }
     }

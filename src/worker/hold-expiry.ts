@@ -1,4 +1,4 @@
-import { NotYetExpiredError, isPlaced, parseProductEvent } from "../domain/index.js";
+import { NotYetExpiredError, isPlaced, isRegistered, parseProductEvent } from "../domain/index.js";
 import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
@@ -110,6 +110,10 @@ export class HoldExpiryPoller {
         throw error;
       }
     }
+    // Only a hold this store really has needs healing (a schedule entry may outlive its data).
+    const { state: product } = await this.deps.products.load(productId);
+    const allocation = isRegistered(product) ? product.allocations.get(reservationId) : undefined;
+    if (!allocation || allocation.stage === "released") return undefined;
     // Close the reservation stream first, so that a placement still in flight cannot complete.
     const closed = await this.deps.reservations.handle(
       reservationId,

@@ -2,6 +2,7 @@ import {
   type Payment,
   type Reservation,
   type ReservationStatus,
+  InvalidTransitionError,
   PaymentNotPayableError,
   isPlaced,
   isRegistered,
@@ -160,6 +161,23 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
     }
   };
 
+  const reconcile = async (reservationId: string, event: ConsumedEvent, metadata: CommandMetadata): Promise<void> => {
+    const loaded = await deps.reservations.load(reservationId);
+    if (!isPlaced(loaded.state)) return;
+    const reservation = loaded.state;
+    const current = await deps.payments.load(reservation.paymentId);
+    let payment = isRequested(current.state) ? current.state : await requestPayment(reservation, metadata);
+    if (event.type === "ReservationPlaced") {
+      await chargeWithToken(reservation, payment, metadata);
+      const charged = await deps.payments.load(reservation.paymentId);
+      if (isRequested(charged.state)) payment = charged.state;
+    }
+    await reconcilePayment(reservation, payment, metadata);
+    // Settling moves the reservation on (to confirmed): the units follow its new status.
+    const settled = await deps.reservations.load(reservationId);
+    if (isPlaced(settled.state)) await reconcileUnits(settled.state, metadata);
+  };
+
   return {
     group: "reservation-saga",
     streamPrefixes: ["reservation-", "payment-"],
@@ -171,20 +189,16 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
         causationId: event.eventId,
         actor: SAGA_ACTOR,
       };
-      const loaded = await deps.reservations.load(reservationId);
-      if (!isPlaced(loaded.state)) return;
-      const reservation = loaded.state;
-      const current = await deps.payments.load(reservation.paymentId);
-      let payment = isRequested(current.state) ? current.state : await requestPayment(reservation, metadata);
-      if (event.type === "ReservationPlaced") {
-        await chargeWithToken(reservation, payment, metadata);
-        const charged = await deps.payments.load(reservation.paymentId);
-        if (isRequested(charged.state)) payment = charged.state;
+      // Another saga node may change the same aggregates at the same moment; a command refused
+      // because of that (`invalid-transition`) only means the picture changed: look again.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await reconcile(reservationId, event, metadata);
+          return;
+        } catch (error) {
+          if (!(error instanceof InvalidTransitionError) || attempt >= 3) throw error;
+        }
       }
-      await reconcilePayment(reservation, payment, metadata);
-      // Settling moves the reservation on (to confirmed): the units follow its new status.
-      const settled = await deps.reservations.load(reservationId);
-      if (isPlaced(settled.state)) await reconcileUnits(settled.state, metadata);
     },
   };
 };

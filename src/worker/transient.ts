@@ -6,6 +6,7 @@ import {
   UnavailableError,
 } from "@eventstore/db-client";
 import { ServiceUnavailableError } from "../application/errors.js";
+import { PaymentProviderUnavailableError } from "../application/payment-provider.js";
 import { TransientError } from "./consumer-group.js";
 
 /** ioredis errors that mean "Redis is not there right now", as opposed to a bad command. */
@@ -16,7 +17,9 @@ const REDIS_OUTAGE = /Connection is closed|Stream isn't writeable|ECONNREFUSED|E
  * refusals, malformed events and bugs are not; retrying them would only delay the parking.
  */
 export const isTransientFailure = (error: unknown): boolean => {
-  if (error instanceof TransientError || error instanceof ServiceUnavailableError) return true;
+  if (error instanceof TransientError || error instanceof ServiceUnavailableError || error instanceof PaymentProviderUnavailableError) {
+    return true;
+  }
   if (
     error instanceof UnavailableError ||
     error instanceof DeadlineExceededError ||

@@ -51,7 +51,7 @@ export interface RepositoryOptions {
   readonly maxAttempts?: number;
   /** Fails calls fast while EventStoreDB is unreachable; shared by every repository of a process. */
   readonly circuit?: EventStoreCircuit;
-  /** gRPC deadline of each read and append. */
+  /** gRPC deadline of each append (the client gives reads none). */
   readonly deadlineMs?: number;
 }
 
@@ -161,20 +161,19 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     this.evictBeyondCapacity();
     const cached = entry;
     try {
-      await this.circuit.run(async () => {
-        const events = this.client.readStream(streamId, {
-          direction: FORWARDS,
-          fromRevision: BigInt(cached.revision + 1),
-          deadline: this.deadlineMs,
-        });
-        for await (const resolved of events) {
-          const recorded = resolved.event;
-          if (!recorded) continue;
-          const event = this.type.parseEvent(recorded.type, recorded.data);
-          cached.state = this.type.decider.evolve(cached.state, event);
-          cached.revision = Number(recorded.revision);
+      // The whole read completes before anything is parsed: a client read abandoned half way
+      // never finishes and would block the client's dispose(). (The client gives reads no deadline.)
+      const recorded = await this.circuit.run(async () => {
+        const read: { type: string; data: unknown; revision: bigint }[] = [];
+        for await (const resolved of this.client.readStream(streamId, { direction: FORWARDS, fromRevision: BigInt(cached.revision + 1) })) {
+          if (resolved.event) read.push({ type: resolved.event.type, data: resolved.event.data, revision: resolved.event.revision });
         }
+        return read;
       });
+      for (const { type, data, revision } of recorded) {
+        cached.state = this.type.decider.evolve(cached.state, this.type.parseEvent(type, data));
+        cached.revision = Number(revision);
+      }
     } catch (error) {
       if (!(error instanceof StreamNotFoundError)) {
         // A half-applied catch-up must not stay cached.

@@ -21,19 +21,21 @@ export class PaymentTokenVault {
   }
 
   async read(reservationId: string): Promise<string | undefined> {
+    let token: string | undefined;
     try {
+      // Read to the end (one event): a client read left early never completes and blocks dispose().
       for await (const resolved of this.client.readStream(this.streamOf(reservationId), {
         direction: BACKWARDS,
         fromRevision: END,
         maxCount: 1,
       })) {
         const data = resolved.event?.data;
-        if (data && typeof data === "object" && "token" in data && typeof data.token === "string") return data.token;
+        if (data && typeof data === "object" && "token" in data && typeof data.token === "string") token ??= data.token;
       }
     } catch (error) {
       if (!(error instanceof StreamNotFoundError)) throw error;
     }
-    return undefined;
+    return token;
   }
 
   async discard(reservationId: string): Promise<void> {
