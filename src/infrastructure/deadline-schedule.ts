@@ -39,4 +39,16 @@ export class DeadlineSchedule {
   async size(): Promise<number> {
     return this.redis.zcard(this.key);
   }
+
+  /**
+   * Whether the schedule was filled from the log since Redis last started empty. The marker goes
+   * with Redis's data, so a Redis that lost everything reads as "not restored".
+   */
+  async isRestored(): Promise<boolean> {
+    return (await this.redis.exists(`${this.key}:restored`)) === 1;
+  }
+
+  async markRestored(): Promise<void> {
+    await this.redis.set(`${this.key}:restored`, new Date().toISOString());
+  }
 }

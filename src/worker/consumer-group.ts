@@ -99,7 +99,9 @@ export class ConsumerGroup {
   /** Stops taking events, lets the one in hand finish (and be acked), then leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.inHand;
+    // The event in hand may wait on a dependency that hangs: give it a bounded time, then leave
+    // it unacknowledged (the group redelivers it to another member).
+    await Promise.race([this.inHand, sleep(5000)]);
     await this.subscription?.unsubscribe().catch(() => undefined);
     await this.loop;
     this.currentState = "stopped";

@@ -1,4 +1,5 @@
-import { NotYetExpiredError, isPlaced, isRegistered, parseProductEvent } from "../domain/index.js";
+import { FORWARDS, START, type EventStoreDBClient } from "@eventstore/db-client";
+import { NotYetExpiredError, isPlaced, isProductEventType, isRegistered, parseProductEvent } from "../domain/index.js";
 import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
@@ -31,8 +32,30 @@ export const holdDeadlineConsumer = (schedule: DeadlineSchedule): Consumer => ({
   },
 });
 
+/**
+ * Rebuilds the schedule from the log: every hold that is still held gets its deadline back. Run when
+ * the schedule is not known to be complete (first start, or Redis lost its data); idempotent.
+ */
+export const restoreHoldDeadlines = async (client: EventStoreDBClient, schedule: DeadlineSchedule): Promise<number> => {
+  const open = new Map<string, string>();
+  for await (const resolved of client.readAll({ direction: FORWARDS, fromPosition: START })) {
+    const recorded = resolved.event;
+    if (!recorded || !recorded.streamId.startsWith("product-") || !isProductEventType(recorded.type)) continue;
+    const event = parseProductEvent(recorded.type, recorded.data);
+    const productId = recorded.streamId.slice("product-".length);
+    if (event.type === "UnitsHeld") open.set(member(event.data.reservationId, productId), event.data.expiresAt);
+    if (event.type === "HeldUnitsReleased" || event.type === "HeldUnitsCommitted") {
+      open.delete(member(event.data.reservationId, productId));
+    }
+  }
+  for (const [entry, expiresAt] of open) await schedule.add(entry, new Date(expiresAt));
+  return open.size;
+};
+
 export interface HoldExpiryDependencies {
   readonly schedule: DeadlineSchedule;
+  /** Fills the schedule from the log when it is not known to be complete. */
+  readonly restore?: () => Promise<number>;
   readonly products: ProductRepository;
   readonly reservations: ReservationRepository;
   readonly logger: Logger;
@@ -74,6 +97,11 @@ export class HoldExpiryPoller {
 
   /** One pass over what is due; returns how many entries were settled. */
   async tick(): Promise<number> {
+    if (this.deps.restore && !(await this.deps.schedule.isRestored())) {
+      const restored = await this.deps.restore();
+      await this.deps.schedule.markRestored();
+      this.deps.logger.info({ holds: restored }, "restored the hold deadlines from the event log");
+    }
     const due = await this.deps.schedule.takeDue(this.clock());
     let settled = 0;
     for (const entry of due) {

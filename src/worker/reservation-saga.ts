@@ -117,11 +117,14 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
   const refund = async (payment: Payment, reason: string, metadata: CommandMetadata): Promise<void> => {
     // One refund per payment: its id is derived from the payment, so the provider never refunds twice.
     const refundId = deterministicEventId(payment.paymentId, "refund", 0);
-    try {
-      await deps.provider.refund({ paymentId: payment.paymentId, refundId, amount: payment.amount, currency: payment.currency });
-    } catch (error) {
-      if (error instanceof PaymentProviderUnavailableError) throw new TransientError(error.message);
-      throw error;
+    // Nothing was charged for a zero amount, so there is nothing to give back through the provider.
+    if (payment.amount > 0) {
+      try {
+        await deps.provider.refund({ paymentId: payment.paymentId, refundId, amount: payment.amount, currency: payment.currency });
+      } catch (error) {
+        if (error instanceof PaymentProviderUnavailableError) throw new TransientError(error.message);
+        throw error;
+      }
     }
     await deps.payments.handle(payment.paymentId, () => ({ type: "RefundPayment", data: { refundId, reason, now: now() } }), metadata);
   };
@@ -171,6 +174,12 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
       await chargeWithToken(reservation, payment, metadata);
       const charged = await deps.payments.load(reservation.paymentId);
       if (isRequested(charged.state)) payment = charged.state;
+    }
+    if (ENDED.has(reservation.status)) {
+      // Units first: giving them back must not wait for a refund while the provider is down.
+      await reconcileUnits(reservation, metadata);
+      await reconcilePayment(reservation, payment, metadata);
+      return;
     }
     await reconcilePayment(reservation, payment, metadata);
     // Settling moves the reservation on (to confirmed): the units follow its new status.

@@ -7,7 +7,7 @@ import type { ReservationRepository } from "../application/reservation-service.j
 import { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
 import { type Consumer, ConsumerGroup, type ConsumerGroupOptions, type ConsumerState } from "./consumer-group.js";
-import { HoldExpiryPoller, holdDeadlineConsumer } from "./hold-expiry.js";
+import { HoldExpiryPoller, holdDeadlineConsumer, restoreHoldDeadlines } from "./hold-expiry.js";
 import { type PaymentTokenSource, reservationSaga } from "./reservation-saga.js";
 import { isTransientFailure } from "./transient.js";
 
@@ -58,6 +58,7 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
   );
   const poller = new HoldExpiryPoller({
     schedule,
+    restore: () => restoreHoldDeadlines(deps.client, schedule),
     products: deps.products,
     reservations: deps.reservations,
     logger: deps.logger.child({ component: "hold-expiry" }),

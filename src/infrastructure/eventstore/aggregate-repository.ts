@@ -53,6 +53,11 @@ export interface RepositoryOptions {
   readonly circuit?: EventStoreCircuit;
   /** gRPC deadline of each append (the client gives reads none). */
   readonly deadlineMs?: number;
+  /**
+   * How long a command may wait for the commands queued before it on the same stream; past it the
+   * caller gets a 503 rather than a slow answer (a hot stream under overload).
+   */
+  readonly lockWaitMs?: number;
 }
 
 interface CacheEntry<State> {
@@ -77,6 +82,7 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
   private readonly maxAttempts: number;
   private readonly circuit: EventStoreCircuit;
   private readonly deadlineMs: number;
+  private readonly lockWait;
 
   constructor(
     private readonly client: EventStoreDBClient,
@@ -87,6 +93,10 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.circuit = options.circuit ?? new EventStoreCircuit();
     this.deadlineMs = options.deadlineMs ?? 5000;
+    this.lockWait = {
+      waitTimeoutMs: options.lockWaitMs ?? 2000,
+      onTimeout: () => new ServiceUnavailableError("too many commands are waiting for this resource; retry shortly", 1),
+    };
   }
 
   streamOf(id: string): string {
@@ -96,10 +106,14 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
   /** The current state, consistent with every command already acknowledged. */
   async load(id: string): Promise<Loaded<State>> {
     const streamId = this.streamOf(id);
-    return this.mutex.run(streamId, async () => {
-      const entry = await this.catchUp(streamId);
-      return { state: entry.state, revision: entry.revision };
-    });
+    return this.mutex.run(
+      streamId,
+      async () => {
+        const entry = await this.catchUp(streamId);
+        return { state: entry.state, revision: entry.revision };
+      },
+      this.lockWait,
+    );
   }
 
   /**
@@ -146,7 +160,7 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
           await backoff(attempt);
         }
       }
-    });
+    }, this.lockWait);
   }
 
   private async catchUp(streamId: string): Promise<CacheEntry<State>> {

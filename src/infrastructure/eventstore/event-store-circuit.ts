@@ -23,6 +23,10 @@ export type CircuitState = "closed" | "open" | "half-open";
 const isNormalAnswer = (error: unknown): boolean =>
   error instanceof WrongExpectedVersionError || error instanceof StreamNotFoundError;
 
+/** opossum's refusal of calls made while a half-open circuit's trial call is running. */
+const isBreakerRejection = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { code?: unknown }).code === "EOPENBREAKER";
+
 const isOutage = (error: unknown): boolean =>
   error instanceof UnavailableError ||
   error instanceof DeadlineExceededError ||
@@ -63,7 +67,7 @@ export class EventStoreCircuit {
     try {
       return (await this.breaker.fire(call)) as T;
     } catch (error) {
-      if (isOutage(error) || this.breaker.opened) {
+      if (isOutage(error) || isBreakerRejection(error)) {
         throw new ServiceUnavailableError("the event store is unavailable", Math.ceil(this.resetTimeoutMs / 1000));
       }
       throw error;
