@@ -94,23 +94,26 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
     return handled.state;
   };
 
-  /** The musical-seat flow: a reservation placed with a token is charged right away. */
+  /**
+   * The musical-seat flow: a reservation placed with a token is charged right away. The token is
+   * used at most once and deleted whatever happens: charged, declined, or no longer needed.
+   */
   const chargeWithToken = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<void> => {
-    if (payment.status !== "pending" || reservation.status !== "placed" || !reservation.paymentTokenProvided) return;
-    const token = await deps.paymentTokens.read(reservation.reservationId);
-    if (token === undefined) return;
-    try {
-      const result = await chargePayment(
-        deps.payments,
-        deps.provider,
-        { paymentId: payment.paymentId, token, attemptId: deterministicEventId(metadata.causationId, "charge", 0), now: clock },
-        metadata,
-      );
-      deps.logger.info({ reservationId: reservation.reservationId, outcome: result.outcome }, "charged the payment token given with the reservation");
-    } catch (error) {
-      if (!(error instanceof PaymentNotPayableError)) throw error;
+    if (!reservation.paymentTokenProvided) return;
+    const token = payment.status === "pending" && reservation.status === "placed" ? await deps.paymentTokens.read(reservation.reservationId) : undefined;
+    if (token !== undefined) {
+      try {
+        const result = await chargePayment(
+          deps.payments,
+          deps.provider,
+          { paymentId: payment.paymentId, token, attemptId: deterministicEventId(metadata.causationId, "charge", 0), now: clock },
+          metadata,
+        );
+        deps.logger.info({ reservationId: reservation.reservationId, outcome: result.outcome }, "charged the payment token given with the reservation");
+      } catch (error) {
+        if (!(error instanceof PaymentNotPayableError)) throw error;
+      }
     }
-    // Used once, then gone: a declined or failed charge leaves the customer to pay explicitly.
     await deps.paymentTokens.discard(reservation.reservationId);
   };
 
