@@ -1,11 +1,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { paymentAggregate, productAggregate, reservationAggregate } from "./application/aggregates.js";
 import { createPaymentService } from "./application/payment-service.js";
 import { createProductService } from "./application/product-service.js";
 import { createReservationService } from "./application/reservation-service.js";
 import type { Config } from "./config.js";
 import { createApp } from "./http/app.js";
+import { PROBLEM_TYPE_BASE } from "./http/problem.js";
 import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
 import { EventStoreCircuit } from "./infrastructure/eventstore/event-store-circuit.js";
 import { connectEventStore, type EventStoreConnection } from "./infrastructure/eventstore/connect.js";
@@ -20,6 +22,29 @@ import { Metrics } from "./metrics.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
 import type { Logger } from "./logger.js";
+
+/**
+ * Requests Node's HTTP parser refuses never reach Koa; they still get a problem+json answer
+ * (431 for oversized headers, 400 otherwise) before the connection is closed.
+ */
+const answerUnparseableRequest = (error: Error & { code?: string }, socket: Duplex): void => {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+  const title = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
+  const body = JSON.stringify({
+    type: `${PROBLEM_TYPE_BASE}${status === 431 ? "headers-too-large" : "malformed-request"}`,
+    title,
+    status,
+    detail: "the request could not be parsed as HTTP",
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+  );
+};
 
 export interface ServiceOptions {
   /** Embedded event store only: keep nothing on disk (tests). */
@@ -113,6 +138,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
       readiness: createReadinessProbe(eventStore.client, redis, workers ? () => workers.states() : undefined),
     });
     server = createServer(app.callback());
+    server.on("clientError", answerUnparseableRequest);
     const listening = server;
     await new Promise<void>((resolve, reject) => {
       listening.once("error", reject);

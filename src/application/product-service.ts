@@ -21,7 +21,8 @@ export const createProductService = (products: ProductRepository, clock: () => D
         checkRevision(context, revision);
         return command(clock().toISOString());
       },
-      commandMetadata(context, context.requestId),
+      // Correlated by the product: a client-chosen request id must not choose where events are grouped.
+      commandMetadata(context, productId),
     );
     if (!isRegistered(handled.state)) throw new ResourceNotFoundError("product", productId);
     return productView(handled.state, handled.revision);
@@ -39,7 +40,7 @@ export const createProductService = (products: ProductRepository, clock: () => D
           type: "RegisterProduct",
           data: { productId, sellerId: context.actor.userId, ...input, now: clock().toISOString() },
         }),
-        commandMetadata(context, context.requestId),
+        commandMetadata(context, productId),
       );
       if (!isRegistered(handled.state)) throw new Error(`product ${productId} was not registered`);
       return productView(handled.state, handled.revision);

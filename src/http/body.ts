@@ -11,9 +11,14 @@ function carriesBody(req: IncomingMessage): boolean {
   return !Number.isFinite(length) || length > 0;
 }
 
-/** zlib's errors (`Z_DATA_ERROR`, `Z_BUF_ERROR`) carry no HTTP status: they are the client's bad gzip. */
+/**
+ * zlib's errors carry no HTTP status: they are the client's bad compressed body. Gzip and deflate
+ * fail with `Z_…` codes, brotli with `ERR_…` codes (e.g. `ERR__ERROR_FORMAT_PADDING_1`) and
+ * "Decompression failed".
+ */
 function isCorruptCompression(error: Error): boolean {
-  return "code" in error && typeof error.code === "string" && error.code.startsWith("Z_");
+  if (!("code" in error) || typeof error.code !== "string") return false;
+  return error.code.startsWith("Z_") || (error.code.startsWith("ERR_") && /decompression failed/i.test(error.message));
 }
 
 /**

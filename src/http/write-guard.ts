@@ -1,13 +1,18 @@
 import type { Middleware } from "koa";
 import type { Metrics } from "../metrics.js";
 import { AdmissionControl, type AdmissionOptions } from "./admission.js";
-import type { AppState } from "./state.js";
+import type { AppContext, AppState } from "./state.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
-/** `POST /reservations/<uuid>/cancel` → `POST /reservations/:id/cancel`: bounded label values. */
-const routeOf = (method: string, path: string): string => `${method} ${path.replace(UUID, ":id")}`;
+/**
+ * The route pattern the router matched (`POST /reservations/:id/cancel`), so that metric labels are
+ * bounded by the routes, never by what clients send; anything unrouted shares one label.
+ */
+const routeOf = (ctx: AppContext): string => {
+  const matched = (ctx as AppContext & { _matchedRoute?: unknown })._matchedRoute;
+  return typeof matched === "string" ? `${ctx.method} ${matched}` : "unmatched";
+};
 
 /**
  * Every write request passes admission control (load shedding with 503 + `Retry-After`) and is
@@ -18,14 +23,14 @@ export function writeGuard(options: AdmissionOptions, metrics: Metrics): Middlew
   const admission = new AdmissionControl(options, metrics.admissionObserver());
   return async (ctx, next) => {
     if (SAFE_METHODS.has(ctx.method)) return next();
-    const route = routeOf(ctx.method, ctx.path);
-    await admission.middleware(route)(ctx, async () => {
+    // Shedding happens before routing, so it is counted per method only.
+    await admission.middleware(ctx.method)(ctx, async () => {
       const started = process.hrtime.bigint();
       try {
         await next();
       } finally {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        metrics.observeCommand(route, `${Math.floor(ctx.status / 100)}xx`, seconds);
+        metrics.observeCommand(routeOf(ctx), `${Math.floor(ctx.status / 100)}xx`, seconds);
       }
     });
   };
