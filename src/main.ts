@@ -6,13 +6,13 @@ const main = async (): Promise<void> => {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
   const service = await startService(config, logger);
-  if (service.url) {
+  if (config.role === "worker") {
+    logger.info({ url: service.url, role: config.role }, `worker started (health and metrics on ${service.url})`);
+  } else {
     logger.info(
       { url: service.url, role: config.role },
       `reservations API listening on ${service.url} (get a token: npm run token -- --sub alice --role customer)`,
     );
-  } else {
-    logger.info({ role: config.role }, "worker started");
   }
   let stopping = false;
   const stop = (signal: string): void => {

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { paymentAggregate, productAggregate, reservationAggregate } from "./application/aggregates.js";
@@ -6,7 +6,7 @@ import { createPaymentService } from "./application/payment-service.js";
 import { createProductService } from "./application/product-service.js";
 import { createReservationService } from "./application/reservation-service.js";
 import type { Config } from "./config.js";
-import { createApp } from "./http/app.js";
+import { createApp, createOperationsApp } from "./http/app.js";
 import { PROBLEM_TYPE_BASE } from "./http/problem.js";
 import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
 import { EventStoreCircuit } from "./infrastructure/eventstore/event-store-circuit.js";
@@ -56,8 +56,8 @@ export interface ServiceOptions {
 }
 
 export interface RunningService {
-  /** Where the API listens; undefined in the worker role. */
-  readonly url: string | undefined;
+  /** Where the API listens; in the worker role, its health and metrics endpoints. */
+  readonly url: string;
   readonly eventStore: EventStoreConnection;
   stop(): Promise<void>;
 }
@@ -124,38 +124,34 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           ...(options.holdExpiryIntervalMs === undefined ? {} : { holdExpiryIntervalMs: options.holdExpiryIntervalMs }),
         });
 
-  let server: Server | undefined;
-  let url: string | undefined;
-  if (config.role !== "worker") {
-    const app = createApp({
-      config,
-      logger,
-      products: createProductService(products),
-      reservations: createReservationService({ products, reservations, payments, paymentTokens }),
-      payments: createPaymentService(payments, provider),
-      readModels: createRedisReadModels(redis, { keyRoot }),
-      metrics,
-      readiness: createReadinessProbe(eventStore.client, redis, workers ? () => workers.states() : undefined),
-    });
-    server = createServer(app.callback());
-    server.on("clientError", answerUnparseableRequest);
-    const listening = server;
-    await new Promise<void>((resolve, reject) => {
-      listening.once("error", reject);
-      listening.listen(config.http.port, config.http.host, () => resolve());
-    });
-    const address = listening.address() as AddressInfo;
-    url = `http://${config.http.host}:${address.port}`;
-  }
+  const readiness = createReadinessProbe(eventStore.client, redis, workers ? () => workers.states() : undefined);
+  // A worker serves only its health and metrics; the API role and the all-in-one serve the whole API.
+  const app =
+    config.role === "worker"
+      ? createOperationsApp({ logger, readiness, metrics })
+      : createApp({
+          config,
+          logger,
+          products: createProductService(products),
+          reservations: createReservationService({ products, reservations, payments, paymentTokens }),
+          payments: createPaymentService(payments, provider),
+          readModels: createRedisReadModels(redis, { keyRoot }),
+          metrics,
+          readiness,
+        });
+  const server = createServer(app.callback());
+  server.on("clientError", answerUnparseableRequest);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.http.port, config.http.host, () => resolve());
+  });
+  const url = `http://${config.http.host}:${(server.address() as AddressInfo).port}`;
 
   return {
     url,
     eventStore,
     stop: async () => {
-      if (server) {
-        const closing = server;
-        await new Promise<void>((resolve) => closing.close(() => resolve()));
-      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
       await workers?.stop();
       redis.disconnect();
       circuit.shutdown();

@@ -71,3 +71,25 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
   app.on("error", (error: unknown) => deps.logger.error({ err: error }, "response error"));
   return app;
 }
+
+export interface OperationsDependencies {
+  readonly logger: Logger;
+  readonly readiness: ReadinessProbe;
+  readonly metrics: Metrics;
+}
+
+/** What a worker process serves: liveness, readiness and metrics, for orchestrators and scrapers. */
+export function createOperationsApp(deps: OperationsDependencies): Koa<AppState> {
+  const app = new Koa<AppState>();
+  const router = new Router<AppState>();
+  healthRoutes(router, deps.readiness);
+  metricsRoutes(router, deps.metrics);
+  app.use(requestId(deps.logger));
+  app.use(securityHeaders());
+  app.use(errorHandler());
+  app.use(routeFallback());
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.on("error", (error: unknown) => deps.logger.error({ err: error }, "response error"));
+  return app;
+}

@@ -184,7 +184,13 @@ export interface ServiceChild extends Child {
  * `ChildExitedError` when it dies first (the crash test kills processes while they start, too).
  */
 export function spawnService(role: ServiceRole, env: NodeJS.ProcessEnv, timeoutMs = 60_000): ServiceChild {
-  const child = spawnNode(`service(${role})`, [path.join("src", "main.ts")], { LOG_LEVEL: "info", ...env, ROLE: role });
+  // A worker serves its own health endpoints: give it a free port of its own, not the API's.
+  const child = spawnNode(`service(${role})`, [path.join("src", "main.ts")], {
+    LOG_LEVEL: "info",
+    ...env,
+    ROLE: role,
+    ...(role === "worker" ? { PORT: "0" } : {}),
+  });
   const ready = child.waitFor<string | undefined>(
     (line) => {
       const parsed = parseLine(line);

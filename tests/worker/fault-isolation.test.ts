@@ -140,7 +140,9 @@ describe("fault isolation: the API alone, then a worker", () => {
 
   it("a worker started later catches up: token and zero-amount reservations confirmed and committed, the others' payments requested", async () => {
     worker = await startService(configFor("worker"), testLogger(), { holdExpiryIntervalMs: 100 });
-    expect(worker.url).toBeUndefined();
+    // A worker serves only its health and metrics.
+    expect((await fetch(`${worker.url}/health/live`)).status).toBe(200);
+    expect((await fetch(`${worker.url}/products`)).status).toBe(404);
     const { productId = "", freeProductId = "", token = "", zero = "", plain = "" } = whileDown;
 
     await waitFor("the token reservation to be confirmed", async () => (await w.reservation(token)).status === "confirmed");
