@@ -60,10 +60,19 @@ describe("JSON bodies", () => {
     ["text/plain", "{}"],
     ["application/x-www-form-urlencoded", "name=x"],
     ["application/xml", "<p/>"],
+    ["application/json; charset=utf-16", "{}"],
+    ["application/json; charset=iso-8859-1", "{}"],
   ])("answers 415 for %s", async (type, body) => {
     const response = await post("/products", body, { "Content-Type": type });
     expect(response.status).toBe(415);
     expect((await problemOf(response)).type).toBe(`${PROBLEM_BASE}unsupported-media-type`);
+  });
+
+  it("accepts JSON declared as UTF-8, in any spelling", async () => {
+    for (const type of ["application/json; charset=utf-8", "application/json; charset=UTF-8", "application/json;charset=utf8"]) {
+      const response = await post("/products", JSON.stringify({ name: "x", capacity: 1, unitPrice: 1 }), { "Content-Type": type });
+      expect(response.status, type).not.toBe(415);
+    }
   });
 
   it("answers 415 for a body without a Content-Type", async () => {
