@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../support/free-port.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -179,16 +180,4 @@ export async function startAppProcess(env: NodeJS.ProcessEnv, options: { timeout
   return { ...handle, url, problems, lineCount: () => count };
 }
 
-/** A port that was free a moment ago (for children that must be told their ports up front). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../support/free-port.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -208,16 +209,4 @@ export function spawnService(role: ServiceRole, env: NodeJS.ProcessEnv, timeoutM
   return { ...child, role, ready: readyUrl };
 }
 
-/** A port that was free a moment ago (the all-in-one service keeps one port across restarts). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };

@@ -4,24 +4,15 @@
  * at 127.0.0.1:6379 that other tests use. A restart is empty, like a node that lost its data.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { eventually } from "../scenarios/harness.js";
+import { freePort } from "../support/free-port.js";
 
 export const REDIS_SERVER = "redis-server";
 
 export const hasRedisServer = spawnSync(REDIS_SERVER, ["--version"], { stdio: "ignore" }).status === 0;
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+export { freePort };
 
 export class PrivateRedis {
   private child: ChildProcess | undefined;
