@@ -28,6 +28,17 @@ export class RevisionMismatchError extends Error {
   }
 }
 
+/**
+ * The same Idempotency-Key was used by the same user for a different request. As the IETF
+ * Idempotency-Key draft says, that is a client error (422), not a repeat to answer with the first result.
+ */
+export class IdempotencyKeyReusedError extends Error {
+  override readonly name = "IdempotencyKeyReusedError";
+  constructor(readonly reservationId: string) {
+    super(`this Idempotency-Key was already used for a different request (reservation ${reservationId})`);
+  }
+}
+
 /** A dependency (the event store) could not be reached or kept conflicting: the client should retry. */
 export class ServiceUnavailableError extends Error {
   override readonly name = "ServiceUnavailableError";

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  type Product,
   type Reservation,
   type ReservationCommand,
   type ReservationEvent,
@@ -8,10 +9,10 @@ import {
   isPlaced,
   isRegistered,
 } from "../domain/index.js";
-import type { AggregateRepository } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { AggregateRepository, CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
 import { idFromIdempotencyKey } from "../infrastructure/eventstore/event-ids.js";
 import { checkRevision, commandMetadata } from "./command-context.js";
-import { AccessDeniedError, ResourceNotFoundError } from "./errors.js";
+import { AccessDeniedError, IdempotencyKeyReusedError, ResourceNotFoundError } from "./errors.js";
 import type { Actor, CommandContext, PlaceReservationInput, ReservationService, ReservationView } from "./ports.js";
 import type { PaymentRepository } from "./payment-service.js";
 import type { ProductRepository } from "./product-service.js";
@@ -20,6 +21,12 @@ import { reservationView } from "./views.js";
 export type ReservationRepository = AggregateRepository<ReservationCommand, ReservationEvent, ReservationState>;
 
 type Permission = "read" | "customer" | "seller";
+
+/** Whether a reservation is what this request asks for: a repeat of it rather than another request under the same key. */
+const isSameRequest = (reservation: Reservation, input: PlaceReservationInput): boolean =>
+  reservation.productId === input.productId &&
+  reservation.quantity === input.quantity &&
+  reservation.paymentTokenProvided === (input.paymentToken !== undefined);
 
 /** Who may do what to a reservation: its customer, the seller of its product, and admins. */
 const allowed = (actor: Actor, reservation: Reservation, permission: Permission): boolean => {
@@ -78,16 +85,17 @@ export const createReservationService = ({
     return view(handled.state, handled.revision);
   };
 
-  const place = async (context: CommandContext, input: PlaceReservationInput, idempotencyKey?: string) => {
-    if (context.actor.role !== "customer") throw new AccessDeniedError("only customers place reservations");
-    const reservationId = idempotencyKey === undefined ? randomUUID() : idFromIdempotencyKey(context.actor.userId, idempotencyKey);
-    if (idempotencyKey !== undefined) {
-      const existing = await reservations.load(reservationId);
-      if (isPlaced(existing.state)) return { reservation: await view(existing.state, existing.revision), created: false };
-    }
-    const now = clock().toISOString();
-    // One saga, one correlation id: every event of this reservation's life carries its id.
-    const metadata = commandMetadata(context, reservationId);
+  /** Gives back a hold that no reservation can ever claim (its reservation was placed elsewhere, or abandoned). */
+  const releaseOrphanedHold = async (productId: string, reservationId: string, metadata: CommandMetadata): Promise<void> => {
+    await products.handle(
+      productId,
+      () => ({ type: "ReleaseUnits", data: { reservationId, reason: "abandoned", now: clock().toISOString() } }),
+      metadata,
+    );
+  };
+
+  /** Step 1: the capacity check. Idempotent per reservation id: a retry finds its own hold. */
+  const holdUnits = async (input: PlaceReservationInput, reservationId: string, now: string, metadata: CommandMetadata) => {
     const held = await products.handle(
       input.productId,
       (state) => {
@@ -103,10 +111,20 @@ export const createReservationService = ({
       // Only a retried idempotency key can find its hold gone: the first attempt died and was cleaned up.
       throw new InvalidTransitionError("reservation", "abandoned", "place", "the first attempt with this idempotency key was abandoned");
     }
-    // Stored before the reservation exists, so the saga finds it when it sees the reservation placed.
-    if (input.paymentToken !== undefined) {
-      await paymentTokens.store(reservationId, input.paymentToken, product.holdTtlSeconds);
-    }
+    // Another request with the same key holds a different quantity here: that one is the key's request.
+    if (allocation.quantity !== input.quantity) throw new IdempotencyKeyReusedError(reservationId);
+    return product;
+  };
+
+  /** Step 2: the reservation itself, with what the customer agreed to. */
+  const recordReservation = async (
+    context: CommandContext,
+    input: PlaceReservationInput,
+    reservationId: string,
+    product: Product,
+    now: string,
+    metadata: CommandMetadata,
+  ) => {
     const placed = await reservations.handle(
       reservationId,
       () => ({
@@ -117,7 +135,7 @@ export const createReservationService = ({
           productName: product.name,
           customerId: context.actor.userId,
           sellerId: product.sellerId,
-          quantity: allocation.quantity,
+          quantity: input.quantity,
           unitPrice: product.unitPrice,
           currency: product.currency,
           kind: product.kind,
@@ -131,15 +149,18 @@ export const createReservationService = ({
       metadata,
     );
     if (!isPlaced(placed.state)) throw new Error(`reservation ${reservationId} was not recorded`);
-    const reservation = placed.state;
-    // Requested here too, not only by the saga: payments must be accepted while the workers are down.
+    return { reservation: placed.state, revision: placed.revision, created: placed.events.length > 0 };
+  };
+
+  /** Step 3, here as well as in the saga: payments must be accepted while the workers are down. */
+  const requestPayment = async (reservation: Reservation, now: string, metadata: CommandMetadata): Promise<void> => {
     await payments.handle(
       reservation.paymentId,
       () => ({
         type: "RequestPayment",
         data: {
           paymentId: reservation.paymentId,
-          reservationId,
+          reservationId: reservation.reservationId,
           customerId: reservation.customerId,
           amount: reservation.amount,
           currency: reservation.currency,
@@ -148,7 +169,47 @@ export const createReservationService = ({
       }),
       metadata,
     );
-    return { reservation: await view(reservation, placed.revision), created: placed.events.length > 0 };
+  };
+
+  /**
+   * Places a reservation: hold units on the product, record the reservation, request its payment.
+   * With an `Idempotency-Key` the reservation id derives from (user, key), so every step is
+   * idempotent and a repeat answers the first result; the same key with another request is refused
+   * before anything is held, or — when two such requests race — the loser gives its hold back at once
+   * (and, should it die first, the hold watchdog does at the hold's deadline).
+   */
+  const place = async (context: CommandContext, input: PlaceReservationInput, idempotencyKey?: string) => {
+    if (context.actor.role !== "customer") throw new AccessDeniedError("only customers place reservations");
+    const reservationId = idempotencyKey === undefined ? randomUUID() : idFromIdempotencyKey(context.actor.userId, idempotencyKey);
+    if (idempotencyKey !== undefined) {
+      const existing = await reservations.load(reservationId);
+      if (isPlaced(existing.state)) {
+        if (!isSameRequest(existing.state, input)) throw new IdempotencyKeyReusedError(reservationId);
+        return { reservation: await view(existing.state, existing.revision), created: false };
+      }
+    }
+    // One saga, one correlation id: every event of this reservation's life carries its id.
+    const metadata = commandMetadata(context, reservationId);
+    const now = clock().toISOString();
+    const product = await holdUnits(input, reservationId, now, metadata);
+    // Stored before the reservation exists, so the saga finds it when it sees the reservation placed.
+    if (input.paymentToken !== undefined) {
+      await paymentTokens.store(reservationId, input.paymentToken, product.holdTtlSeconds);
+    }
+    let placed: Awaited<ReturnType<typeof recordReservation>>;
+    try {
+      placed = await recordReservation(context, input, reservationId, product, now, metadata);
+    } catch (error) {
+      // An abandoned reservation id can never be placed: nothing will ever claim the hold just made.
+      if (error instanceof InvalidTransitionError) await releaseOrphanedHold(input.productId, reservationId, metadata);
+      throw error;
+    }
+    if (!isSameRequest(placed.reservation, input)) {
+      if (placed.reservation.productId !== input.productId) await releaseOrphanedHold(input.productId, reservationId, metadata);
+      throw new IdempotencyKeyReusedError(reservationId);
+    }
+    await requestPayment(placed.reservation, now, metadata);
+    return { reservation: await view(placed.reservation, placed.revision), created: placed.created };
   };
 
   const customerOrAdmin = (context: CommandContext) => (reservation: Reservation) => allowed(context.actor, reservation, "customer");

@@ -3,6 +3,7 @@ import { match, P } from "ts-pattern";
 import { z } from "zod";
 import {
   AccessDeniedError,
+  IdempotencyKeyReusedError,
   PaymentDeclinedError,
   ResourceNotFoundError,
   RevisionMismatchError,
@@ -87,6 +88,10 @@ export function toProblemResponse(error: unknown): ProblemResponse | undefined {
     .with(P.instanceOf(AccessDeniedError), (e) => ({ problem: problem(403, "forbidden", { detail: e.message }), headers: none }))
     .with(P.instanceOf(ResourceNotFoundError), (e) => ({
       problem: problem(404, "not-found", { detail: e.message, extensions: { resource: e.resource } }),
+      headers: none,
+    }))
+    .with(P.instanceOf(IdempotencyKeyReusedError), (e) => ({
+      problem: problem(422, "idempotency-key-reused", { detail: e.message, extensions: { reservationId: e.reservationId } }),
       headers: none,
     }))
     .with(P.instanceOf(RevisionMismatchError), (e) => ({

@@ -40,6 +40,7 @@ const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   412: "`If-Match` did not match the current revision",
   413: "Body too large",
   415: "Body is not JSON",
+  422: "`idempotency-key-reused`: this user already used the `Idempotency-Key` for a different request (`reservationId` names its reservation)",
   503: "Overloaded or a dependency is down; retry after `Retry-After` seconds",
 };
 
@@ -140,13 +141,14 @@ export function buildOpenApiDocument() {
     ...secured(
       ["customer"],
       "409 `insufficient-availability` (with `available`) or `product-withdrawn`. " +
-        "A repeated `Idempotency-Key` from the same user answers 200 with the first result and changes nothing.",
+        "A repeated `Idempotency-Key` from the same user answers 200 with the first result and changes nothing; " +
+        "the same key with a different request (product, quantity, or whether a payment token is given) answers 422 `idempotency-key-reused` and holds nothing.",
     ),
     request: { headers: IdempotencyKeyHeader, body: jsonBody(PlaceReservationBody) },
     responses: {
       201: json(ReservationBody, "The new reservation", { ...etagHeader, ...locationHeader }),
       200: json(ReservationBody, "The reservation first made with this Idempotency-Key", { ...etagHeader, ...locationHeader }),
-      ...problems(400, 401, 403, 404, 409, 413, 415, 503),
+      ...problems(400, 401, 403, 404, 409, 413, 415, 422, 503),
     },
   });
   registry.registerPath({

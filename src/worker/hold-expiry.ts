@@ -1,10 +1,11 @@
 import { FORWARDS, START, type EventStoreDBClient } from "@eventstore/db-client";
-import { NotYetExpiredError, isPlaced, isProductEventType, isRegistered, parseProductEvent } from "../domain/index.js";
+import { NotYetExpiredError, type Reservation, isPlaced, isProductEventType, isRegistered, parseProductEvent } from "../domain/index.js";
 import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
 import type { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
+import { allocationFollowUp, followUpCommand } from "./allocation-follow-up.js";
 import type { ConsumedEvent, Consumer } from "./consumer-group.js";
 
 const SYSTEM_ACTOR: CommandMetadata["actor"] = { id: "hold-watchdog", role: "system" };
@@ -128,8 +129,11 @@ export class HoldExpiryPoller {
     const now = this.clock().toISOString();
     const metadata: CommandMetadata = { correlationId: reservationId, causationId: `hold-expiry:${reservationId}`, actor: SYSTEM_ACTOR };
     const { state } = await this.deps.reservations.load(reservationId);
-    if (isPlaced(state)) {
-      if (state.status !== "placed") return undefined;
+    if (isPlaced(state) && state.productId === productId) {
+      if (state.status !== "placed") {
+        await this.followUp(state, metadata);
+        return undefined;
+      }
       try {
         await this.deps.reservations.handle(reservationId, () => ({ type: "ExpireReservation", data: { now } }), metadata);
         return undefined;
@@ -142,6 +146,14 @@ export class HoldExpiryPoller {
     const { state: product } = await this.deps.products.load(productId);
     const allocation = isRegistered(product) ? product.allocations.get(reservationId) : undefined;
     if (!allocation || allocation.stage === "released") return undefined;
+    if (isPlaced(state)) {
+      // The reservation was placed on another product: this hold lost a race between two requests
+      // with one Idempotency-Key (and its request died before giving it back). Nothing can ever
+      // claim it, since a reservation's product never changes.
+      await this.release(productId, reservationId, metadata, now);
+      this.deps.logger.warn({ reservationId, productId, placedOn: state.productId }, "released a hold whose reservation was placed on another product");
+      return undefined;
+    }
     // Close the reservation stream first, so that a placement still in flight cannot complete.
     const closed = await this.deps.reservations.handle(
       reservationId,
@@ -149,12 +161,30 @@ export class HoldExpiryPoller {
       metadata,
     );
     if (isPlaced(closed.state)) return this.settle(reservationId, productId);
-    await this.deps.products.handle(
-      productId,
-      () => ({ type: "ReleaseUnits", data: { reservationId, reason: "abandoned", now } }),
-      metadata,
-    );
+    await this.release(productId, reservationId, metadata, now);
     this.deps.logger.warn({ reservationId, productId }, "released the hold of a reservation that was never recorded");
     return undefined;
+  }
+
+  /**
+   * A reservation that moved on before its deadline: the saga normally released or committed its
+   * units already, but a hold must end whatever happened to the saga's events, so look once more.
+   */
+  private async followUp(reservation: Reservation, metadata: CommandMetadata): Promise<void> {
+    const { state: product } = await this.deps.products.load(reservation.productId);
+    if (!isRegistered(product)) return;
+    const followUp = allocationFollowUp(reservation, product.allocations.get(reservation.reservationId));
+    if (followUp === undefined) return;
+    const reservationId = reservation.reservationId;
+    const now = this.clock().toISOString();
+    await this.deps.products.handle(
+      reservation.productId,
+      () => followUpCommand(reservationId, followUp, now),
+      metadata,
+    );
+  }
+
+  private async release(productId: string, reservationId: string, metadata: CommandMetadata, now: string): Promise<void> {
+    await this.deps.products.handle(productId, () => ({ type: "ReleaseUnits", data: { reservationId, reason: "abandoned", now } }), metadata);
   }
 }

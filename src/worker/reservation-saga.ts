@@ -1,14 +1,12 @@
 import {
   type Payment,
   type Reservation,
-  type ReservationStatus,
   InvalidTransitionError,
   PaymentNotPayableError,
   isPlaced,
   isRegistered,
   isRequested,
 } from "../domain/index.js";
-import type { ReleaseReason } from "../domain/product/events.js";
 import { chargePayment, type PaymentRepository } from "../application/payment-service.js";
 import { type PaymentProvider, PaymentProviderUnavailableError } from "../application/payment-provider.js";
 import type { ProductRepository } from "../application/product-service.js";
@@ -16,6 +14,7 @@ import type { ReservationRepository } from "../application/reservation-service.j
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
 import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
 import type { Logger } from "../logger.js";
+import { ENDED, allocationFollowUp, followUpCommand } from "./allocation-follow-up.js";
 import { type ConsumedEvent, type Consumer, TransientError } from "./consumer-group.js";
 
 export interface PaymentTokenSource {
@@ -34,27 +33,6 @@ export interface ReservationSagaDependencies {
 }
 
 const SAGA_ACTOR: CommandMetadata["actor"] = { id: "reservation-saga", role: "system" };
-
-/** Statuses in which the reservation no longer wants its units or its money. */
-const ENDED: ReadonlySet<ReservationStatus> = new Set(["cancelled", "expired", "rejected"]);
-/** Statuses in which the units are the customer's: paid and not given back. */
-const SETTLED: ReadonlySet<ReservationStatus> = new Set(["awaiting-acceptance", "confirmed", "in-progress", "in-use", "completed"]);
-
-const releaseReasonOf = (reservation: Reservation): ReleaseReason | undefined => {
-  switch (reservation.status) {
-    case "cancelled":
-      return "cancelled";
-    case "expired":
-      return "expired";
-    case "rejected":
-      return "rejected";
-    case "completed":
-      // A rental gives its units back when it is returned; sold units stay sold.
-      return reservation.kind === "rental" ? "returned" : undefined;
-    default:
-      return undefined;
-  }
-};
 
 const reservationIdOf = (streamId: string): string | undefined => {
   const dash = streamId.indexOf("-");
@@ -149,22 +127,14 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
   const reconcileUnits = async (reservation: Reservation, metadata: CommandMetadata): Promise<void> => {
     const { state: product } = await deps.products.load(reservation.productId);
     if (!isRegistered(product)) return;
-    const allocation = product.allocations.get(reservation.reservationId);
-    if (!allocation || allocation.stage === "released") return;
-    const reason = releaseReasonOf(reservation);
-    if (reason !== undefined) {
-      await deps.products.handle(
-        reservation.productId,
-        () => ({ type: "ReleaseUnits", data: { reservationId: reservation.reservationId, reason, now: now() } }),
-        metadata,
-      );
-    } else if (allocation.stage === "held" && SETTLED.has(reservation.status)) {
-      await deps.products.handle(
-        reservation.productId,
-        () => ({ type: "CommitHeldUnits", data: { reservationId: reservation.reservationId, now: now() } }),
-        metadata,
-      );
-    }
+    const followUp = allocationFollowUp(reservation, product.allocations.get(reservation.reservationId));
+    if (followUp === undefined) return;
+    const reservationId = reservation.reservationId;
+    await deps.products.handle(
+      reservation.productId,
+      () => followUpCommand(reservationId, followUp, now()),
+      metadata,
+    );
   };
 
   const reconcile = async (reservationId: string, event: ConsumedEvent, metadata: CommandMetadata): Promise<void> => {

@@ -174,11 +174,42 @@ describe("Idempotency-Key on POST /reservations", () => {
     expect(again.headers.get("location")).toBe(`/reservations/${first.body.id}`);
     expect(again.headers.get("etag")).toBe(etagOf(0));
 
-    // A different body under the same key still answers with the first result.
+    // A different body under the same key is another request: 422, and nothing changes.
     const different = await place({ productId: product.id, quantity: 4 }, "customer", { "idempotency-key": key });
-    expect(different.status).toBe(200);
-    expect(own(different.body)).toEqual(own(first.body));
+    expect(expectProblem(different, 422, "idempotency-key-reused").reservationId).toBe(first.body.id);
     expect(await api().product(product.id)).toEqual(afterFirst);
+    const withToken = await place({ productId: product.id, quantity: 2, paymentToken: "tok_ok" }, "customer", { "idempotency-key": key });
+    expectProblem(withToken, 422, "idempotency-key-reused");
+    expect(await api().product(product.id)).toEqual(afterFirst);
+  });
+
+  it("the same key used later for another product answers 422 and holds nothing on it", async () => {
+    const first = await api().createProduct({ capacity: 5 });
+    const second = await api().createProduct({ capacity: 5 });
+    const key = randomUUID();
+    expect((await place({ productId: first.id, quantity: 1 }, "customer", { "idempotency-key": key })).status).toBe(201);
+    expectProblem(await place({ productId: second.id, quantity: 1 }, "customer", { "idempotency-key": key }), 422, "idempotency-key-reused");
+    expect(await api().product(second.id)).toEqual(second);
+  });
+
+  it("one key sent at once for ten products reserves one of them; the other nine get 422 and their units back at once", async () => {
+    // The attack: every request held its product's whole capacity before the key was checked, and
+    // nine of those holds were never released, so one customer locked ten products for good.
+    const products = await Promise.all(Array.from({ length: 10 }, () => api().createProduct({ capacity: 10, holdTtlSeconds: 10 })));
+    const key = randomUUID();
+    const answers = await Promise.all(
+      products.map((product) => place({ productId: product.id, quantity: 10 }, "customer", { "idempotency-key": key })),
+    );
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses.filter((status) => status === 201)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 422)).toHaveLength(9);
+    const winner = answers.find((answer) => answer.status === 201)?.body;
+    for (const answer of answers) if (answer.status === 422) expectProblem(answer, 422, "idempotency-key-reused");
+    for (const product of products) {
+      const current = await api().product(product.id);
+      if (product.id === winner?.productId) expect(current).toMatchObject({ held: 10, available: 0 });
+      else expect(current, `product ${product.id}`).toMatchObject({ held: 0, available: 10, status: "available" });
+    }
   });
 
   it("the same key from another user makes another reservation", async () => {

@@ -42,6 +42,20 @@ interface Flow {
   notify(causeStream: string, causeEventId: string, causeType: string, kind: string): void;
 }
 
+const registration = (productId: string) => ({
+  productId,
+  sellerId: "seller-1",
+  name: "Seats",
+  capacity: 2,
+  unitPrice: 1000,
+  currency: "KRW",
+  kind: "sale",
+  sellerAcceptance: false,
+  fulfilmentSteps: [],
+  holdTtlSeconds: 10,
+  registeredAt: at(0),
+});
+
 /** A product (capacity 2) and one reservation placed without a token, paid and confirmed, notified as the spec says. */
 const paidReservation = (): Flow => {
   const log = new LogBuilder();
@@ -64,19 +78,7 @@ const paidReservation = (): Flow => {
     });
     log.append(`notification-${reservationId}`, "NotificationDelivered", { notificationId, channel: "log", deliveredAt: at(2), attempts: 1 });
   };
-  log.append(product, "ProductRegistered", {
-    productId,
-    sellerId: "seller-1",
-    name: "Seats",
-    capacity: 2,
-    unitPrice: 1000,
-    currency: "KRW",
-    kind: "sale",
-    sellerAcceptance: false,
-    fulfilmentSteps: [],
-    holdTtlSeconds: 10,
-    registeredAt: at(0),
-  });
+  log.append(product, "ProductRegistered", registration(productId));
   log.append(product, "UnitsHeld", { reservationId, quantity: 1, heldAt: at(1), expiresAt: at(11) });
   const placed = log.append(reservation, "ReservationPlaced", {
     reservationId,
@@ -204,6 +206,28 @@ describe("crash invariants on hand-made logs", () => {
     const overdue = paidReservation();
     overdue.log.append(`product-${overdue.productId}`, "UnitsHeld", { reservationId: randomUUID(), quantity: 1, heldAt: at(20), expiresAt: at(30) });
     expect(names(overdue.log)).toEqual(["units.accounting", "units.orphan-hold"]);
+  });
+
+  it("treats a hold under a reservation placed on another product as an orphan: counted until its deadline, then reported", () => {
+    const pending = paidReservation();
+    const other = randomUUID();
+    pending.log.append(`product-${other}`, "ProductRegistered", { ...registration(other), capacity: 10 });
+    pending.log.append(`product-${other}`, "UnitsHeld", { reservationId: pending.reservationId, quantity: 10, heldAt: at(1), expiresAt: at(1000) });
+    expect(check(pending.log)).toEqual([]);
+    expect(pendingWatchdogWork(buildModel(pending.log.build()), new Date(T0 + 2_000_000))).toMatchObject([
+      { what: "release-abandoned", reservationId: pending.reservationId, productId: other },
+    ]);
+
+    const overdue = paidReservation();
+    overdue.log.append(`product-${other}`, "ProductRegistered", { ...registration(other), capacity: 10 });
+    overdue.log.append(`product-${other}`, "UnitsHeld", { reservationId: overdue.reservationId, quantity: 10, heldAt: at(1), expiresAt: at(11) });
+    const violations = check(overdue.log);
+    expect(violations.map((violation) => violation.invariant).sort()).toEqual(["units.accounting", "units.orphan-hold"]);
+    expect(violations.find((violation) => violation.invariant === "units.orphan-hold")?.message).toContain(`is on product-${overdue.productId}`);
+
+    // Released by the watchdog: nothing to report.
+    overdue.log.append(`product-${other}`, "HeldUnitsReleased", { reservationId: overdue.reservationId, quantity: 10, reason: "abandoned", releasedAt: at(12) });
+    expect(check(overdue.log)).toEqual([]);
   });
 
   it("reports a reservation the saga never settled after its payment succeeded", () => {

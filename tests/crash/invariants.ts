@@ -315,6 +315,9 @@ export const pendingWatchdogWork = (model: Model, horizon: Date): PendingWork[] 
       const dueAt = hold?.expiresAt ?? new Date(0).toISOString();
       if (reservation === undefined || reservation.status === "none") {
         if (Date.parse(dueAt) <= before) pending.push({ what: "abandon", reservationId, productId: product.productId, dueAt });
+      } else if (reservation.productId !== product.productId) {
+        // A hold under a reservation id that was placed (or abandoned) on another product.
+        if (Date.parse(dueAt) <= before) pending.push({ what: "release-abandoned", reservationId, productId: product.productId, dueAt });
       } else if (reservation.status === "abandoned") {
         pending.push({ what: "release-abandoned", reservationId, productId: product.productId, dueAt });
       }
@@ -390,15 +393,19 @@ export const checkInvariants = (model: Model, options: CheckOptions): Violation[
     const pendingOrphans: Array<{ reservationId: string; quantity: number; expiresAt: string }> = [];
     for (const [reservationId, allocation] of state.allocations) {
       if (allocation.stage !== "held") continue;
+      // A hold belongs to a live reservation only on that reservation's own product. Any other hold
+      // (never recorded, or placed on another product by a request racing with one Idempotency-Key)
+      // must be released by the hold watchdog by its deadline.
       const reservation = model.reservations.get(reservationId)?.state;
-      if (reservation !== undefined && reservation.status !== "none") continue;
+      if (reservation !== undefined && reservation.status !== "none" && reservation.productId === product.productId) continue;
       const hold = product.holds.get(reservationId);
       const expiresAt = hold?.expiresAt ?? "(unknown)";
       if (hold && Date.parse(hold.expiresAt) + grace > now) {
         accounted += allocation.quantity;
         pendingOrphans.push({ reservationId, quantity: allocation.quantity, expiresAt });
       } else {
-        push("units.orphan-hold", stream, `units held for ${reservationId}, whose reservation was never recorded, were not released by the hold watchdog (deadline ${expiresAt})`, {
+        const whose = reservation === undefined || reservation.status === "none" ? "was never recorded" : `is on product-${reservation.productId}`;
+        push("units.orphan-hold", stream, `units held for ${reservationId}, whose reservation ${whose}, were not released by the hold watchdog (deadline ${expiresAt})`, {
           reservationId,
           allocation,
         });

@@ -176,16 +176,41 @@ describe("the hold watchdog", () => {
     expect(await schedule.size()).toBe(0);
   });
 
-  it("leaves a reservation that moved on alone and completes its entry", async () => {
+  it("leaves a reservation that moved on alone, but ends its hold if the saga has not, and completes its entry", async () => {
     const schedule = newSchedule();
     const productId = await w.registerProduct({ holdTtlSeconds: 10 });
     const { reservationId, customer: owner } = await w.place(productId);
     await w.reservationService.cancel(contextOf(owner), reservationId);
     await scheduleHolds(schedule, productId);
     const revision = (await w.reservations.load(reservationId)).revision;
+    expect((await w.product(productId)).held).toBeGreaterThan(0); // no saga runs here
     expect(await poller(schedule, new Date(Date.now() + 3_600_000)).tick()).toBe(1);
     expect((await w.reservations.load(reservationId)).revision).toBe(revision);
     expect((await w.reservation(reservationId)).status).toBe("cancelled");
+    expect((await w.product(productId)).held).toBe(0);
+    const released = (await w.streamEvents("product", productId)).filter((event) => event.type === "HeldUnitsReleased");
+    expect(released.map((event) => event.data)).toMatchObject([{ reservationId, reason: "cancelled" }]);
+    expect(await schedule.size()).toBe(0);
+  });
+
+  it("releases a hold on another product under a reservation id placed elsewhere (one Idempotency-Key raced)", async () => {
+    const schedule = newSchedule();
+    const placedOn = await w.registerProduct({ holdTtlSeconds: 10, capacity: 10 });
+    const other = await w.registerProduct({ holdTtlSeconds: 10, capacity: 10 });
+    const { reservationId } = await w.place(placedOn);
+    await holdOnly(other, reservationId, 10); // the losing request died before giving its hold back
+    await scheduleHolds(schedule, other);
+    const expiresAt = await heldExpiry(other, reservationId);
+    expect(await poller(schedule, new Date(expiresAt.getTime() - 1)).tick()).toBe(0);
+    expect((await w.product(other)).held).toBe(10);
+
+    expect(await poller(schedule, new Date(expiresAt.getTime() + 1)).tick()).toBe(1);
+    expect(await w.product(other)).toMatchObject({ held: 0, available: 10 });
+    const released = (await w.streamEvents("product", other)).filter((event) => event.type === "HeldUnitsReleased");
+    expect(released.map((event) => event.data)).toMatchObject([{ reservationId, quantity: 10, reason: "abandoned" }]);
+    // The reservation and its own product are untouched.
+    expect((await w.reservation(reservationId)).status).toBe("placed");
+    expect((await w.product(placedOn)).held).toBeGreaterThan(0);
     expect(await schedule.size()).toBe(0);
   });
 
