@@ -21,7 +21,11 @@ export interface Config {
     readonly port: number;
     readonly bodyLimitBytes: number;
     /** Load shedding of write requests (see src/http/admission.ts). */
-    readonly admission: { readonly maxInFlight: number; readonly maxQueued: number; readonly queueTimeoutMs: number };
+    readonly admission: { readonly maxInFlight: number; readonly maxQueued: number; readonly queueTimeoutMs: number; readonly maxPerPrincipal: number };
+    /** A request body must arrive within this long (408 otherwise); headers and whole requests have their own bounds. */
+    readonly bodyTimeoutMs: number;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
   };
   readonly eventStore: {
     /** Unset: start the embedded server. */
@@ -83,6 +87,10 @@ const EnvSchema = z.object({
   ADMISSION_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(64),
   ADMISSION_MAX_QUEUED: z.coerce.number().int().min(0).max(100_000).default(256),
   ADMISSION_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(250),
+  ADMISSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10_000).default(8),
+  HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   READ_MODEL_KEY_ROOT: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "letters, digits and _ . : - only").default("rm"),
   NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
@@ -117,7 +125,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxInFlight: vars.ADMISSION_MAX_IN_FLIGHT,
         maxQueued: vars.ADMISSION_MAX_QUEUED,
         queueTimeoutMs: vars.ADMISSION_QUEUE_TIMEOUT_MS,
+        maxPerPrincipal: vars.ADMISSION_MAX_PER_USER,
       },
+      bodyTimeoutMs: vars.HTTP_BODY_TIMEOUT_MS,
+      headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: vars.HTTP_REQUEST_TIMEOUT_MS,
     },
     eventStore: { url: vars.EVENTSTORE_URL, dataDir: vars.DATA_DIR, embeddedPort: vars.EMBEDDED_EVENTSTORE_PORT },
     redis: { url: vars.REDIS_URL, readModelKeyRoot: vars.READ_MODEL_KEY_ROOT },

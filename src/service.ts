@@ -141,6 +141,9 @@ export const startService = async (config: Config, logger: Logger, options: Serv
         });
   const server = createServer(app.callback());
   server.on("clientError", answerUnparseableRequest);
+  // Slow clients hold a connection, never more: short bounds on headers and on whole requests.
+  server.headersTimeout = config.http.headersTimeoutMs;
+  server.requestTimeout = config.http.requestTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.http.port, config.http.host, () => resolve());

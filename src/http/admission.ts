@@ -1,6 +1,5 @@
-import type { Middleware } from "koa";
 import { ServiceUnavailableError } from "../application/errors.js";
-import type { AppState } from "./state.js";
+import { HttpProblem } from "./problem.js";
 
 export interface AdmissionOptions {
   /** Commands processed at once; more wait in the queue. */
@@ -9,11 +8,13 @@ export interface AdmissionOptions {
   readonly maxQueued: number;
   /** How long a queued command may wait for a slot before it is refused. */
   readonly queueTimeoutMs: number;
+  /** Commands one principal may have running or queued at once, so that one account cannot take every slot. */
+  readonly maxPerPrincipal: number;
 }
 
 export interface AdmissionObserver {
   inFlight(count: number): void;
-  shed(route: string, reason: "queue-full" | "queue-timeout"): void;
+  shed(route: string, reason: "queue-full" | "queue-timeout" | "principal-limit"): void;
 }
 
 interface Waiter {
@@ -29,6 +30,7 @@ interface Waiter {
 export class AdmissionControl {
   private running = 0;
   private readonly queue: Waiter[] = [];
+  private readonly perPrincipal = new Map<string, number>();
 
   constructor(
     private readonly options: AdmissionOptions,
@@ -39,15 +41,26 @@ export class AdmissionControl {
     return this.running;
   }
 
-  middleware(route: string): Middleware<AppState> {
-    return async (_ctx, next) => {
+  /** Runs `work` in a command slot, counted against `principal`. */
+  async run<T>(route: string, principal: string, work: () => Promise<T>): Promise<T> {
+    const held = this.perPrincipal.get(principal) ?? 0;
+    if (held >= this.options.maxPerPrincipal) {
+      this.observer.shed(route, "principal-limit");
+      throw new TooManyCommandsError(this.options.maxPerPrincipal);
+    }
+    this.perPrincipal.set(principal, held + 1);
+    try {
       await this.acquire(route);
       try {
-        await next();
+        return await work();
       } finally {
         this.release();
       }
-    };
+    } finally {
+      const left = (this.perPrincipal.get(principal) ?? 1) - 1;
+      if (left === 0) this.perPrincipal.delete(principal);
+      else this.perPrincipal.set(principal, left);
+    }
   }
 
   private async acquire(route: string): Promise<void> {
@@ -91,3 +104,13 @@ export class AdmissionControl {
 
 const overloaded = (): ServiceUnavailableError =>
   new ServiceUnavailableError("the service is overloaded; retry shortly", 1);
+
+/** One principal already has as many commands running or queued as it may: 429, its own limit, not the service's. */
+export class TooManyCommandsError extends HttpProblem {
+  constructor(limit: number) {
+    super(429, "too-many-requests", {
+      detail: `at most ${limit} commands of one user are processed at once; retry when one has finished`,
+      headers: { "Retry-After": "1" },
+    });
+  }
+}

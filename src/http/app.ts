@@ -19,7 +19,7 @@ import { productRoutes } from "./routes/products.js";
 import { readModelRoutes } from "./routes/read-models.js";
 import { reservationRoutes } from "./routes/reservations.js";
 import { securityHeaders } from "./security-headers.js";
-import { writeGuard } from "./write-guard.js";
+import { commandSlot, commandTiming } from "./write-guard.js";
 import type { AppState } from "./state.js";
 
 export type { AppState } from "./state.js";
@@ -41,7 +41,8 @@ export function createRouter(deps: AppDependencies): Router<AppState> {
   const router = new Router<AppState>();
   const support = {
     authenticate: authenticate(deps.config.auth.secret),
-    jsonBody: jsonBody(deps.config.http.bodyLimitBytes),
+    jsonBody: jsonBody(deps.config.http.bodyLimitBytes, deps.config.http.bodyTimeoutMs),
+    commandSlot: commandSlot(deps.config.http.admission, deps.metrics),
   };
   productRoutes(router, deps.products, support);
   reservationRoutes(router, deps.reservations, support);
@@ -62,7 +63,7 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
   app.use(accessLog());
   app.use(securityHeaders());
   app.use(errorHandler());
-  app.use(writeGuard(deps.config.http.admission, deps.metrics));
+  app.use(commandTiming(deps.metrics));
   app.use(routeFallback());
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -23,11 +23,12 @@ function isCorruptCompression(error: Error): boolean {
 
 /**
  * For routes that take a JSON body: 415 unless it is `application/json` (or `+json`), 413 past
- * `limitBytes` (counted after decompression), 400 for malformed JSON or a bare JSON scalar. No body
- * at all reads as `{}`, so routes whose fields are all optional accept an empty request.
+ * `limitBytes` (counted after decompression), 400 for malformed JSON or a bare JSON scalar, 408 when
+ * the body has not fully arrived within `timeoutMs` (the connection is then closed). No body at all
+ * reads as `{}`, so routes whose fields are all optional accept an empty request.
  * The parsed value lands on `ctx.request.body` as `unknown`; routes validate it with zod.
  */
-export function jsonBody(limitBytes: number): Middleware<AppState> {
+export function jsonBody(limitBytes: number, timeoutMs: number): Middleware<AppState> {
   const parse = bodyParser({
     // Whatever passed the media-type check below is parsed as JSON, including `+json` types
     // the parser does not list (it would otherwise silently leave the body empty).
@@ -51,6 +52,30 @@ export function jsonBody(limitBytes: number): Middleware<AppState> {
         headers: { "Accept-Post": "application/json" },
       });
     }
-    await parse(ctx, next);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new HttpProblem(408, "request-timeout", {
+              detail: `the request body did not arrive within ${timeoutMs} ms`,
+              headers: { Connection: "close" },
+            }),
+          ),
+        timeoutMs,
+      );
+    });
+    // The deadline covers reading the body only, not what the route does with it.
+    const parsing = parse(ctx, () => {
+      clearTimeout(timer);
+      return next();
+    });
+    // When the deadline wins, the abandoned read fails as the connection closes: nothing to report.
+    parsing.catch(() => undefined);
+    try {
+      await Promise.race([parsing, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }

@@ -1,6 +1,7 @@
 import type { Middleware } from "koa";
 import type { Metrics } from "../metrics.js";
 import { AdmissionControl, type AdmissionOptions } from "./admission.js";
+import { actorOf } from "./auth.js";
 import type { AppContext, AppState } from "./state.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -14,24 +15,27 @@ const routeOf = (ctx: AppContext): string => {
   return typeof matched === "string" ? `${ctx.method} ${matched}` : "unmatched";
 };
 
-/**
- * Every write request passes admission control (load shedding with 503 + `Retry-After`) and is
- * timed into the command latency histogram. Reads are not shed: they are cheap and served from
- * Redis or memory.
- */
-export function writeGuard(options: AdmissionOptions, metrics: Metrics): Middleware<AppState> {
-  const admission = new AdmissionControl(options, metrics.admissionObserver());
+/** Times every write request into the command latency histogram, whatever its outcome. */
+export function commandTiming(metrics: Metrics): Middleware<AppState> {
   return async (ctx, next) => {
     if (SAFE_METHODS.has(ctx.method)) return next();
-    // Shedding happens before routing, so it is counted per method only.
-    await admission.middleware(ctx.method)(ctx, async () => {
-      const started = process.hrtime.bigint();
-      try {
-        await next();
-      } finally {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        metrics.observeCommand(routeOf(ctx), `${Math.floor(ctx.status / 100)}xx`, seconds);
-      }
-    });
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.observeCommand(routeOf(ctx), `${Math.floor(ctx.status / 100)}xx`, seconds);
+    }
   };
+}
+
+/**
+ * The command slot of a write route (load shedding with 503 + `Retry-After`, and a per-user bound
+ * answered 429). Routes take it after authentication and after the body has been read and
+ * parsed: a client that sends its body slowly, or not at all, holds a connection but never a
+ * slot, so it cannot block other users' writes.
+ */
+export function commandSlot(options: AdmissionOptions, metrics: Metrics): Middleware<AppState> {
+  const admission = new AdmissionControl(options, metrics.admissionObserver());
+  return (ctx, next) => admission.run(routeOf(ctx), actorOf(ctx).userId, () => next());
 }

@@ -26,7 +26,7 @@ export function paymentRoutes(router: Router<AppState>, payments: PaymentService
    * `PaymentProviderUnavailableError` (503) and `payment-not-payable` (409). `If-Match` is not
    * honoured: paying is made safe to repeat by `Idempotency-Key` instead.
    */
-  router.post("/payments/:id/pay", support.authenticate, requireRole("customer"), support.jsonBody, async (ctx) => {
+  router.post("/payments/:id/pay", support.authenticate, requireRole("customer"), support.jsonBody, support.commandSlot, async (ctx) => {
     const { id } = parseInput("params", IdParams, ctx.params);
     const headers = parseInput("headers", IdempotencyKeyHeader, { "idempotency-key": ctx.get("Idempotency-Key") || undefined });
     const { token } = parseInput("body", PayPaymentBody, ctx.request.body);

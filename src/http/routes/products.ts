@@ -18,7 +18,7 @@ function sendProduct(ctx: AppContext, product: ProductView, status = 200): void 
 export function productRoutes(router: Router<AppState>, products: ProductService, support: RouteSupport): void {
   const sellerOrAdmin = requireRole("seller", "admin");
 
-  router.post("/products", support.authenticate, sellerOrAdmin, support.jsonBody, async (ctx) => {
+  router.post("/products", support.authenticate, sellerOrAdmin, support.jsonBody, support.commandSlot, async (ctx) => {
     const input = parseInput("body", RegisterProductBody, ctx.request.body);
     const product = await products.register(commandContext(ctx, { ifMatch: false }), input);
     ctx.set("Location", `/products/${product.id}`);
@@ -32,13 +32,13 @@ export function productRoutes(router: Router<AppState>, products: ProductService
     sendProduct(ctx, product);
   });
 
-  router.patch("/products/:id", support.authenticate, sellerOrAdmin, support.jsonBody, async (ctx) => {
+  router.patch("/products/:id", support.authenticate, sellerOrAdmin, support.jsonBody, support.commandSlot, async (ctx) => {
     const { id } = parseInput("params", IdParams, ctx.params);
     const input = parseInput("body", UpdateProductBody, ctx.request.body);
     sendProduct(ctx, await products.update(commandContext(ctx, { ifMatch: true }), id, input));
   });
 
-  router.delete("/products/:id", support.authenticate, sellerOrAdmin, async (ctx) => {
+  router.delete("/products/:id", support.authenticate, sellerOrAdmin, support.commandSlot, async (ctx) => {
     const { id } = parseInput("params", IdParams, ctx.params);
     sendProduct(ctx, await products.withdraw(commandContext(ctx, { ifMatch: true }), id));
   });

@@ -104,7 +104,7 @@ export function reservationRoutes(
    * A repeated `Idempotency-Key` (`created: false`) answers 200 with the first result's body, so a
    * client can tell a replay from a new reservation; the first answer was 201.
    */
-  router.post("/reservations", support.authenticate, requireRole("customer"), support.jsonBody, async (ctx) => {
+  router.post("/reservations", support.authenticate, requireRole("customer"), support.jsonBody, support.commandSlot, async (ctx) => {
     const headers = parseInput("headers", IdempotencyKeyHeader, {
       "idempotency-key": ctx.get("Idempotency-Key") || undefined,
     });
@@ -125,7 +125,7 @@ export function reservationRoutes(
 
   for (const command of RESERVATION_COMMANDS) {
     const guard = requireRole(...command.roles);
-    router.post(`/reservations/:id/${command.name}`, support.authenticate, guard, support.jsonBody, async (ctx) => {
+    router.post(`/reservations/:id/${command.name}`, support.authenticate, guard, support.jsonBody, support.commandSlot, async (ctx) => {
       const { id } = parseInput("params", IdParams, ctx.params);
       const context = commandContext(ctx, { ifMatch: true });
       sendReservation(ctx, await command.execute(reservations, context, id, ctx.request.body));

@@ -8,6 +8,8 @@ import type { AppContext, AppState } from "../state.js";
 export interface RouteSupport {
   readonly authenticate: Middleware<AppState>;
   readonly jsonBody: Middleware<AppState>;
+  /** Every write route takes a command slot last, once the request is authenticated and its body read. */
+  readonly commandSlot: Middleware<AppState>;
 }
 
 /** The actor, the request id for correlation, and `If-Match` when the command honours it. */
