@@ -62,7 +62,7 @@ export const measureProjectionLag = async (options: LagOptions): Promise<LagResu
   const created = await fetch(`${url}/products`, {
     method: "POST",
     headers: { authorization: `Bearer ${seller}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: "Bench arena", capacity: 10_000_000, unitPrice: 1000 }),
+    body: JSON.stringify({ name: "Bench arena", capacity: 1_000_000, unitPrice: 1000 }),
   });
   if (created.status !== 201) throw new Error(`could not register the product: ${created.status} ${await created.text()}`);
   const product = (await created.json()) as { id: string };
