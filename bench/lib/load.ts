@@ -60,5 +60,7 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
   };
 };
 
-export const describeStatuses = (result: LoadResult): string =>
-  [...Object.entries(result.statuses).map(([status, n]) => `${n}×${status}`), ...(result.errors > 0 ? [`${result.errors} errors`] : [])].join(", ");
+export const describeStatuses = (result: LoadResult): string => {
+  const parts = [...Object.entries(result.statuses).map(([status, n]) => `${n}×${status}`), ...(result.errors > 0 ? [`${result.errors} errors`] : [])];
+  return parts.length === 0 ? "no response within the run" : parts.join(", ");
+};

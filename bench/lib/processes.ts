@@ -151,3 +151,20 @@ export const startBareKoa = async (timeoutMs = 60_000): Promise<ChildService> =>
   });
   return handle(child, `http://127.0.0.1:${port}`);
 };
+
+/**
+ * Waits until the service has no write command in flight (`http_commands_in_flight` is 0): when a
+ * load run ends, the requests it abandoned are still being processed, and stopping the service
+ * under them only produces cancellation errors in its log.
+ */
+export const waitUntilIdle = async (url: string, timeoutMs = 30_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const text = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) }).then(
+      (response) => response.text(),
+      () => "",
+    );
+    if (/^http_commands_in_flight(\{[^}]*\})? 0$/m.test(text)) return;
+    await sleep(200);
+  }
+};

@@ -10,7 +10,7 @@ import path from "node:path";
 import { signToken } from "../../src/http/auth.js";
 import { deleteKeysUnder, SHARED_REDIS_URL, uniqueKeyRoot } from "../../tests/scenarios/harness.js";
 import { runLoad, type LoadResult } from "./load.js";
-import { startCompiledService } from "./processes.js";
+import { startCompiledService, waitUntilIdle } from "./processes.js";
 
 export type Role = "api" | "all";
 export type Shape = "uncontended" | "hot";
@@ -39,8 +39,29 @@ export interface InventoryCheck {
 export interface ReservationLoadResult extends LoadResult {
   /** CPU used by the service process during the measured run, in % of one core. */
   readonly serviceCpuPercent: number;
-  readonly inventory?: InventoryCheck;
+  /** Hot product only; a string says why the product could not be read. */
+  readonly inventory?: InventoryCheck | string;
 }
+
+interface ProductFigures {
+  readonly capacity: number;
+  readonly held: number;
+  readonly committed: number;
+}
+
+/** The product as the API reports it; a few tries, since a service just out of overload may still shed or be half-open. */
+const readProduct = async (url: string, token: string): Promise<ProductFigures | string> => {
+  let last = "";
+  for (let attempt = 0; attempt < 10; attempt += 1) {
+    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) }).catch(
+      (error: unknown) => String(error),
+    );
+    if (typeof response !== "string" && response.status === 200) return (await response.json()) as ProductFigures;
+    last = typeof response === "string" ? response : `${response.status} ${(await response.text()).slice(0, 200)}`;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return `GET /products/{id} failed: ${last}`;
+};
 
 const CUSTOMERS = 50;
 const CAPACITY = 1_000_000; // the largest the API accepts
@@ -97,14 +118,16 @@ export const measureReservations = async (options: ReservationLoadOptions): Prom
     const measured = await runLoad({ ...load, durationS: options.durationS });
     const serviceCpuPercent = ((service.cpuSeconds() - cpuBefore) / ((performance.now() - startedAt) / 1000)) * 100;
 
+    await waitUntilIdle(service.url);
     if (options.shape !== "hot") return { ...measured, serviceCpuPercent };
-    const response = await fetch(`${service.url}/products/${productIds[0]}`, { headers: { authorization: `Bearer ${seller}` } });
-    const product = (await response.json()) as { capacity: number; held: number; committed: number };
+    const accepted = (warmup.statuses["201"] ?? 0) + (measured.statuses["201"] ?? 0);
+    const product = await readProduct(`${service.url}/products/${productIds[0]}`, seller);
+    if (typeof product === "string") return { ...measured, serviceCpuPercent, inventory: product };
     const heldPlusCommitted = product.held + product.committed;
     const inventory: InventoryCheck = {
       capacity: product.capacity,
       heldPlusCommitted,
-      accepted: (warmup.statuses["201"] ?? 0) + (measured.statuses["201"] ?? 0),
+      accepted,
       oversold: Math.max(0, heldPlusCommitted - product.capacity),
     };
     return { ...measured, serviceCpuPercent, inventory };
