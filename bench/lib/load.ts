@@ -53,8 +53,9 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
   return {
     requests,
     perSecond: requests / result.duration,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
+    // autocannon reports 0 ms when nothing was answered; that is no latency at all, not a fast one.
+    p50Ms: requests === 0 ? Number.NaN : result.latency.p50,
+    p99Ms: requests === 0 ? Number.NaN : result.latency.p99,
     statuses,
     errors: result.errors,
   };
