@@ -1,7 +1,8 @@
 /**
  * The write path as a client sees it: POST /reservations over HTTP against the service running as
- * its own process (`node --import tsx src/main.ts`, embedded EventStoreDB on a durable temporary
- * data directory — what `npm start` runs). Prints figures; asserts nothing.
+ * its own process (`node dist/src/main.js`, built first, embedded EventStoreDB on a durable temporary
+ * data directory — what `npm start` runs). Prints figures; asserts nothing. `npm run bench` reports
+ * the uncontended and hot-product figures next to the bare-Koa limit; this one also covers long streams.
  *
  *   npx tsx bench/write-path.bench.ts [--duration 15] [--concurrency 32] [--products 200]
  *        [--big 100000] [--batch 1000] [--samples 300] [--role api|all] [--log-level warn] [--memory]
@@ -27,7 +28,9 @@ import type { EventMetadata } from "../src/infrastructure/eventstore/event-metad
 import { SCHEMA_VERSION } from "../src/infrastructure/eventstore/event-metadata.js";
 import type { ProductEventData } from "../src/domain/product/events.js";
 import { signToken } from "../src/http/auth.js";
-import { freePort, startAppProcess, type AppProcess } from "../tests/concurrency/processes.js";
+import { freePort } from "../tests/support/free-port.js";
+import { buildService, startCompiledService, type ChildService } from "./lib/processes.js";
+import { percentile } from "./lib/percentile.js";
 
 const { values } = parseArgs({
   options: {
@@ -61,9 +64,8 @@ const CAPACITY = 1_000_000;
 // ---- the service under test ----
 
 const dataDir = values.memory ? undefined : mkdtempSync(join(tmpdir(), "write-path-bench-"));
-const [httpPort, esPort] = [await freePort(), await freePort()];
+const esPort = await freePort();
 const env: NodeJS.ProcessEnv = {
-  PORT: String(httpPort),
   EMBEDDED_EVENTSTORE_PORT: String(esPort),
   AUTH_SECRET: SECRET,
   LOG_LEVEL: logLevel,
@@ -78,7 +80,7 @@ if (dataDir === undefined) {
   env.DATA_DIR = mkdtempSync(join("/dev/shm", "write-path-bench-"));
 }
 const startedAt = performance.now();
-let app: AppProcess | undefined;
+let app: ChildService | undefined;
 let client: EventStoreDBClient | undefined;
 
 const rssOf = (pid: number | undefined): string => {
@@ -91,24 +93,12 @@ const rssOf = (pid: number | undefined): string => {
   }
 };
 
-/** CPU seconds the process has used so far (user + system), from /proc; NaN elsewhere. */
-const cpuSecondsOf = (pid: number | undefined): number => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    // after "pid (comm) ": state is field 3, utime field 14, stime field 15 (1-based)
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-};
-
 /** Runs `work` and tells how busy the service process was meanwhile (100% = one core). */
 const withCpu = async <T extends object>(work: () => Promise<T>): Promise<T & { cpu: number }> => {
-  const pid = app?.child.pid;
-  const cpuBefore = cpuSecondsOf(pid);
+  const cpuBefore = app?.cpuSeconds() ?? Number.NaN;
   const started = performance.now();
   const result = await work();
-  const cpu = ((cpuSecondsOf(pid) - cpuBefore) / ((performance.now() - started) / 1000)) * 100;
+  const cpu = (((app?.cpuSeconds() ?? Number.NaN) - cpuBefore) / ((performance.now() - started) / 1000)) * 100;
   return { ...result, cpu };
 };
 
@@ -180,9 +170,6 @@ const drive = async (workers: number, until: number, request: (i: number) => Pro
   );
   return { outcomes, ms: performance.now() - started };
 };
-
-const percentile = (sorted: readonly number[], p: number): number =>
-  sorted.length === 0 ? Number.NaN : (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN);
 
 interface Row {
   readonly scenario: string;
@@ -264,7 +251,8 @@ const sequential = async (productId: string, count: number, offset: number): Pro
 // ---- run ----
 
 try {
-  app = await startAppProcess(env, { url: `http://127.0.0.1:${httpPort}`, timeoutMs: 120_000 });
+  buildService();
+  app = await startCompiledService({ env, timeoutMs: 120_000 });
   client = EventStoreDBClient.connectionString(`esdb://127.0.0.1:${esPort}?tls=false`);
   console.log(
     `write path over HTTP: service as a child process (ROLE=${role}, LOG_LEVEL=${logLevel}), embedded EventStoreDB ` +

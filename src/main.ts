@@ -2,6 +2,9 @@ import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startService } from "./service.js";
 
+/** A second signal within this long of the first is a duplicate delivery, not an order to hurry. */
+const REPEATED_SIGNAL_GRACE_MS = 1000;
+
 const main = async (): Promise<void> => {
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
@@ -14,10 +17,16 @@ const main = async (): Promise<void> => {
       `reservations API listening on ${service.url} (get a token: npm run token -- --sub alice --role customer)`,
     );
   }
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
+  let stoppingSince: number | undefined;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stoppingSince !== undefined) {
+      // Under `npm start`, one Ctrl-C arrives twice (from the terminal and relayed by npm), so a
+      // repeat right away is the same request; a later one means the user wants out now.
+      if (Date.now() - stoppingSince < REPEATED_SIGNAL_GRACE_MS) return;
+      logger.warn({ signal }, "stopping now, without waiting for a clean shutdown");
+      process.exit(1);
+    }
+    stoppingSince = Date.now();
     logger.info({ signal }, "stopping");
     service.stop().then(
       () => process.exit(0),
@@ -27,8 +36,8 @@ const main = async (): Promise<void> => {
       },
     );
   };
-  process.once("SIGINT", () => stop("SIGINT"));
-  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 };
 
 main().catch((error: unknown) => {
