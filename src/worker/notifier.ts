@@ -197,7 +197,18 @@ export interface NotifierDependencies {
   /** The channels notifications are delivered on; each gets its own delivery consumer group. */
   readonly channels: readonly NotificationChannel[];
   readonly clock?: () => Date;
+  /** Reservations whose notifications are recorded at once (16 unless told). */
+  readonly recordConcurrency?: number;
+  /** Notifications delivered at once per channel (8 unless told). */
+  readonly deliveryConcurrency?: number;
 }
+
+/**
+ * A reservation's events and its payment's carry the reservation id as `$correlationId` (the
+ * payment id is the reservation id too): keyed by it, one reservation's notifications are recorded
+ * in the order of its changes while other reservations' go side by side.
+ */
+const reservationKey = (event: ConsumedEvent): string => event.metadata?.$correlationId ?? event.streamId.slice(event.streamId.indexOf("-") + 1);
 
 /**
  * Records one notification per customer-visible change, exactly once: the notification id is
@@ -233,6 +244,7 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
   return {
     group: NOTIFIER_GROUP,
     streamPrefixes: ["reservation-", "payment-"],
+    ordering: { keyOf: reservationKey, concurrency: deps.recordConcurrency ?? 16 },
     handle: async (event: ConsumedEvent) => {
       const found = await contentOf(event);
       if (!found) return;
@@ -282,6 +294,8 @@ export const notificationDelivery = (channel: NotificationChannel, deps: Omit<No
   return {
     group: deliveryGroup(channel.name),
     streamPrefixes: [NOTIFICATION_STREAM_PREFIX],
+    // One notification stream's outcomes are appended in order; a slow receiver holds up only that stream.
+    ordering: { keyOf: (event) => event.streamId, concurrency: deps.deliveryConcurrency ?? 8 },
     handle: async (event: ConsumedEvent) => {
       if (event.type !== "NotificationRecorded") return;
       const parsed = parseNotificationEvent(event.type, event.data);
