@@ -152,7 +152,8 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.circuit = options.circuit ?? new EventStoreCircuit();
     this.deadlineMs = options.deadlineMs ?? 5000;
-    this.maxAppendBytes = (options.maxAppendBytes ?? 1_048_576) - APPEND_SIZE_MARGIN;
+    const maxAppendBytes = options.maxAppendBytes ?? 1_048_576;
+    this.maxAppendBytes = maxAppendBytes - Math.min(APPEND_SIZE_MARGIN, maxAppendBytes / 16);
     const copy = type.copyState?.bind(type);
     this.copyState = copy ?? ((state) => structuredClone(state));
     this.batcher = new KeyedBatcher((streamId, jobs) => this.run(streamId, jobs), {
