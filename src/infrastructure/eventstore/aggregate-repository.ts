@@ -231,8 +231,8 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
         this.copyState,
         { maxBytes: this.maxAppendBytes, weigh: (event, index) => this.weigh(event, jobs[index]?.metadata) },
       );
-      const taken = jobs.slice(0, batch.decisions.length);
-      const rest = jobs.slice(batch.decisions.length);
+      const taken = jobs.slice(0, batch.taken);
+      const rest = jobs.slice(batch.taken);
       if (batch.changes.length === 0) {
         if (!base.verified) {
           // Refused or nothing to do, but on a state that may be stale: only a fresh one can say so.

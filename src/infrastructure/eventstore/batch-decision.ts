@@ -19,13 +19,14 @@ export interface BatchLimits<Event> {
 }
 
 export interface BatchDecision<Event, State> {
-  /** One per decided command, in order; the commands after them were left out (size limit). */
-  readonly decisions: readonly Decision<Event, State>[];
+  /** How many commands were decided, from the first; the ones after were left out (size limit). */
+  readonly taken: number;
   /** Every event of the batch, in order (one append), with the command each belongs to. */
   readonly changes: readonly { readonly commandIndex: number; readonly events: readonly Event[] }[];
   /**
-   * To call once the append succeeded: completes the last changed command's decision (its state is
-   * only evolved now, in place when nothing was copied) and returns the state after the whole batch.
+   * To call once the append succeeded (or when nothing is to be appended): completes the last
+   * changed command's decision (its state is only evolved now, in place when nothing was copied)
+   * and returns one decision per command taken and the state after the whole batch.
    */
   settle(): { readonly decisions: readonly Decision<Event, State>[]; readonly state: State; readonly revision: number };
 }
@@ -89,7 +90,7 @@ export const decideBatch = <Command, Event, State>(
   }
 
   return {
-    decisions,
+    taken: decisions.length,
     changes,
     settle: () => {
       apply(true);
