@@ -3,13 +3,15 @@
  * the embedded EventStoreDB started in this process, in memory. No HTTP, no services: what one
  * process's write side can push through one client. Prints figures; asserts nothing.
  *
- *   npx tsx bench/repository.bench.ts [--duration 5] [--concurrency 32] [--products 64] [--src <dir>]
+ *   npx tsx bench/repository.bench.ts [--duration 5] [--concurrency 32] [--products 64] [--src <dir>] [--copy map]
  *
  * Scenarios (every product's state is cached before timing starts, as on a warm API node):
  *  1. uncontended: `--concurrency` loops hold 1 unit each on their own products, round-robin;
  *  2. hot stream: the same loops, all on one product.
  * `--src` points at another checkout's `src/` (e.g. /work/main/src) to measure the code there with
  * the same harness; only the repository's original `handle(id, decide, metadata)` is used.
+ * `--copy map` gives the product aggregate a `copyState` that copies the allocations map only,
+ * instead of the repository's default `structuredClone` (older code ignores it).
  */
 import { randomUUID } from "node:crypto";
 import { cpus } from "node:os";
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "32" },
     products: { type: "string", default: "64" },
     src: { type: "string", default: path.resolve(import.meta.dirname, "../src") },
+    copy: { type: "string", default: "clone" },
   },
 });
 const durationMs = Number(values.duration) * 1000;
@@ -53,6 +56,10 @@ const { AggregateRepository: Repository } = await load<{ AggregateRepository: Re
 const { productAggregate } = await load<{ productAggregate: AggregateType<ProductCommand, ProductEvent, ProductState> }>(
   "application/aggregates.ts",
 );
+
+/** The product's only state evolved in place is its allocations map, whose values are replaced, never changed. */
+const copyAllocations = (state: ProductState): ProductState => ("allocations" in state ? { ...state, allocations: new Map(state.allocations) } : state);
+const aggregate = values.copy === "map" ? { ...productAggregate, copyState: copyAllocations } : productAggregate;
 
 const metadata = (): CommandMetadata => ({ correlationId: randomUUID(), causationId: randomUUID(), actor: { id: "bench", role: "system" } });
 
@@ -97,7 +104,7 @@ const run = async (next: (loop: number, sequence: number) => Promise<unknown>): 
 const server = await startEmbeddedEventStore({ port: 0, inMemory: true });
 const client = EventStoreDBClient.connectionString(server.connectionString);
 try {
-  const repository = new Repository(client, productAggregate);
+  const repository = new Repository(client, aggregate);
   const products = Array.from({ length: productCount }, () => randomUUID());
   for (const productId of products) await register(repository, productId);
   const hot = randomUUID();
@@ -105,7 +112,7 @@ try {
   // Warm-up: the client's channel and the JIT, outside the timed runs.
   await Promise.all(products.map((productId) => hold(repository, productId)));
 
-  console.log(`repository bench: src=${values.src} node=${process.version} cpus=${cpus().length} concurrency=${concurrency} duration=${durationMs / 1000}s`);
+  console.log(`repository bench: src=${values.src} copy=${values.copy} node=${process.version} cpus=${cpus().length} concurrency=${concurrency} duration=${durationMs / 1000}s`);
   const uncontended = await run((loop, sequence) => hold(repository, products[(loop + sequence * concurrency) % productCount] ?? hot));
   console.log(`uncontended (${productCount} products): ${uncontended.rate.toFixed(0)} commands/s, ${uncontended.failures} failed`);
   const hotRun = await run(() => hold(repository, hot));

@@ -80,19 +80,18 @@ export class KeyedBatcher<J extends Job> {
 
   private take(lane: Lane<J>): J[] {
     const batch: J[] = [];
-    while (lane.queue.length > 0 && batch.length < this.options.maxBatch) {
-      const head = lane.queue[0];
-      if (!head) break;
-      if (head.expired) {
-        lane.queue.shift();
-        continue;
-      }
+    let end = 0;
+    // One splice at the end: a queue of thousands under overload is not shifted job by job.
+    for (; end < lane.queue.length && batch.length < this.options.maxBatch; end += 1) {
+      const queued = lane.queue[end];
+      if (!queued) break;
+      if (queued.expired) continue;
       const first = batch[0];
-      if (first && !this.options.compatible(first, head.job)) break;
-      lane.queue.shift();
-      clearTimeout(head.timer);
-      batch.push(head.job);
+      if (first && !this.options.compatible(first, queued.job)) break;
+      clearTimeout(queued.timer);
+      batch.push(queued.job);
     }
+    lane.queue.splice(0, end);
     return batch;
   }
 }
