@@ -1,4 +1,5 @@
 import {
+  type EventData,
   type EventStoreDBClient,
   FORWARDS,
   NO_STREAM,
@@ -8,10 +9,11 @@ import {
 } from "@eventstore/db-client";
 import type { Decider } from "../../domain/decider.js";
 import { ServiceUnavailableError } from "../../application/errors.js";
+import { type BatchDecision, type CommandOf, decideBatch } from "./batch-decision.js";
 import { deterministicEventId } from "./event-ids.js";
 import { type EventMetadata, SCHEMA_VERSION } from "./event-metadata.js";
 import { EventStoreCircuit } from "./event-store-circuit.js";
-import { KeyedMutex } from "./keyed-mutex.js";
+import { type Job, KeyedBatcher } from "./keyed-batcher.js";
 
 export interface DomainEvent {
   readonly type: string;
@@ -24,6 +26,13 @@ export interface AggregateType<Command, Event extends DomainEvent, State> {
   readonly decider: Decider<Command, Event, State>;
   /** Validates an event read back from the store. */
   parseEvent(type: string, data: unknown): Event;
+  /**
+   * A copy of a state that evolving the copy leaves the original unchanged. Needed to decide a
+   * batch (later commands see earlier ones' events before they are appended); `structuredClone`
+   * when absent, which is right for plain data but copies more than a state that shares its
+   * unchanged parts would need.
+   */
+  copyState?(state: State): State;
 }
 
 /** An aggregate's state as of a stream revision (-1: the stream does not exist). */
@@ -44,6 +53,19 @@ export interface CommandMetadata {
   readonly actor: EventMetadata["actor"];
 }
 
+export interface HandleOptions {
+  /**
+   * The caller knows of no such stream: its id was generated just now (a random UUID). When the
+   * stream is not cached, the command is decided on the initial state and appended with NO_STREAM
+   * without reading first; if the stream exists after all (a retried request), the append fails,
+   * and the repository reads the stream and decides again as usual.
+   */
+  readonly expectNew?: boolean;
+}
+
+/** The client calls the repository makes; narrowed so that tests can count them. */
+export type StreamClient = Pick<EventStoreDBClient, "appendToStream" | "readStream">;
+
 export interface RepositoryOptions {
   /** Streams whose rebuilt state is kept in memory (least recently used are dropped). */
   readonly cacheSize?: number;
@@ -58,6 +80,10 @@ export interface RepositoryOptions {
    * caller gets a 503 rather than a slow answer (a hot stream under overload).
    */
   readonly lockWaitMs?: number;
+  /** Most commands of one stream decided together and written in one append. */
+  readonly maxBatchCommands?: number;
+  /** Bytes one append may carry; EventStoreDB's default `MaxAppendSize` is 1 MiB. */
+  readonly maxAppendBytes?: number;
 }
 
 interface CacheEntry<State> {
@@ -65,27 +91,60 @@ interface CacheEntry<State> {
   revision: number;
 }
 
+/** A state to decide on; `verified` when it was read from the store by this very attempt. */
+interface Base<State> extends Loaded<State> {
+  readonly verified: boolean;
+}
+
+type Settle<T> = { resolve(value: T): void; fail(error: Error): void };
+
+interface CommandJob<Command, Event, State> extends Job {
+  readonly kind: "command";
+  readonly decide: CommandOf<Command, State>;
+  readonly metadata: CommandMetadata;
+  readonly expectNew: boolean;
+  readonly answer: Settle<Handled<Event, State>>;
+}
+
+interface LoadJob<State> extends Job {
+  readonly kind: "load";
+  readonly answer: Settle<Loaded<State>>;
+}
+
+type StreamJob<Command, Event, State> = CommandJob<Command, Event, State> | LoadJob<State>;
+
+/** Room for what the estimate of an event's size leaves out (the client's framing, UTF-16 types). */
+const APPEND_SIZE_MARGIN = 16 * 1024;
+
 /**
  * Loads aggregates from their streams and appends what their deciders decide, with the revision
- * that was read as the expected revision. Concurrent writers (other processes) surface as
- * WrongExpectedVersion: the repository catches up with the new events and decides again.
+ * the decision was made on as the expected revision. A concurrent writer (another process)
+ * surfaces as WrongExpectedVersion: the repository catches up with the new events and decides
+ * again. That is what prevents double booking.
  *
- * Rebuilt states stay in memory per stream and only new events are read on the next command, so
- * a command on a stream with 100,000 events costs the same as on a new one. Commands on one
- * stream are serialised inside the process: they would conflict anyway, and the cached state is
- * evolved in place.
+ * Rebuilt states stay in memory per stream. A command on a cached stream is decided on the cached
+ * state and appended at the cached revision straight away, one round trip; only when that fails
+ * is the stream read (its new events only). A refusal or a no-op decided on the cached state is
+ * not trusted, as the cache may be stale and nothing was appended to prove otherwise: the stream
+ * is read and the command decided again. An uncached stream is read first, unless the caller says
+ * it is new.
+ *
+ * Commands on one stream run one batch at a time inside the process (they would conflict anyway,
+ * and the cached state is evolved in place): the commands that queued up while a batch ran are
+ * decided together, each on the state its predecessors' events lead to, and written in one append.
  */
 export class AggregateRepository<Command, Event extends DomainEvent, State> {
   private readonly cache = new Map<string, CacheEntry<State>>();
-  private readonly mutex = new KeyedMutex();
+  private readonly batcher: KeyedBatcher<StreamJob<Command, Event, State>>;
   private readonly cacheSize: number;
   private readonly maxAttempts: number;
   private readonly circuit: EventStoreCircuit;
   private readonly deadlineMs: number;
-  private readonly lockWait;
+  private readonly maxAppendBytes: number;
+  private readonly copyState: (state: State) => State;
 
   constructor(
-    private readonly client: EventStoreDBClient,
+    private readonly client: StreamClient,
     private readonly type: AggregateType<Command, Event, State>,
     options: RepositoryOptions = {},
   ) {
@@ -93,100 +152,231 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.circuit = options.circuit ?? new EventStoreCircuit();
     this.deadlineMs = options.deadlineMs ?? 5000;
-    this.lockWait = {
-      waitTimeoutMs: options.lockWaitMs ?? 2000,
-      onTimeout: () => new ServiceUnavailableError("too many commands are waiting for this resource; retry shortly", 1),
-    };
+    const maxAppendBytes = options.maxAppendBytes ?? 1_048_576;
+    this.maxAppendBytes = maxAppendBytes - Math.min(APPEND_SIZE_MARGIN, maxAppendBytes / 16);
+    const copy = type.copyState?.bind(type);
+    this.copyState = copy ?? ((state) => structuredClone(state));
+    this.batcher = new KeyedBatcher((streamId, jobs) => this.run(streamId, jobs), {
+      maxBatch: options.maxBatchCommands ?? 100,
+      compatible: (first, next) => first.kind === next.kind,
+      wait: {
+        waitTimeoutMs: options.lockWaitMs ?? 2000,
+        onTimeout: () => new ServiceUnavailableError("too many commands are waiting for this resource; retry shortly", 1),
+      },
+    });
   }
 
   streamOf(id: string): string {
     return `${this.type.category}-${id}`;
   }
 
-  /** The current state, consistent with every command already acknowledged. */
-  async load(id: string): Promise<Loaded<State>> {
-    const streamId = this.streamOf(id);
-    return this.mutex.run(
-      streamId,
-      async () => {
-        const entry = await this.catchUp(streamId);
-        return { state: entry.state, revision: entry.revision };
-      },
-      this.lockWait,
-    );
+  /** The current state, consistent with every command already acknowledged (always reads the new events). */
+  load(id: string): Promise<Loaded<State>> {
+    return new Promise((resolve, reject) => {
+      const answer = { resolve, fail: reject };
+      this.batcher.submit(this.streamOf(id), { kind: "load", answer, fail: reject });
+    });
   }
 
   /**
    * Decides on the current state and appends the result. `decide` may throw a domain error (the
-   * refusal reaches the caller unchanged) and is called again after a concurrent write.
+   * refusal reaches the caller unchanged) and may be called more than once: again after a
+   * concurrent write, or after a refusal decided on a cached state. The answer is the state after
+   * this command's events (or the one it was decided on, when it changed nothing) and its revision.
+   *
+   * States handed out share what the decider evolves in place (a product's `allocations` map): an
+   * answer's scalar fields are as of its revision, but such a map also shows later commands' changes.
    */
-  async handle(
+  handle(
     id: string,
     decide: (state: State, revision: number) => Command,
     metadata: CommandMetadata,
+    options: HandleOptions = {},
   ): Promise<Handled<Event, State>> {
-    const streamId = this.streamOf(id);
-    return this.mutex.run(streamId, async () => {
-      for (let attempt = 1; ; attempt += 1) {
-        const entry = await this.catchUp(streamId);
-        const events = this.type.decider.decide(decide(entry.state, entry.revision), entry.state);
-        if (events.length === 0) return { state: entry.state, revision: entry.revision, events };
-        try {
-          const proposed = events.map((event, index) =>
-            jsonEvent({
-              id: deterministicEventId(metadata.causationId, streamId, entry.revision + 1 + index),
-              type: event.type,
-              data: event.data as Record<string, unknown>,
-              metadata: {
-                $correlationId: metadata.correlationId,
-                $causationId: metadata.causationId,
-                actor: metadata.actor,
-                schemaVersion: SCHEMA_VERSION,
-              } satisfies EventMetadata,
-            }),
-          );
-          const expectedRevision = entry.revision < 0 ? NO_STREAM : BigInt(entry.revision);
-          const result = await this.circuit.run(() =>
-            this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs }),
-          );
-          for (const event of events) entry.state = this.type.decider.evolve(entry.state, event);
-          entry.revision = Number(result.nextExpectedRevision);
-          return { state: entry.state, revision: entry.revision, events };
-        } catch (error) {
-          if (!(error instanceof WrongExpectedVersionError)) throw error;
-          if (attempt >= this.maxAttempts) {
-            throw new ServiceUnavailableError(`${streamId} is changing too fast; try again`, 1);
-          }
-          await backoff(attempt);
+    return new Promise((resolve, reject) => {
+      const answer = { resolve, fail: reject };
+      this.batcher.submit(this.streamOf(id), {
+        kind: "command",
+        decide,
+        metadata,
+        expectNew: options.expectNew === true,
+        answer,
+        fail: reject,
+      });
+    });
+  }
+
+  private async run(streamId: string, jobs: readonly StreamJob<Command, Event, State>[]): Promise<void> {
+    const loads = jobs.filter((job): job is LoadJob<State> => job.kind === "load");
+    if (loads.length > 0) {
+      // Every load waiting here is answered by one read.
+      const entry = await this.catchUp(streamId);
+      for (const job of loads) job.answer.resolve({ state: entry.state, revision: entry.revision });
+    }
+    let commands = jobs.filter((job): job is CommandJob<Command, Event, State> => job.kind === "command");
+    while (commands.length > 0) commands = await this.runCommands(streamId, commands);
+  }
+
+  /** Decides and appends as many of `jobs` as one append takes; returns the jobs left for the next. */
+  private async runCommands(
+    streamId: string,
+    jobs: readonly CommandJob<Command, Event, State>[],
+  ): Promise<CommandJob<Command, Event, State>[]> {
+    let base = this.cached(streamId) ?? (jobs[0]?.expectNew ? this.assumedNew() : await this.fresh(streamId));
+    for (let attempt = 1; ; ) {
+      const batch = decideBatch(
+        this.type.decider,
+        base,
+        jobs.map((job) => job.decide),
+        this.copyState,
+        { maxBytes: this.maxAppendBytes, weigh: (event, index) => this.weigh(event, jobs[index]?.metadata) },
+      );
+      const taken = jobs.slice(0, batch.taken);
+      const rest = jobs.slice(batch.taken);
+      if (batch.changes.length === 0) {
+        if (!base.verified) {
+          // Refused or nothing to do, but on a state that may be stale: only a fresh one can say so.
+          base = await this.fresh(streamId);
+          continue;
         }
+        this.answer(taken, batch.settle().decisions);
+        return rest;
       }
-    }, this.lockWait);
+      try {
+        await this.append(streamId, base.revision, batch, taken);
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) {
+          // Whether the events were written is unknown: the next command reads the stream again.
+          this.cache.delete(streamId);
+          for (const job of taken) job.fail(error instanceof Error ? error : new Error(String(error)));
+          return rest;
+        }
+        if (attempt >= this.maxAttempts) {
+          const busy = new ServiceUnavailableError(`${streamId} is changing too fast; try again`, 1);
+          for (const job of taken) job.fail(busy);
+          return rest;
+        }
+        // A stale cache is expected and is caught up at once; a fresh read that lost the race means
+        // live competition, and competing writers should spread out instead of colliding again.
+        if (base.verified) await backoff(attempt);
+        attempt += 1;
+        base = await this.fresh(streamId);
+        continue;
+      }
+      const settled = batch.settle();
+      this.store(streamId, settled.state, settled.revision);
+      this.answer(taken, settled.decisions);
+      return rest;
+    }
+  }
+
+  private async append(
+    streamId: string,
+    expected: number,
+    batch: BatchDecision<Event, State>,
+    jobs: readonly CommandJob<Command, Event, State>[],
+  ): Promise<void> {
+    const proposed: EventData[] = [];
+    let revision = expected;
+    for (const { commandIndex, events } of batch.changes) {
+      const job = jobs[commandIndex];
+      if (!job) throw new Error(`${streamId}: a decision without its command`);
+      for (const event of events) {
+        revision += 1;
+        proposed.push(
+          jsonEvent({
+            id: deterministicEventId(job.metadata.causationId, streamId, revision),
+            type: event.type,
+            data: event.data as Record<string, unknown>,
+            metadata: metadataOf(job.metadata),
+          }),
+        );
+      }
+    }
+    const expectedRevision = expected < 0 ? NO_STREAM : BigInt(expected);
+    const result = await this.circuit.run(() =>
+      this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs }),
+    );
+    if (Number(result.nextExpectedRevision) !== revision) {
+      // Not what an append at `expected` can answer; trust nothing cached about this stream.
+      this.cache.delete(streamId);
+      throw new Error(`${streamId}: appended at ${expected} + ${proposed.length} but the store answered ${result.nextExpectedRevision}`);
+    }
+  }
+
+  private answer(jobs: readonly CommandJob<Command, Event, State>[], decisions: readonly BatchDecisionItem<Event, State>[]): void {
+    for (const [index, job] of jobs.entries()) {
+      const decision = decisions[index];
+      if (!decision) continue;
+      switch (decision.kind) {
+        case "refused":
+          job.answer.fail(decision.error);
+          break;
+        case "unchanged":
+          job.answer.resolve({ state: decision.state, revision: decision.revision, events: [] });
+          break;
+        case "changed":
+          job.answer.resolve({ state: decision.state, revision: decision.revision, events: decision.events });
+          break;
+      }
+    }
+  }
+
+  /** The cached state, not re-read: it may be stale when another process wrote since. */
+  private cached(streamId: string): Base<State> | undefined {
+    const entry = this.cache.get(streamId);
+    if (!entry) return undefined;
+    this.touch(streamId, entry);
+    return { state: entry.state, revision: entry.revision, verified: false };
+  }
+
+  private assumedNew(): Base<State> {
+    return { state: this.type.decider.initialState, revision: -1, verified: false };
+  }
+
+  private async fresh(streamId: string): Promise<Base<State>> {
+    const entry = await this.catchUp(streamId);
+    return { state: entry.state, revision: entry.revision, verified: true };
+  }
+
+  private store(streamId: string, state: State, revision: number): void {
+    const entry = this.cache.get(streamId);
+    if (entry) {
+      entry.state = state;
+      entry.revision = revision;
+      this.touch(streamId, entry);
+    } else {
+      this.touch(streamId, { state, revision });
+    }
+  }
+
+  /** Least recently used first out: re-inserting moves the stream to the end. */
+  private touch(streamId: string, entry: CacheEntry<State>): void {
+    this.cache.delete(streamId);
+    this.cache.set(streamId, entry);
+    while (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next();
+      if (oldest.done) return;
+      this.cache.delete(oldest.value);
+    }
   }
 
   private async catchUp(streamId: string): Promise<CacheEntry<State>> {
-    let entry = this.cache.get(streamId);
-    if (entry) {
-      // Least recently used first out: re-inserting moves the stream to the end.
-      this.cache.delete(streamId);
-    } else {
-      entry = { state: this.type.decider.initialState, revision: -1 };
-    }
-    this.cache.set(streamId, entry);
-    this.evictBeyondCapacity();
-    const cached = entry;
+    const entry = this.cache.get(streamId) ?? { state: this.type.decider.initialState, revision: -1 };
+    this.touch(streamId, entry);
     try {
       // The whole read completes before anything is parsed: a client read abandoned half way
       // never finishes and would block the client's dispose(). (The client gives reads no deadline.)
       const recorded = await this.circuit.run(async () => {
         const read: { type: string; data: unknown; revision: bigint }[] = [];
-        for await (const resolved of this.client.readStream(streamId, { direction: FORWARDS, fromRevision: BigInt(cached.revision + 1) })) {
+        for await (const resolved of this.client.readStream(streamId, { direction: FORWARDS, fromRevision: BigInt(entry.revision + 1) })) {
           if (resolved.event) read.push({ type: resolved.event.type, data: resolved.event.data, revision: resolved.event.revision });
         }
         return read;
       });
       for (const { type, data, revision } of recorded) {
-        cached.state = this.type.decider.evolve(cached.state, this.type.parseEvent(type, data));
-        cached.revision = Number(revision);
+        entry.state = this.type.decider.evolve(entry.state, this.type.parseEvent(type, data));
+        entry.revision = Number(revision);
       }
     } catch (error) {
       if (!(error instanceof StreamNotFoundError)) {
@@ -198,14 +388,21 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     return entry;
   }
 
-  private evictBeyondCapacity(): void {
-    while (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next();
-      if (oldest.done) return;
-      this.cache.delete(oldest.value);
-    }
+  /** EventStoreDB counts data, metadata and the type (as UTF-16) against its append size limit. */
+  private weigh(event: Event, metadata: CommandMetadata | undefined): number {
+    const metadataBytes = metadata ? Buffer.byteLength(JSON.stringify(metadataOf(metadata))) : 0;
+    return Buffer.byteLength(JSON.stringify(event.data)) + metadataBytes + 2 * event.type.length;
   }
 }
+
+type BatchDecisionItem<Event, State> = ReturnType<BatchDecision<Event, State>["settle"]>["decisions"][number];
+
+const metadataOf = (metadata: CommandMetadata): EventMetadata => ({
+  $correlationId: metadata.correlationId,
+  $causationId: metadata.causationId,
+  actor: metadata.actor,
+  schemaVersion: SCHEMA_VERSION,
+});
 
 /** Exponential backoff with full jitter, so that competing writers spread out instead of colliding again. */
 const backoff = (attempt: number): Promise<void> =>
