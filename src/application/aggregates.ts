@@ -8,6 +8,7 @@ import {
   type ReservationCommand,
   type ReservationEvent,
   type ReservationState,
+  isRegistered,
   parsePaymentEvent,
   parseProductEvent,
   parseReservationEvent,
@@ -22,6 +23,9 @@ export const productAggregate: AggregateType<ProductCommand, ProductEvent, Produ
   category: "product",
   decider: productDecider,
   parseEvent: parseProductEvent,
+  // The allocations map is evolved in place, so a batch decides on a copy of it; its values are
+  // replaced, never changed, so a shallow copy of the map is enough (and much cheaper than a deep one).
+  copyState: (state) => (isRegistered(state) ? { ...state, allocations: new Map(state.allocations) } : state),
 };
 
 export const reservationAggregate: AggregateType<ReservationCommand, ReservationEvent, ReservationState> = {

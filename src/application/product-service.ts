@@ -41,6 +41,8 @@ export const createProductService = (products: ProductRepository, clock: () => D
           data: { productId, sellerId: context.actor.userId, ...input, now: clock().toISOString() },
         }),
         commandMetadata(context, productId),
+        // A fresh random id: no stream to read first.
+        { expectNew: true },
       );
       if (!isRegistered(handled.state)) throw new Error(`product ${productId} was not registered`);
       return productView(handled.state, handled.revision);

@@ -124,6 +124,7 @@ export const createReservationService = ({
     product: Product,
     now: string,
     metadata: CommandMetadata,
+    expectNew: boolean,
   ) => {
     const placed = await reservations.handle(
       reservationId,
@@ -147,14 +148,15 @@ export const createReservationService = ({
         },
       }),
       metadata,
+      { expectNew },
     );
     if (!isPlaced(placed.state)) throw new Error(`reservation ${reservationId} was not recorded`);
     return { reservation: placed.state, revision: placed.revision, created: placed.events.length > 0 };
   };
 
   /** Step 3, here as well as in the saga: payments must be accepted while the workers are down. */
-  const requestPayment = async (reservation: Reservation, now: string, metadata: CommandMetadata): Promise<void> => {
-    await payments.handle(
+  const requestPayment = async (reservation: Reservation, now: string, metadata: CommandMetadata, expectNew: boolean) => {
+    const requested = await payments.handle(
       reservation.paymentId,
       () => ({
         type: "RequestPayment",
@@ -168,7 +170,9 @@ export const createReservationService = ({
         },
       }),
       metadata,
+      { expectNew },
     );
+    return requested.state;
   };
 
   /**
@@ -190,6 +194,8 @@ export const createReservationService = ({
     }
     // One saga, one correlation id: every event of this reservation's life carries its id.
     const metadata = commandMetadata(context, reservationId);
+    // A random id names streams nobody wrote yet: they are appended to without being read first.
+    const expectNew = idempotencyKey === undefined;
     const now = clock().toISOString();
     const product = await holdUnits(input, reservationId, now, metadata);
     // Stored before the reservation exists, so the saga finds it when it sees the reservation placed.
@@ -198,7 +204,7 @@ export const createReservationService = ({
     }
     let placed: Awaited<ReturnType<typeof recordReservation>>;
     try {
-      placed = await recordReservation(context, input, reservationId, product, now, metadata);
+      placed = await recordReservation(context, input, reservationId, product, now, metadata, expectNew);
     } catch (error) {
       // An abandoned reservation id can never be placed: nothing will ever claim the hold just made.
       if (error instanceof InvalidTransitionError) await releaseOrphanedHold(input.productId, reservationId, metadata);
@@ -208,8 +214,8 @@ export const createReservationService = ({
       if (placed.reservation.productId !== input.productId) await releaseOrphanedHold(input.productId, reservationId, metadata);
       throw new IdempotencyKeyReusedError(reservationId);
     }
-    await requestPayment(placed.reservation, now, metadata);
-    return { reservation: await view(placed.reservation, placed.revision), created: placed.created };
+    const payment = await requestPayment(placed.reservation, now, metadata, expectNew);
+    return { reservation: reservationView(placed.reservation, placed.revision, payment), created: placed.created };
   };
 
   const customerOrAdmin = (context: CommandContext) => (reservation: Reservation) => allowed(context.actor, reservation, "customer");
