@@ -87,7 +87,7 @@ const EnvSchema = z.object({
   ADMISSION_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(64),
   ADMISSION_MAX_QUEUED: z.coerce.number().int().min(0).max(100_000).default(256),
   ADMISSION_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(250),
-  ADMISSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10_000).default(8),
+  ADMISSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10_000).default(32),
   HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),

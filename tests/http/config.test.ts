@@ -11,7 +11,7 @@ describe("loadConfig", () => {
         host: "127.0.0.1",
         port: 3000,
         bodyLimitBytes: 65_536,
-        admission: { maxInFlight: 64, maxQueued: 256, queueTimeoutMs: 250, maxPerPrincipal: 8 },
+        admission: { maxInFlight: 64, maxQueued: 256, queueTimeoutMs: 250, maxPerPrincipal: 32 },
         bodyTimeoutMs: 10_000,
         headersTimeoutMs: 10_000,
         requestTimeoutMs: 30_000,
