@@ -33,7 +33,13 @@ async function main(): Promise<void> {
     console.error("warning: AUTH_SECRET is unset; signing with the development secret (development only)");
   }
   const { sub, role, ttl } = args.data;
-  process.stdout.write(`${await signToken(config.auth.secret, { sub, role, ttlSeconds: ttl })}\n`);
+  const { maxLifetimeSeconds, issuer, audience } = config.auth.tokens;
+  if (ttl > maxLifetimeSeconds) {
+    console.error(`--ttl: the server accepts tokens living at most ${maxLifetimeSeconds} seconds (AUTH_MAX_TOKEN_LIFETIME_SECONDS)\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  process.stdout.write(`${await signToken(config.auth.secret, { sub, role, ttlSeconds: ttl, issuer, audience })}\n`);
 }
 
 main().catch((error: unknown) => {

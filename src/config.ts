@@ -1,3 +1,4 @@
+import type { TokenPolicy } from "./http/auth.js";
 import { z } from "zod";
 
 /** Used when `AUTH_SECRET` is unset outside production; anyone can mint tokens with it. */
@@ -51,6 +52,8 @@ export interface Config {
     readonly secret: string;
     /** True when no `AUTH_SECRET` was given: the caller must log a loud warning. */
     readonly usingDevelopmentSecret: boolean;
+    /** What bearer tokens must satisfy: a bounded lifetime, and `iss` / `aud` when configured. */
+    readonly tokens: TokenPolicy;
   };
 }
 
@@ -81,6 +84,9 @@ const EnvSchema = z.object({
   EMBEDDED_EVENTSTORE_PORT: port.default(2113),
   REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
   AUTH_SECRET: z.string().min(1).optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_MAX_TOKEN_LIFETIME_SECONDS: z.coerce.number().int().min(60).max(365 * 24 * 3600).default(24 * 3600),
   ROLE: z.enum(["api", "worker", "all"]).default("all"),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   HTTP_BODY_LIMIT: byteSize.default(64 * 1024),
@@ -141,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     auth: {
       secret: vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET,
       usingDevelopmentSecret: vars.AUTH_SECRET === undefined,
+      tokens: { maxLifetimeSeconds: vars.AUTH_MAX_TOKEN_LIFETIME_SECONDS, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
     },
   };
 }

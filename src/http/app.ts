@@ -40,7 +40,7 @@ export interface AppDependencies {
 export function createRouter(deps: AppDependencies): Router<AppState> {
   const router = new Router<AppState>();
   const support = {
-    authenticate: authenticate(deps.config.auth.secret),
+    authenticate: authenticate(deps.config.auth.secret, deps.config.auth.tokens),
     jsonBody: jsonBody(deps.config.http.bodyLimitBytes, deps.config.http.bodyTimeoutMs),
     commandSlot: commandSlot(deps.config.http.admission, deps.metrics),
   };

@@ -1,5 +1,5 @@
 import type { Middleware } from "koa";
-import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import type { Actor, Role } from "../application/ports.js";
 import { HttpProblem } from "./problem.js";
@@ -36,16 +36,53 @@ function bearerToken(header: string): string {
   return token;
 }
 
-/** Verifies an HS256 JWT and returns who it speaks for; every failure is a 401 problem. */
-export async function verifyToken(secret: string, token: string): Promise<Actor> {
-  let payload: unknown;
+/** What a token must satisfy beyond its signature. */
+export interface TokenPolicy {
+  /** Longest accepted lifetime, `exp` − `iat` (or `exp` − now without `iat`). */
+  readonly maxLifetimeSeconds: number;
+  /** When set, `iss` must equal it. */
+  readonly issuer?: string | undefined;
+  /** When set, `aud` must contain it. */
+  readonly audience?: string | undefined;
+}
+
+export const DEFAULT_TOKEN_POLICY: TokenPolicy = { maxLifetimeSeconds: 24 * 3600 };
+
+/** Clock skew tolerated between the issuer and this server for `iat` (expiry is strict, as before). */
+const CLOCK_TOLERANCE_SECONDS = 60;
+
+/**
+ * Verifies an HS256 JWT and returns who it speaks for; every failure is a 401 problem. A token must
+ * expire (`exp`), live no longer than the policy allows and not be issued in the future, so that a
+ * leaked token is not a key for ever.
+ */
+export async function verifyToken(secret: string, token: string, policy: TokenPolicy = DEFAULT_TOKEN_POLICY): Promise<Actor> {
+  let payload: JWTPayload;
   try {
     // Pinning the algorithm list rejects `none` and every asymmetric alg (no key confusion).
-    ({ payload } = await jwtVerify(token, keyOf(secret), { algorithms: [ALGORITHM] }));
+    ({ payload } = await jwtVerify(token, keyOf(secret), {
+      algorithms: [ALGORITHM],
+      requiredClaims: ["exp"],
+      ...(policy.issuer === undefined ? {} : { issuer: policy.issuer }),
+      ...(policy.audience === undefined ? {} : { audience: policy.audience }),
+    }));
   } catch (error) {
     // Any failure to verify untrusted input is the client's problem, never a 500.
-    const expired = error instanceof joseErrors.JWTExpired;
-    throw unauthorized(expired ? "the token has expired" : "the token is invalid", "invalid_token");
+    const detail =
+      error instanceof joseErrors.JWTExpired
+        ? "the token has expired"
+        : error instanceof joseErrors.JWTClaimValidationFailed && error.claim === "exp"
+          ? "the token must carry an expiry ('exp')"
+          : error instanceof joseErrors.JWTClaimValidationFailed && (error.claim === "iss" || error.claim === "aud")
+            ? `the token's '${error.claim}' is not accepted here`
+            : "the token is invalid";
+    throw unauthorized(detail, "invalid_token");
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const issuedAt = typeof payload.iat === "number" ? payload.iat : now;
+  if (issuedAt > now + CLOCK_TOLERANCE_SECONDS) throw unauthorized("the token is issued in the future", "invalid_token");
+  if ((payload.exp ?? 0) - issuedAt > policy.maxLifetimeSeconds) {
+    throw unauthorized(`the token lives longer than ${policy.maxLifetimeSeconds} seconds`, "invalid_token");
   }
   const claims = ClaimsSchema.safeParse(payload);
   if (!claims.success) {
@@ -55,9 +92,9 @@ export async function verifyToken(secret: string, token: string): Promise<Actor>
 }
 
 /** Requires a valid bearer token and puts its `Actor` on `ctx.state.actor`. */
-export function authenticate(secret: string): Middleware<AppState> {
+export function authenticate(secret: string, policy: TokenPolicy = DEFAULT_TOKEN_POLICY): Middleware<AppState> {
   return async (ctx, next) => {
-    ctx.state.actor = await verifyToken(secret, bearerToken(ctx.get("Authorization")));
+    ctx.state.actor = await verifyToken(secret, bearerToken(ctx.get("Authorization")), policy);
     await next();
   };
 }
@@ -84,13 +121,17 @@ export interface TokenRequest {
   readonly sub: string;
   readonly role: Role;
   readonly ttlSeconds: number;
+  readonly issuer?: string | undefined;
+  readonly audience?: string | undefined;
 }
 
 export async function signToken(secret: string, request: TokenRequest): Promise<string> {
-  return new SignJWT({ role: request.role })
+  const jwt = new SignJWT({ role: request.role })
     .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
     .setSubject(request.sub)
     .setIssuedAt()
-    .setExpirationTime(`${request.ttlSeconds}s`)
-    .sign(keyOf(secret));
+    .setExpirationTime(`${request.ttlSeconds}s`);
+  if (request.issuer !== undefined) jwt.setIssuer(request.issuer);
+  if (request.audience !== undefined) jwt.setAudience(request.audience);
+  return jwt.sign(keyOf(secret));
 }

@@ -1,14 +1,16 @@
 import { generateKeyPair, SignJWT, base64url } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { verifyToken } from "../../src/http/auth.js";
+import { type TokenPolicy, verifyToken } from "../../src/http/auth.js";
 import { PROBLEM_BASE, problemOf, startTestServer, type TestServer } from "./support.js";
 
 const SECRET = "test-secret-for-the-http-edge-tests";
 const key = new TextEncoder().encode(SECRET);
 
-function sign(claims: Record<string, unknown>, options: { alg?: string; secret?: Uint8Array; exp?: number } = {}) {
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "HS256" }).setIssuedAt();
-  if (options.exp !== undefined) jwt.setExpirationTime(options.exp);
+/** Signs claims; `exp` defaults to a minute from now, `null` leaves it out. */
+function sign(claims: Record<string, unknown>, options: { alg?: string; secret?: Uint8Array; exp?: number | null; iat?: number } = {}) {
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "HS256" }).setIssuedAt(options.iat);
+  const exp = options.exp === undefined ? now() + 60 : options.exp;
+  if (exp !== null) jwt.setExpirationTime(exp);
   return jwt.sign(options.secret ?? key);
 }
 
@@ -25,8 +27,38 @@ describe("verifyToken", () => {
     await expect(verifyToken(SECRET, token)).resolves.toEqual({ userId: "alice", role: "customer" });
   });
 
-  it("accepts a token without exp (exp is honoured when present, not required)", async () => {
-    await expect(verifyToken(SECRET, await sign({ sub: "bob", role: "seller" }))).resolves.toEqual({ userId: "bob", role: "seller" });
+  it("refuses a token without exp, one issued in the future, and one living longer than the policy allows", async () => {
+    const refusal = (token: string, policy?: TokenPolicy) =>
+      verifyToken(SECRET, token, policy).then(
+        () => "accepted",
+        (error: unknown) => (error as Error).message,
+      );
+    expect(await refusal(await sign({ sub: "bob", role: "seller" }, { exp: null }))).toContain("'exp'");
+    expect(await refusal(await sign({ sub: "bob", role: "seller" }, { iat: now() + 3600, exp: now() + 3700 }))).toContain("future");
+    const day = await sign({ sub: "bob", role: "seller" }, { exp: now() + 2 * 24 * 3600 });
+    expect(await refusal(day)).toContain("longer than 86400 seconds");
+    expect(await refusal(day, { maxLifetimeSeconds: 3 * 24 * 3600 })).toBe("accepted");
+  });
+
+  it("checks iss and aud when the policy names them", async () => {
+    const policy: TokenPolicy = { maxLifetimeSeconds: 3600, issuer: "https://auth.example", audience: "reservations" };
+    const good = await new SignJWT({ sub: "a", role: "customer" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .setIssuer("https://auth.example")
+      .setAudience("reservations")
+      .sign(key);
+    await expect(verifyToken(SECRET, good, policy)).resolves.toEqual({ userId: "a", role: "customer" });
+    await expect(verifyToken(SECRET, await sign({ sub: "a", role: "customer" }), policy)).rejects.toMatchObject({ status: 401 });
+    const otherAudience = await new SignJWT({ sub: "a", role: "customer" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .setIssuer("https://auth.example")
+      .setAudience("billing")
+      .sign(key);
+    await expect(verifyToken(SECRET, otherAudience, policy)).rejects.toThrow("'aud'");
   });
 
   it.each([
@@ -39,7 +71,7 @@ describe("verifyToken", () => {
     ["unknown role", () => sign({ sub: "a", role: "root" }), "'role'"],
     ["missing sub", () => sign({ role: "admin" }), "'sub'"],
     ["empty sub", () => sign({ sub: "", role: "admin" }), "'sub'"],
-    ["not yet valid", () => new SignJWT({ sub: "a", role: "admin" }).setProtectedHeader({ alg: "HS256" }).setNotBefore(now() + 600).sign(key), "invalid"],
+    ["not yet valid", () => new SignJWT({ sub: "a", role: "admin" }).setProtectedHeader({ alg: "HS256" }).setNotBefore(now() + 600).setExpirationTime(now() + 900).sign(key), "invalid"],
   ])("rejects %s", async (_name, make, detail) => {
     const error = await verifyToken(SECRET, await make()).then(
       () => undefined,

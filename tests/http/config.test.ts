@@ -19,7 +19,7 @@ describe("loadConfig", () => {
       eventStore: { url: undefined, dataDir: "./data", embeddedPort: 2113 },
       redis: { url: "redis://127.0.0.1:6379", readModelKeyRoot: "rm" },
       notifications: { webhookUrl: undefined, webhookTimeoutMs: 5000, webhookAttempts: 4 },
-      auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true },
+      auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true, tokens: { maxLifetimeSeconds: 86_400 } },
     });
   });
 
@@ -34,6 +34,9 @@ describe("loadConfig", () => {
       REDIS_URL: "redis://redis:6379",
       READ_MODEL_KEY_ROOT: "staging:rm",
       AUTH_SECRET: "s".repeat(32),
+      AUTH_ISSUER: "https://auth.example",
+      AUTH_AUDIENCE: "reservations",
+      AUTH_MAX_TOKEN_LIFETIME_SECONDS: "7200",
       ROLE: "worker",
       LOG_LEVEL: "debug",
       HTTP_BODY_LIMIT: "1mb",
@@ -64,7 +67,11 @@ describe("loadConfig", () => {
       eventStore: { url: "esdb://es:2113?tls=false", dataDir: "/var/data", embeddedPort: 0 },
       redis: { url: "redis://redis:6379", readModelKeyRoot: "staging:rm" },
       notifications: { webhookUrl: "https://hooks.example/notify", webhookTimeoutMs: 2000, webhookAttempts: 6 },
-      auth: { secret: "s".repeat(32), usingDevelopmentSecret: false },
+      auth: {
+        secret: "s".repeat(32),
+        usingDevelopmentSecret: false,
+        tokens: { maxLifetimeSeconds: 7200, issuer: "https://auth.example", audience: "reservations" },
+      },
     });
   });
 
