@@ -27,6 +27,8 @@ export interface Config {
     readonly bodyTimeoutMs: number;
     readonly headersTimeoutMs: number;
     readonly requestTimeoutMs: number;
+    /** `GET /metrics` needs this bearer token when set; without it, only loopback clients may read it. */
+    readonly metricsToken: string | undefined;
   };
   readonly eventStore: {
     /** Unset: start the embedded server. */
@@ -94,6 +96,7 @@ const EnvSchema = z.object({
   ADMISSION_MAX_QUEUED: z.coerce.number().int().min(0).max(100_000).default(256),
   ADMISSION_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(250),
   ADMISSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10_000).default(32),
+  METRICS_TOKEN: z.string().min(16, "use at least 16 characters").optional(),
   HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
@@ -136,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bodyTimeoutMs: vars.HTTP_BODY_TIMEOUT_MS,
       headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: vars.HTTP_REQUEST_TIMEOUT_MS,
+      metricsToken: vars.METRICS_TOKEN,
     },
     eventStore: { url: vars.EVENTSTORE_URL, dataDir: vars.DATA_DIR, embeddedPort: vars.EMBEDDED_EVENTSTORE_PORT },
     redis: { url: vars.REDIS_URL, readModelKeyRoot: vars.READ_MODEL_KEY_ROOT },

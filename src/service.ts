@@ -128,7 +128,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   // A worker serves only its health and metrics; the API role and the all-in-one serve the whole API.
   const app =
     config.role === "worker"
-      ? createOperationsApp({ logger, readiness, metrics })
+      ? createOperationsApp({ config, logger, readiness, metrics })
       : createApp({
           config,
           logger,

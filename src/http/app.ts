@@ -49,7 +49,7 @@ export function createRouter(deps: AppDependencies): Router<AppState> {
   paymentRoutes(router, deps.payments, support);
   readModelRoutes(router, deps.readModels, support);
   healthRoutes(router, deps.readiness);
-  metricsRoutes(router, deps.metrics);
+  metricsRoutes(router, deps.metrics, { token: deps.config.http.metricsToken });
   openApiRoutes(router);
   return router;
 }
@@ -74,6 +74,7 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
 }
 
 export interface OperationsDependencies {
+  readonly config: Pick<Config, "http">;
   readonly logger: Logger;
   readonly readiness: ReadinessProbe;
   readonly metrics: Metrics;
@@ -84,7 +85,7 @@ export function createOperationsApp(deps: OperationsDependencies): Koa<AppState>
   const app = new Koa<AppState>();
   const router = new Router<AppState>();
   healthRoutes(router, deps.readiness);
-  metricsRoutes(router, deps.metrics);
+  metricsRoutes(router, deps.metrics, { token: deps.config.http.metricsToken });
   app.use(requestId(deps.logger));
   app.use(securityHeaders());
   app.use(errorHandler());
