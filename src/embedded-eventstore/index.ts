@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { EventLog } from "./log/event-log.js";
+import { GroupCommit } from "./log/group-commit.js";
 import { appendHandler, batchAppendHandler } from "./grpc/streams/append.js";
 import { deleteHandler, tombstoneHandler } from "./grpc/streams/delete.js";
 import { readHandler } from "./grpc/streams/read.js";
@@ -44,6 +45,7 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
   writeSystemStreams(log);
   const limits = { maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE };
   const subscriptions = new PersistentSubscriptions(log);
+  const commits = new GroupCommit(log);
 
   const server = new Server({
     // Room above the append limit, so that an oversized append gets EventStoreDB's own error.
@@ -54,10 +56,10 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
   });
   server.addService(streamsGrpc.StreamsService, {
     read: readHandler(log),
-    append: appendHandler(log, limits),
+    append: appendHandler(commits, limits),
     delete: deleteHandler(log),
     tombstone: tombstoneHandler(log),
-    batchAppend: batchAppendHandler(log, limits),
+    batchAppend: batchAppendHandler(commits, limits),
   });
   server.addService(persistentGrpc.PersistentSubscriptionsService, persistentSubscriptionsService(subscriptions));
   server.addService(serverFeaturesGrpc.ServerFeaturesService, { getSupportedMethods: getSupportedMethodsHandler });
@@ -104,6 +106,7 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
           });
         });
         injector.destroy();
+        commits.flush();
         subscriptions.flush();
         log.close();
       })();
