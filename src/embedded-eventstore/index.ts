@@ -1,4 +1,5 @@
 import { createServer } from "node:net";
+import { threadId } from "node:worker_threads";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { EventLog } from "./log/event-log.js";
 import { GroupCommit } from "./log/group-commit.js";
@@ -26,6 +27,8 @@ export interface EmbeddedEventStoreOptions {
 export interface EmbeddedEventStore {
   readonly port: number;
   readonly connectionString: string;
+  /** The thread the server runs on: 0 in process, the worker's id when started by `startEmbeddedEventStoreInWorker`. */
+  readonly threadId: number;
   stop(): Promise<void>;
 }
 
@@ -89,6 +92,7 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
   return {
     port,
     connectionString: `esdb://${host}:${port}?tls=false`,
+    threadId,
     stop: () => {
       stopped ??= (async () => {
         subscriptions.stop();
@@ -114,3 +118,5 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
     },
   };
 };
+
+export { startEmbeddedEventStoreInWorker, type WorkerEventStoreOptions } from "./worker/host.js";
