@@ -1,81 +1,131 @@
 /**
- * Throughput of the embedded EventStoreDB-compatible server through the real client.
- * Prints figures; asserts nothing. Usage: npm run bench:eventstore [-- --memory] [-- --events N]
+ * Throughput of the embedded EventStoreDB-compatible server through the real client, with the
+ * server in a worker thread as the app runs it, and durable (SQLite WAL, synchronous=FULL) unless
+ * `--memory`. Prints figures; asserts nothing.
+ *
+ *   npm run bench:eventstore [-- --memory] [-- --seconds 3]
+ *
+ * `runEventStoreBench()` returns the same figures for the project's overall benchmark.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
 import { EventStoreDBClient, FORWARDS, START, jsonEvent } from "@eventstore/db-client";
-import { startEmbeddedEventStore } from "../src/embedded-eventstore/index.js";
+import { startEmbeddedEventStoreInWorker } from "../src/embedded-eventstore/index.js";
 
-const { values } = parseArgs({
-  options: {
-    memory: { type: "boolean", default: false },
-    events: { type: "string", default: "5000" },
-    concurrency: { type: "string", default: "16" },
-  },
-});
-const total = Number(values.events);
-const concurrency = Number(values.concurrency);
+export interface BenchFigure {
+  readonly label: string;
+  readonly perSecond: number;
+}
 
-const dataDir = values.memory ? undefined : mkdtempSync(join(tmpdir(), "es-bench-"));
-const store = await startEmbeddedEventStore(dataDir ? { port: 0, dataDir } : { port: 0, inMemory: true });
-const client = EventStoreDBClient.connectionString(store.connectionString);
+export interface EventStoreBenchOptions {
+  /** Keep the log in memory instead of a durable data directory. Default false. */
+  readonly inMemory?: boolean;
+  /** How long each append scenario runs. Default 3. */
+  readonly seconds?: number;
+  /** Called with each figure as soon as it is measured. */
+  readonly onFigure?: (figure: BenchFigure) => void;
+}
 
 const event = (i: number) => jsonEvent({ type: "BenchEvent", data: { i, payload: "x".repeat(200) } });
-const rate = (count: number, ms: number): string => `${Math.round((count / ms) * 1000).toLocaleString("en-US")}/s`;
 
-const timed = async (label: string, count: number, run: () => Promise<void>): Promise<void> => {
+/** Runs `writers` loops of single-event appends for `seconds`; answers acknowledged appends per second. */
+const concurrentAppends = async (
+  client: EventStoreDBClient,
+  writers: number,
+  seconds: number,
+  streamOf: (writer: number) => string,
+): Promise<number> => {
+  let appended = 0;
   const started = performance.now();
-  await run();
-  const elapsed = performance.now() - started;
-  console.log(`${label.padEnd(48)} ${String(count).padStart(7)} events  ${elapsed.toFixed(0).padStart(6)} ms  ${rate(count, elapsed)}`);
-};
-
-console.log(`embedded server, ${dataDir ? "durable (SQLite WAL, synchronous=FULL)" : "in memory"}, node ${process.version}`);
-await client.appendToStream("warmup", event(0));
-
-await timed("single-event appends, 1 writer", total, async () => {
-  for (let i = 0; i < total; i += 1) await client.appendToStream("bench-single", event(i));
-});
-
-await timed(`single-event appends, ${concurrency} writers`, total, async () => {
-  let next = 0;
+  const deadline = started + seconds * 1000;
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, writer) => {
-      while (next < total) {
-        const i = next++;
-        await client.appendToStream(`bench-concurrent-${writer}`, event(i));
+    Array.from({ length: writers }, async (_, writer) => {
+      while (performance.now() < deadline) {
+        await client.appendToStream(streamOf(writer), event(appended));
+        appended += 1;
       }
     }),
   );
-});
+  return (appended / (performance.now() - started)) * 1000;
+};
 
-const batchSize = 100;
-await timed(`batched appends (${batchSize} events per append)`, total * 4, async () => {
-  for (let i = 0; i < (total * 4) / batchSize; i += 1) {
-    await client.appendToStream("bench-batched", Array.from({ length: batchSize }, (_, j) => event(i * batchSize + j)));
-  }
-});
-
-await timed("read one stream forwards", total * 4, async () => {
+const countRead = async (read: AsyncIterable<{ event?: unknown }>): Promise<number> => {
   let count = 0;
-  for await (const resolved of client.readStream("bench-batched", { direction: FORWARDS, fromRevision: START })) {
-    if (resolved.event) count += 1;
-  }
-  if (count !== total * 4) throw new Error(`read ${count} events, expected ${total * 4}`);
-});
+  for await (const resolved of read) if (resolved.event) count += 1;
+  return count;
+};
 
-const allCount = total * 6 + 1;
-await timed("read $all forwards", allCount, async () => {
-  let count = 0;
-  for await (const resolved of client.readAll({ direction: FORWARDS, fromPosition: START, maxCount: allCount })) {
-    if (resolved.event) count += 1;
-  }
-});
+export async function runEventStoreBench(options: EventStoreBenchOptions = {}): Promise<BenchFigure[]> {
+  const seconds = options.seconds ?? 3;
+  const dataDir = options.inMemory ? undefined : mkdtempSync(join(tmpdir(), "es-bench-"));
+  const store = await startEmbeddedEventStoreInWorker(dataDir ? { port: 0, dataDir } : { port: 0, inMemory: true });
+  const client = EventStoreDBClient.connectionString(store.connectionString);
+  const figures: BenchFigure[] = [];
+  const report = (label: string, perSecond: number): void => {
+    const figure = { label, perSecond: Math.round(perSecond) };
+    figures.push(figure);
+    options.onFigure?.(figure);
+  };
+  try {
+    await client.appendToStream("warmup", event(0));
+    const run = Date.now().toString(36);
 
-await client.dispose();
-await store.stop();
-if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    for (const writers of [1, 16, 64]) {
+      report(
+        `single-event appends, ${writers} writer${writers > 1 ? "s" : ""}, separate streams`,
+        await concurrentAppends(client, writers, seconds, (writer) => `bench-${run}-w${writers}-${writer}`),
+      );
+      if (writers > 1) {
+        report(
+          `single-event appends, ${writers} writers, one stream`,
+          await concurrentAppends(client, writers, seconds, () => `bench-${run}-shared-${writers}`),
+        );
+      }
+    }
+
+    const batchSize = 100;
+    const batchedStream = `bench-${run}-batched`;
+    let batched = 0;
+    const batchStart = performance.now();
+    while (performance.now() < batchStart + seconds * 1000) {
+      await client.appendToStream(batchedStream, Array.from({ length: batchSize }, (_, j) => event(batched + j)));
+      batched += batchSize;
+    }
+    report(`batched appends (${batchSize} events per append), events`, (batched / (performance.now() - batchStart)) * 1000);
+
+    const readStart = performance.now();
+    const readCount = await countRead(client.readStream(batchedStream, { direction: FORWARDS, fromRevision: START }));
+    report("read one stream forwards, events", (readCount / (performance.now() - readStart)) * 1000);
+
+    const allStart = performance.now();
+    const allCount = await countRead(client.readAll({ direction: FORWARDS, fromPosition: START, maxCount: 50_000 }));
+    report("read $all forwards, events", (allCount / (performance.now() - allStart)) * 1000);
+  } finally {
+    await client.dispose();
+    await store.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+  return figures;
+}
+
+const runDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (runDirectly) {
+  const { values } = parseArgs({
+    options: {
+      memory: { type: "boolean", default: false },
+      seconds: { type: "string", default: "3" },
+    },
+  });
+  console.log(
+    `embedded server in a worker thread, ${values.memory ? "in memory" : "durable (SQLite WAL, synchronous=FULL)"}, node ${process.version}`,
+  );
+  await runEventStoreBench({
+    inMemory: values.memory,
+    seconds: Number(values.seconds),
+    onFigure: (figure) => console.log(`${figure.label.padEnd(60)} ${figure.perSecond.toLocaleString("en-US").padStart(10)}/s`),
+  });
+}

@@ -1,6 +1,8 @@
 import { createServer } from "node:net";
+import { threadId } from "node:worker_threads";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { EventLog } from "./log/event-log.js";
+import { GroupCommit } from "./log/group-commit.js";
 import { appendHandler, batchAppendHandler } from "./grpc/streams/append.js";
 import { deleteHandler, tombstoneHandler } from "./grpc/streams/delete.js";
 import { readHandler } from "./grpc/streams/read.js";
@@ -25,6 +27,8 @@ export interface EmbeddedEventStoreOptions {
 export interface EmbeddedEventStore {
   readonly port: number;
   readonly connectionString: string;
+  /** The thread the server runs on: 0 in process, the worker's id when started by `startEmbeddedEventStoreInWorker`. */
+  readonly threadId: number;
   stop(): Promise<void>;
 }
 
@@ -44,6 +48,7 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
   writeSystemStreams(log);
   const limits = { maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE };
   const subscriptions = new PersistentSubscriptions(log);
+  const commits = new GroupCommit(log);
 
   const server = new Server({
     // Room above the append limit, so that an oversized append gets EventStoreDB's own error.
@@ -54,10 +59,10 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
   });
   server.addService(streamsGrpc.StreamsService, {
     read: readHandler(log),
-    append: appendHandler(log, limits),
+    append: appendHandler(commits, limits),
     delete: deleteHandler(log),
     tombstone: tombstoneHandler(log),
-    batchAppend: batchAppendHandler(log, limits),
+    batchAppend: batchAppendHandler(commits, limits),
   });
   server.addService(persistentGrpc.PersistentSubscriptionsService, persistentSubscriptionsService(subscriptions));
   server.addService(serverFeaturesGrpc.ServerFeaturesService, { getSupportedMethods: getSupportedMethodsHandler });
@@ -87,6 +92,7 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
   return {
     port,
     connectionString: `esdb://${host}:${port}?tls=false`,
+    threadId,
     stop: () => {
       stopped ??= (async () => {
         subscriptions.stop();
@@ -104,6 +110,7 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
           });
         });
         injector.destroy();
+        commits.flush();
         subscriptions.flush();
         log.close();
       })();
@@ -111,3 +118,5 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
     },
   };
 };
+
+export { startEmbeddedEventStoreInWorker, type WorkerEventStoreOptions } from "./worker/host.js";

@@ -40,3 +40,7 @@ export const maximumAppendSizeExceededError = (maxAppendSize: number): ServiceEr
   });
 
 export const invalidArgument = (details: string): ServiceError => rpcError(status.INVALID_ARGUMENT, details);
+
+/** A write that SQLite refused or could not make durable: only the calls of that write fail. */
+export const storageError = (cause: unknown): ServiceError =>
+  rpcError(status.INTERNAL, `Storage error: ${cause instanceof Error ? cause.message : String(cause)}`);

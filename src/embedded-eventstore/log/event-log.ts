@@ -66,6 +66,21 @@ const recordSize = (stream: string, type: string, data: Uint8Array, metadata: Ui
 
 export type AppendListener = (lastPosition: number) => void;
 
+export interface AppendRequest {
+  readonly streamId: string;
+  readonly expected: ExpectedRevision;
+  readonly events: readonly ProposedEvent[];
+}
+
+/** One append of a group: its outcome, or the storage error that undid it alone. */
+export type GroupAppendResult = { readonly outcome: AppendOutcome } | { readonly error: Error };
+
+/** What must be put back when SQLite rolls a write back: the stream cache is simply rebuilt from disk. */
+interface Positions {
+  readonly lastPosition: number;
+  readonly nextPosition: number;
+}
+
 /**
  * The single-node transaction log: every event of every stream in one total order ($all),
  * with per-stream revisions and optimistic concurrency, stored in SQLite.
@@ -80,6 +95,8 @@ export class EventLog {
   private nextPosition = 0;
   private lastPosition = -1;
   private readonly statements;
+  /** Runs one append in a SAVEPOINT when called inside the group's transaction. */
+  private readonly appendInSavepoint;
 
   constructor(options: EventLogOptions = {}) {
     if (options.dataDir !== undefined) {
@@ -126,6 +143,9 @@ export class EventLog {
       lastRow: this.db.prepare(`SELECT * FROM events ORDER BY position DESC LIMIT 1`),
       idsInStream: this.db.prepare(`SELECT revision FROM events WHERE stream = ? AND event_id = ?`),
     };
+    this.appendInSavepoint = this.db.transaction((request: AppendRequest) =>
+      this.appendInTransaction(request.streamId, request.expected, request.events),
+    );
     const last = this.statements.lastRow.get() as EventRow | undefined;
     if (last) {
       this.lastPosition = last.position;
@@ -159,14 +179,35 @@ export class EventLog {
   }
 
   append(streamId: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): AppendOutcome {
-    const outcome = this.db.transaction(() => this.appendInTransaction(streamId, expected, events))();
-    if (outcome.kind === "success" && events.length > 0) this.notify();
-    return outcome;
+    const [result] = this.appendGroup([{ streamId, expected, events }]);
+    if (!result) throw new Error("appendGroup answered nothing");
+    if ("error" in result) throw result.error;
+    return result.outcome;
+  }
+
+  /**
+   * Group commit: every append of the group in ONE SQLite transaction, so one fsync makes them all
+   * durable. Each append is checked against the log as the earlier appends of the group left it,
+   * exactly as if they had been committed one by one. An append that fails in storage is rolled back
+   * to its savepoint alone; if the commit itself fails, the whole group is undone and this throws.
+   * Listeners hear of the group only once it is committed, so no reader sees an uncommitted event.
+   */
+  appendGroup(requests: readonly AppendRequest[]): GroupAppendResult[] {
+    const before = this.positions();
+    let results: GroupAppendResult[];
+    try {
+      results = this.db.transaction(() => requests.map((request) => this.appendOne(request)))();
+    } catch (error) {
+      this.restore(before);
+      throw toError(error);
+    }
+    if (this.lastPosition !== before.lastPosition) this.notify();
+    return results;
   }
 
   /** Soft delete: the stream reads as not found and can be written again, numbering on from where it was. */
   delete(streamId: string, expected: ExpectedRevision): DeleteOutcome {
-    const outcome = this.db.transaction((): DeleteOutcome => {
+    const outcome = this.writeTransaction((): DeleteOutcome => {
       const state = this.state(streamId);
       if (state.tombstoned) return { kind: "stream_deleted" };
       const mismatch = this.checkExpected(streamId, state, expected);
@@ -180,14 +221,14 @@ export class EventLog {
         systemEvent(METADATA_EVENT_TYPE, `{"$tb":${INT64_MAX}}`),
       ]);
       return { kind: "success", position: written.position };
-    })();
+    });
     if (outcome.kind === "success") this.notify();
     return outcome;
   }
 
   /** Hard delete: the stream can never be read or written again. */
   tombstone(streamId: string, expected: ExpectedRevision): DeleteOutcome {
-    const outcome = this.db.transaction((): DeleteOutcome => {
+    const outcome = this.writeTransaction((): DeleteOutcome => {
       const state = this.state(streamId);
       if (state.tombstoned) return { kind: "stream_deleted" };
       const mismatch = this.checkExpected(streamId, state, expected);
@@ -195,7 +236,7 @@ export class EventLog {
       const position = this.insert(streamId, TOMBSTONE_REVISION, systemEvent(TOMBSTONE_EVENT_TYPE, ""));
       state.tombstoned = true;
       return { kind: "success", position };
-    })();
+    });
     if (outcome.kind === "success") this.notify();
     return outcome;
   }
@@ -254,6 +295,37 @@ export class EventLog {
     const state = this.state(streamId);
     if (state.tombstoned || revision < this.firstReadableRevision(state)) return undefined;
     return this.eventAt(streamId, revision);
+  }
+
+  private appendOne(request: AppendRequest): GroupAppendResult {
+    const before = this.positions();
+    try {
+      return { outcome: this.appendInSavepoint(request) };
+    } catch (error) {
+      this.restore(before);
+      return { error: toError(error) };
+    }
+  }
+
+  private writeTransaction<T>(write: () => T): T {
+    const before = this.positions();
+    try {
+      return this.db.transaction(write)();
+    } catch (error) {
+      this.restore(before);
+      throw error;
+    }
+  }
+
+  private positions(): Positions {
+    return { lastPosition: this.lastPosition, nextPosition: this.nextPosition };
+  }
+
+  /** After a rollback the cached stream states may be ahead of the database: forget them. */
+  private restore(positions: Positions): void {
+    this.lastPosition = positions.lastPosition;
+    this.nextPosition = positions.nextPosition;
+    this.streams.clear();
   }
 
   private appendInTransaction(streamId: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): AppendOutcome {
@@ -405,6 +477,8 @@ export class EventLog {
     for (const listener of this.listeners) listener(this.lastPosition);
   }
 }
+
+const toError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
 const systemEvent = (type: string, json: string): ProposedEvent => ({
   id: crypto.randomUUID(),

@@ -140,7 +140,7 @@ export class SubscriptionGroup {
       const message = this.takeOutstanding(id);
       if (message) this.complete(message);
     }
-    this.schedulePump();
+    this.pumpNow();
   }
 
   nack(ids: readonly string[], action: NackAction, reason: string): void {
@@ -162,7 +162,7 @@ export class SubscriptionGroup {
           break;
       }
     }
-    this.schedulePump();
+    this.pumpNow();
   }
 
   /**
@@ -232,6 +232,15 @@ export class SubscriptionGroup {
     return Math.max(0, last - (metadata.truncateBefore ?? 0) + 1);
   }
 
+  /**
+   * Hands out messages right after an ack or nack, as EventStoreDB does: batching them first would
+   * make the order of retried and new messages depend on how the client's packets happened to arrive.
+   */
+  private pumpNow(): void {
+    if (this.pumping) this.schedulePump();
+    else this.pump();
+  }
+
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
@@ -253,8 +262,14 @@ export class SubscriptionGroup {
             this.schedulePump();
             break;
           }
-          scanned += this.readSource();
-          if (this.readBuffer.length === 0) break;
+          const read = this.readSource();
+          scanned += read;
+          // A batch the filter emptied completely is no reason to stop: nothing else would wake this
+          // group until an unrelated append, so read on until a match or the end of the source.
+          if (this.readBuffer.length === 0) {
+            if (read > 0 && !this.sourceExhausted) continue;
+            break;
+          }
         }
         const message = fromRetry ? this.retryQueue[0] : this.readBuffer[0];
         if (!message) break;

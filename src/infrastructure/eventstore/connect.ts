@@ -1,5 +1,5 @@
 import { EventStoreDBClient } from "@eventstore/db-client";
-import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../embedded-eventstore/index.js";
+import { startEmbeddedEventStoreInWorker, type EmbeddedEventStore } from "../../embedded-eventstore/index.js";
 
 export interface EventStoreSettings {
   /** A real EventStoreDB; when absent the embedded server is started. */
@@ -8,12 +8,17 @@ export interface EventStoreSettings {
   readonly embeddedPort: number;
   /** Embedded only: keep nothing on disk (tests). */
   readonly inMemory?: boolean;
+  /**
+   * Embedded only: called if the server's worker thread dies while the app runs. Without it, the
+   * error is rethrown on the main thread, so the process fails loudly instead of serving without a store.
+   */
+  readonly onEmbeddedCrash?: (error: Error) => void;
 }
 
 export interface EventStoreConnection {
   readonly client: EventStoreDBClient;
   readonly connectionString: string;
-  /** Set when this process runs the embedded server. */
+  /** Set when this process runs the embedded server (in a worker thread of its own). */
   readonly embedded: EmbeddedEventStore | undefined;
   close(): Promise<void>;
 }
@@ -22,9 +27,11 @@ export interface EventStoreConnection {
 export const connectEventStore = async (settings: EventStoreSettings): Promise<EventStoreConnection> => {
   const embedded =
     settings.url === undefined
-      ? await startEmbeddedEventStore(
-          settings.inMemory ? { port: settings.embeddedPort, inMemory: true } : { port: settings.embeddedPort, dataDir: settings.dataDir },
-        )
+      ? await startEmbeddedEventStoreInWorker({
+          port: settings.embeddedPort,
+          ...(settings.inMemory ? { inMemory: true } : { dataDir: settings.dataDir }),
+          ...(settings.onEmbeddedCrash ? { onCrash: settings.onEmbeddedCrash } : {}),
+        })
       : undefined;
   const connectionString = settings.url ?? embedded?.connectionString ?? "";
   const client = EventStoreDBClient.connectionString(connectionString);

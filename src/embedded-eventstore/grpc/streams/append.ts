@@ -1,8 +1,8 @@
 import { status, type sendUnaryData, type ServerDuplexStream, type ServerReadableStream } from "@grpc/grpc-js";
-import type { EventLog } from "../../log/event-log.js";
+import type { GroupCommit } from "../../log/group-commit.js";
 import type { AppendOutcome, ExpectedRevision, ProposedEvent } from "../../log/types.js";
 import { readStreamName, readUuid, streamIdentifier } from "../convert.js";
-import { invalidArgument, maximumAppendSizeExceededError, rpcError, streamDeletedError } from "../errors.js";
+import { invalidArgument, maximumAppendSizeExceededError, rpcError, storageError, streamDeletedError } from "../errors.js";
 import {
   anyPb,
   codePb,
@@ -71,7 +71,7 @@ const invalidEventError = (problem: Invalid): Error => {
 
 /** `Streams.Append`: options first, then the events; the answer comes after the client half-closes. */
 export const appendHandler =
-  (log: EventLog, limits: AppendLimits) =>
+  (commits: GroupCommit, limits: AppendLimits) =>
   (call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>): void => {
     let streamName: string | undefined;
     let expected: ExpectedRevision = { kind: "any" };
@@ -109,9 +109,14 @@ export const appendHandler =
       if (failure) return callback(failure);
       if (streamName === undefined) return callback(invalidArgument("Append requests must start with options"));
       if (streamName === "") return callback(handlerException());
-      const outcome = log.append(streamName, expected, events);
-      if (outcome.kind === "stream_deleted") return callback(streamDeletedError(streamName));
-      callback(null, toAppendResp(outcome, expected));
+      const name = streamName;
+      commits.append({ streamId: name, expected, events }).then(
+        (outcome) => {
+          if (outcome.kind === "stream_deleted") callback(streamDeletedError(name));
+          else callback(null, toAppendResp(outcome, expected));
+        },
+        (error: unknown) => callback(storageError(error)),
+      );
     });
   };
 
@@ -189,13 +194,22 @@ const badRequest = (message: string): BatchFailure => {
  * a correlation id, its events possibly split over several requests until `is_final`.
  */
 export const batchAppendHandler =
-  (log: EventLog, limits: AppendLimits) =>
+  (commits: GroupCommit, limits: AppendLimits) =>
   (call: ServerDuplexStream<BatchAppendReq, BatchAppendResp>): void => {
     const pending = new Map<string, PendingBatch>();
     /** Correlation ids whose append already failed: their remaining chunks are ignored. */
     const failed = new Set<string>();
+    /** Appends still committing: the call ends only after their answers are written. */
+    let committing = 0;
+    let ended = false;
+    const endWhenAnswered = (): void => {
+      if (ended && committing === 0) call.end();
+    };
     call.on("error", () => undefined);
-    call.on("end", () => call.end());
+    call.on("end", () => {
+      ended = true;
+      endWhenAnswered();
+    });
     call.on("data", (request: BatchAppendReq) => {
       const correlation = request.getCorrelationId();
       const correlationId = readUuid(correlation);
@@ -216,16 +230,22 @@ export const batchAppendHandler =
         pending.set(correlationId, batch);
       }
       const failure = collect(batch, request.getProposedMessagesList(), limits);
-      const respond = (response: BatchAppendResp): void => {
-        pending.delete(correlationId);
-        call.write(response);
-      };
       if (failure) {
+        pending.delete(correlationId);
         failed.add(correlationId);
-        respond(errorResponse(correlation, batch.streamName, failure));
+        call.write(errorResponse(correlation, batch.streamName, failure));
         return;
       }
-      if (request.getIsFinal()) respond(complete(log, batch, correlation));
+      if (request.getIsFinal()) {
+        pending.delete(correlationId);
+        committing += 1;
+        void complete(commits, batch, correlation).then((response) => {
+          committing -= 1;
+          // The client may have gone while the group was committing; there is no one left to tell.
+          if (!call.cancelled && call.writable) call.write(response);
+          endWhenAnswered();
+        });
+      }
     });
   };
 
@@ -249,7 +269,7 @@ const collect = (batch: PendingBatch, messages: readonly ProposedMessage[], limi
   return undefined;
 };
 
-const complete = (log: EventLog, batch: PendingBatch, correlation: UUID): BatchAppendResp => {
+const complete = async (commits: GroupCommit, batch: PendingBatch, correlation: UUID): Promise<BatchAppendResp> => {
   if (batch.streamName === "") return errorResponse(correlation, batch.streamName, badRequest("Stream name must not be empty"));
   if (batch.deadlineMs !== undefined && Date.now() > batch.deadlineMs) {
     return errorResponse(correlation, batch.streamName, {
@@ -259,7 +279,18 @@ const complete = (log: EventLog, batch: PendingBatch, correlation: UUID): BatchA
       details: new sharedPb.Timeout().serializeBinary(),
     });
   }
-  const outcome = log.append(batch.streamName, batch.expected, batch.events);
+  let outcome: AppendOutcome;
+  try {
+    outcome = await commits.append({ streamId: batch.streamName, expected: batch.expected, events: batch.events });
+  } catch (error) {
+    const details = new sharedPb.Unknown();
+    return errorResponse(correlation, batch.streamName, {
+      code: codePb.Code.INTERNAL,
+      message: storageError(error).details,
+      typeName: "event_store.client.Unknown",
+      details: details.serializeBinary(),
+    });
+  }
   switch (outcome.kind) {
     case "success": {
       const response = baseResponse(correlation, batch.streamName);
