@@ -74,6 +74,11 @@ export const startService = async (config: Config, logger: Logger, options: Serv
     dataDir: config.eventStore.dataDir,
     embeddedPort: config.eventStore.embeddedPort,
     inMemory: options.inMemoryEventStore ?? false,
+    // Without its store the process cannot keep a single promise: say why and let the supervisor restart it.
+    onEmbeddedCrash: (error) => {
+      logger.fatal({ err: error }, "the embedded EventStoreDB stopped unexpectedly; exiting");
+      process.exit(1);
+    },
   });
   if (eventStore.embedded) {
     logger.info(
