@@ -103,12 +103,14 @@ export interface CompiledServiceOptions {
   readonly waitFor?: "live" | "ready";
   readonly timeoutMs?: number;
   readonly label?: string;
+  /** Extra Node flags, e.g. `--cpu-prof` for a profile (not allowed in NODE_OPTIONS). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** `node --enable-source-maps dist/src/main.js`, exactly as `npm start` runs it (call `buildService` first). */
 export const startCompiledService = async (options: CompiledServiceOptions): Promise<ChildService> => {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--enable-source-maps", path.join("dist", "src", "main.js")], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--enable-source-maps", path.join("dist", "src", "main.js")], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, EMBEDDED_EVENTSTORE_PORT: "0", ...options.env, PORT: String(port), HOST: "127.0.0.1", FORCE_COLOR: "0" },

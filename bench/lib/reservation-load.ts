@@ -25,6 +25,8 @@ export interface ReservationLoadOptions {
   /** Uncontended: how many products the load is spread over. */
   readonly products: number;
   readonly progress: (message: string) => void;
+  /** Extra Node flags for the service (`--cpu-prof`, …). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface InventoryCheck {
@@ -85,6 +87,7 @@ export const measureReservations = async (options: ReservationLoadOptions): Prom
     },
     waitFor: options.role === "all" ? "ready" : "live",
     label: `ROLE=${options.role}`,
+    ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
   });
   try {
     const seller = await signToken(secret, { sub: "bench-seller", role: "seller", ttlSeconds: 3600 });

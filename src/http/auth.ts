@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from "node:crypto";
 import type { Middleware } from "koa";
 import { errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
@@ -15,8 +16,16 @@ const ClaimsSchema = z.object({
   role: z.enum(ROLES),
 });
 
-function keyOf(secret: string): Uint8Array {
-  return new TextEncoder().encode(secret);
+/** Imported once per secret: importing an HMAC key on every request costs as much as verifying. */
+const keys = new Map<string, KeyObject>();
+
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (key === undefined) {
+    key = createSecretKey(new TextEncoder().encode(secret));
+    keys.set(secret, key);
+  }
+  return key;
 }
 
 /** RFC 6750 §3: no error code when the request carried no credentials at all. */
