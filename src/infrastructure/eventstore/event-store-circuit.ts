@@ -1,4 +1,5 @@
 import {
+  CancelledError,
   DeadlineExceededError,
   NotLeaderError,
   StreamNotFoundError,
@@ -27,11 +28,21 @@ const isNormalAnswer = (error: unknown): boolean =>
 const isBreakerRejection = (error: unknown): boolean =>
   typeof error === "object" && error !== null && (error as { code?: unknown }).code === "EOPENBREAKER";
 
+/** gRPC status codes of a call that never reached a working server: CANCELLED, DEADLINE_EXCEEDED, UNAVAILABLE. */
+const OUTAGE_STATUS_CODES: ReadonlySet<number> = new Set([1, 4, 14]);
+
+/**
+ * The client converts most transport failures into its own error classes, but not all: appends on
+ * its BatchAppend stream fail with grpc-js's raw errors (`14 UNAVAILABLE` once the connection is
+ * gone) or `CancelledError` (the calls in flight when it dropped). All of them mean "away".
+ */
 const isOutage = (error: unknown): boolean =>
   error instanceof UnavailableError ||
   error instanceof DeadlineExceededError ||
   error instanceof TimeoutError ||
-  error instanceof NotLeaderError;
+  error instanceof NotLeaderError ||
+  error instanceof CancelledError ||
+  (error instanceof Error && "code" in error && typeof error.code === "number" && OUTAGE_STATUS_CODES.has(error.code));
 
 /**
  * A circuit breaker in front of EventStoreDB. When calls keep failing or timing out, later calls
