@@ -16,6 +16,7 @@ export class Metrics {
   private readonly commandDuration: Histogram<"command" | "outcome">;
   private readonly handlingDelay: Histogram<"group">;
   private readonly handledCounter: Counter<"group" | "outcome">;
+  private readonly unpinnedChargeCounter: Counter;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -46,6 +47,15 @@ export class Metrics {
       labelNames: ["group", "outcome"],
       registers: [this.registry],
     });
+    this.unpinnedChargeCounter = new Counter({
+      name: "reservations_charged_without_agreed_price_total",
+      help: "Reservations placed with a paymentToken but no unitPrice: charged at whatever the price was when the hold landed",
+      registers: [this.registry],
+    });
+  }
+
+  unpinnedCharge(): void {
+    this.unpinnedChargeCounter.inc();
   }
 
   /** Reports a circuit breaker's state (0 closed, 1 half-open, 2 open) whenever metrics are scraped. */

@@ -93,6 +93,8 @@ export interface PlaceReservationInput {
   readonly productId: string;
   readonly quantity: number;
   readonly paymentToken?: string;
+  /** The unit price the customer agreed to; the placement is refused when the product's differs. */
+  readonly unitPrice?: number;
 }
 
 export interface ProductService {

@@ -26,7 +26,8 @@ type Permission = "read" | "customer" | "seller";
 const isSameRequest = (reservation: Reservation, input: PlaceReservationInput): boolean =>
   reservation.productId === input.productId &&
   reservation.quantity === input.quantity &&
-  reservation.paymentTokenProvided === (input.paymentToken !== undefined);
+  reservation.paymentTokenProvided === (input.paymentToken !== undefined) &&
+  (input.unitPrice === undefined || input.unitPrice === reservation.unitPrice);
 
 /** Who may do what to a reservation: its customer, the seller of its product, and admins. */
 const allowed = (actor: Actor, reservation: Reservation, permission: Permission): boolean => {
@@ -100,7 +101,10 @@ export const createReservationService = ({
       input.productId,
       (state) => {
         if (!isRegistered(state)) throw new ResourceNotFoundError("product", input.productId);
-        return { type: "HoldUnits", data: { reservationId, quantity: input.quantity, now } };
+        return {
+          type: "HoldUnits",
+          data: { reservationId, quantity: input.quantity, now, ...(input.unitPrice === undefined ? {} : { agreedUnitPrice: input.unitPrice }) },
+        };
       },
       metadata,
     );

@@ -12,6 +12,7 @@ export type DomainErrorCode =
   | 'invalid-transition'
   | 'insufficient-availability'
   | 'product-withdrawn'
+  | 'price-changed'
   | 'capacity-below-allocated'
   | 'units-in-use'
   | 'not-next-step'
@@ -64,6 +65,16 @@ export class InsufficientAvailabilityError extends DomainError {
     super('insufficient-availability', `only ${available} unit(s) available, ${requested} requested`, {
       available,
       requested,
+    });
+  }
+}
+
+/** The customer agreed to another price than the product has now (a seller changed it meanwhile). */
+export class PriceChangedError extends DomainError {
+  constructor(unitPrice: number, agreedUnitPrice: number) {
+    super('price-changed', `the unit price is now ${unitPrice}, not the ${agreedUnitPrice} agreed to`, {
+      unitPrice,
+      agreedUnitPrice,
     });
   }
 }

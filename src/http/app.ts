@@ -45,7 +45,7 @@ export function createRouter(deps: AppDependencies): Router<AppState> {
     commandSlot: commandSlot(deps.config.http.admission, deps.metrics),
   };
   productRoutes(router, deps.products, support);
-  reservationRoutes(router, deps.reservations, support);
+  reservationRoutes(router, deps.reservations, support, () => deps.metrics.unpinnedCharge());
   paymentRoutes(router, deps.payments, support);
   readModelRoutes(router, deps.readModels, support);
   healthRoutes(router, deps.readiness);

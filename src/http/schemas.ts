@@ -65,6 +65,11 @@ export const PlaceReservationBody = z
       .max(200)
       .optional()
       .openapi({ description: "when given, the payment is charged right after placing", example: "tok_ok" }),
+    unitPrice: z.int().min(0).max(1_000_000_000).optional().openapi({
+      description:
+        "the unit price the customer agreed to; 409 `price-changed` when the product's price differs. Clients that charge automatically (with `paymentToken`) should always send it.",
+      example: 1500,
+    }),
   })
   .strict()
   .openapi("PlaceReservation");

@@ -159,6 +159,27 @@ describe("POST /reservations", () => {
   });
 });
 
+describe("unitPrice on POST /reservations: the price the customer agreed to", () => {
+  it("places at the agreed price; after the seller changes it, 409 price-changed and nothing is held", async () => {
+    const product = await api().createProduct({ capacity: 10, unitPrice: 1 });
+    const placed = await place({ productId: product.id, quantity: 2, unitPrice: 1 });
+    expect(placed.status).toBe(201);
+    expect(placed.body.amount).toBe(2);
+
+    // The attack: the price is raised between the customer's GET and their POST with a payment token.
+    const raised = await api().patch(`/products/${product.id}`, { as: "seller", json: { unitPrice: 1_000_000_000 } });
+    expect(raised.status).toBe(200);
+    const refused = expectProblem(await place({ productId: product.id, quantity: 5, paymentToken: "tok_ok", unitPrice: 1 }), 409, "price-changed");
+    expect(refused).toMatchObject({ unitPrice: 1_000_000_000, agreedUnitPrice: 1 });
+    expect(await api().product(product.id)).toMatchObject({ held: 2 });
+  });
+
+  it("is validated like any price", async () => {
+    const product = await api().createProduct();
+    expectValidationError(await place({ productId: product.id, quantity: 1, unitPrice: -1 }), "unitPrice");
+  });
+});
+
 describe("Idempotency-Key on POST /reservations", () => {
   it("the same key from the same user returns the first reservation (200) and changes nothing", async () => {
     const product = await api().createProduct({ capacity: 5 });

@@ -3,6 +3,7 @@ import { fold } from '../../src/domain/decider.js';
 import {
   CapacityBelowAllocatedError,
   InsufficientAvailabilityError,
+  PriceChangedError,
   InvalidCommandError,
   NotFoundError,
   ProductWithdrawnError,
@@ -257,6 +258,24 @@ describe('HoldUnits', () => {
 
   test('can hold every remaining unit', () => {
     given(registered(), held(R1, 3)).when(hold(R2, 2)).then([held(R2, 2)]);
+  });
+
+  test('holds at the price the customer agreed to', () => {
+    given(registered({ unitPrice: 1000 }))
+      .when({ type: 'HoldUnits', data: { reservationId: R1, quantity: 2, agreedUnitPrice: 1000, now: T0 } })
+      .then([held(R1, 2)]);
+  });
+
+  test('refuses when the price changed since the customer saw it, and says both prices', () => {
+    given(registered({ unitPrice: 1000 }), updated({ unitPrice: 1_000_000_000 }))
+      .when({ type: 'HoldUnits', data: { reservationId: R1, quantity: 2, agreedUnitPrice: 1000, now: T0 } })
+      .thenThrows(PriceChangedError, 'price-changed', { unitPrice: 1_000_000_000, agreedUnitPrice: 1000 });
+  });
+
+  test('a retried hold that already succeeded still succeeds after a price change', () => {
+    given(registered({ unitPrice: 1000 }), held(R1, 2), updated({ unitPrice: 2000 }))
+      .when({ type: 'HoldUnits', data: { reservationId: R1, quantity: 2, agreedUnitPrice: 1000, now: T0 } })
+      .then([]);
   });
 
   test('refuses more than available and says how many are', () => {

@@ -21,7 +21,8 @@ export type ProductCommand =
     }
   | { type: 'UpdateProduct'; data: { name?: string; capacity?: number; unitPrice?: number; now: string } }
   | { type: 'WithdrawProduct'; data: { now: string } }
-  | { type: 'HoldUnits'; data: { reservationId: string; quantity: number; now: string } }
+  /** `agreedUnitPrice`: the price the customer saw; the hold is refused when the product's price differs. */
+  | { type: 'HoldUnits'; data: { reservationId: string; quantity: number; agreedUnitPrice?: number; now: string } }
   | { type: 'CommitHeldUnits'; data: { reservationId: string; now: string } }
   /**
    * Gives a reservation's units back, whatever stage they are in: held units are

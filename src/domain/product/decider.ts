@@ -5,6 +5,7 @@ import {
   InsufficientAvailabilityError,
   InvalidCommandError,
   NotFoundError,
+  PriceChangedError,
   ProductWithdrawnError,
   UnitsInUseError,
 } from '../errors.js';
@@ -106,6 +107,9 @@ export function decideProduct(command: ProductCommand, state: ProductState): Pro
       if (product.allocations.has(data.reservationId)) return [];
       if (product.withdrawn) throw new ProductWithdrawnError();
       requireInteger('quantity', data.quantity, 1);
+      if (data.agreedUnitPrice !== undefined && data.agreedUnitPrice !== product.unitPrice) {
+        throw new PriceChangedError(product.unitPrice, data.agreedUnitPrice);
+      }
       if (data.quantity > product.available) {
         throw new InsufficientAvailabilityError(product.available, data.quantity);
       }

@@ -95,10 +95,14 @@ function sendReservation(ctx: AppContext, reservation: ReservationView, status =
   ctx.body = reservationResponse(reservation);
 }
 
+/** Told of every automatic charge requested without the price the customer agreed to. */
+export type UnpinnedChargeObserver = () => void;
+
 export function reservationRoutes(
   router: Router<AppState>,
   reservations: ReservationService,
   support: RouteSupport,
+  onUnpinnedCharge: UnpinnedChargeObserver = () => undefined,
 ): void {
   /**
    * A repeated `Idempotency-Key` (`created: false`) answers 200 with the first result's body, so a
@@ -109,6 +113,11 @@ export function reservationRoutes(
       "idempotency-key": ctx.get("Idempotency-Key") || undefined,
     });
     const input = parseInput("body", PlaceReservationBody, ctx.request.body);
+    if (input.paymentToken !== undefined && input.unitPrice === undefined) {
+      // Charged at whatever the price is when the hold lands: clients should pin it with unitPrice.
+      onUnpinnedCharge();
+      ctx.state.log.warn({ productId: input.productId }, "automatic charge requested without unitPrice; the product's current price applies");
+    }
     const { reservation, created } = await reservations.place(
       commandContext(ctx, { ifMatch: false }),
       input,
