@@ -76,8 +76,9 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
    * The musical-seat flow: a reservation placed with a token is charged right away. The token is
    * used at most once and deleted whatever happens: charged, declined, or no longer needed.
    */
-  const chargeWithToken = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<void> => {
-    if (!reservation.paymentTokenProvided) return;
+  /** Returns whether the provider was asked to charge (and so whether the payment may have changed). */
+  const chargeWithToken = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<boolean> => {
+    if (!reservation.paymentTokenProvided) return false;
     const token = payment.status === "pending" && reservation.status === "placed" ? await deps.paymentTokens.read(reservation.reservationId) : undefined;
     if (token !== undefined) {
       try {
@@ -93,6 +94,7 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
       }
     }
     await deps.paymentTokens.discard(reservation.reservationId);
+    return token !== undefined;
   };
 
   const refund = async (payment: Payment, reason: string, metadata: CommandMetadata): Promise<void> => {
@@ -110,18 +112,21 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
     await deps.payments.handle(payment.paymentId, () => ({ type: "RefundPayment", data: { refundId, reason, now: now() } }), metadata);
   };
 
-  const reconcilePayment = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<void> => {
+  /** Returns the reservation as it is afterwards: settling moves it on. */
+  const reconcilePayment = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<Reservation> => {
     if (ENDED.has(reservation.status)) {
       if (payment.status === "pending") {
         await deps.payments.handle(payment.paymentId, () => ({ type: "VoidPayment", data: { reason: `reservation ${reservation.status}`, now: now() } }), metadata);
       } else if (payment.status === "paid") {
         await refund(payment, `reservation ${reservation.status}`, metadata);
       }
-      return;
+      return reservation;
     }
     if (reservation.status === "placed" && payment.status === "paid") {
-      await deps.reservations.handle(reservation.reservationId, () => ({ type: "SettleReservationPayment", data: { now: now() } }), metadata);
+      const settled = await deps.reservations.handle(reservation.reservationId, () => ({ type: "SettleReservationPayment", data: { now: now() } }), metadata);
+      if (isPlaced(settled.state)) return settled.state;
     }
+    return reservation;
   };
 
   const reconcileUnits = async (reservation: Reservation, metadata: CommandMetadata): Promise<void> => {
@@ -137,14 +142,21 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
     );
   };
 
+  /**
+   * The stream of the event being handled must be read at least up to that event; a cached state that
+   * far needs no read. Later events of that stream, and the other streams' events, come to the saga
+   * in turn, and every command it sends is checked against the stream's current revision.
+   */
+  const upTo = (event: ConsumedEvent, streamId: string): { atLeastRevision?: number } =>
+    event.streamId === streamId ? { atLeastRevision: event.revision } : {};
+
   const reconcile = async (reservationId: string, event: ConsumedEvent, metadata: CommandMetadata): Promise<void> => {
-    const loaded = await deps.reservations.load(reservationId);
+    const loaded = await deps.reservations.load(reservationId, upTo(event, deps.reservations.streamOf(reservationId)));
     if (!isPlaced(loaded.state)) return;
     const reservation = loaded.state;
-    const current = await deps.payments.load(reservation.paymentId);
+    const current = await deps.payments.load(reservation.paymentId, upTo(event, deps.payments.streamOf(reservation.paymentId)));
     let payment = isRequested(current.state) ? current.state : await requestPayment(reservation, metadata);
-    if (event.type === "ReservationPlaced") {
-      await chargeWithToken(reservation, payment, metadata);
+    if (event.type === "ReservationPlaced" && (await chargeWithToken(reservation, payment, metadata))) {
       const charged = await deps.payments.load(reservation.paymentId);
       if (isRequested(charged.state)) payment = charged.state;
     }
@@ -154,10 +166,8 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
       await reconcilePayment(reservation, payment, metadata);
       return;
     }
-    await reconcilePayment(reservation, payment, metadata);
     // Settling moves the reservation on (to confirmed): the units follow its new status.
-    const settled = await deps.reservations.load(reservationId);
-    if (isPlaced(settled.state)) await reconcileUnits(settled.state, metadata);
+    await reconcileUnits(await reconcilePayment(reservation, payment, metadata), metadata);
   };
 
   return {

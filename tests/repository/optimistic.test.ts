@@ -48,6 +48,41 @@ describe("warm cache", () => {
   });
 });
 
+describe("loads up to a known revision", () => {
+  it("answers from the cache when it is at that revision or later, and reads when it is behind", async () => {
+    const { repository, counts } = productRepository(store().client);
+    const productId = randomUUID();
+    await repository.handle(productId, registerCommand(productId, 10), metadata());
+    await repository.handle(productId, holdCommand(randomUUID(), 1), metadata());
+    counts.reads = 0;
+
+    expect((await repository.load(productId, { atLeastRevision: 1 })).revision).toBe(1);
+    expect((await repository.load(productId, { atLeastRevision: 0 })).revision).toBe(1);
+    expect(counts.reads).toBe(0);
+
+    // Another process appends revision 2: a consumer handling that event must see it.
+    const other = productRepository(store().client).repository;
+    await other.handle(productId, holdCommand(randomUUID(), 2), metadata());
+    const loaded = await repository.load(productId, { atLeastRevision: 2 });
+    expect(counts.reads).toBe(1);
+    expect(loaded.revision).toBe(2);
+    expect(product(loaded.state).held).toBe(3);
+
+    // A plain load always reads.
+    await repository.load(productId);
+    expect(counts.reads).toBe(2);
+  });
+
+  it("reads a stream it has not cached", async () => {
+    const writer = productRepository(store().client).repository;
+    const productId = randomUUID();
+    await writer.handle(productId, registerCommand(productId, 10), metadata());
+    const { repository, counts } = productRepository(store().client);
+    expect((await repository.load(productId, { atLeastRevision: 0 })).revision).toBe(0);
+    expect(counts.reads).toBe(1);
+  });
+});
+
 describe("stale cache", () => {
   it("catches up after another process wrote, and never oversells", async () => {
     const a = productRepository(store().client);

@@ -108,6 +108,8 @@ interface CommandJob<Command, Event, State> extends Job {
 
 interface LoadJob<State> extends Job {
   readonly kind: "load";
+  /** Answered from the cache when it is at least at this revision; otherwise (and when absent) read. */
+  readonly atLeastRevision: number | undefined;
   readonly answer: Settle<Loaded<State>>;
 }
 
@@ -170,11 +172,16 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     return `${this.type.category}-${id}`;
   }
 
-  /** The current state, consistent with every command already acknowledged (always reads the new events). */
-  load(id: string): Promise<Loaded<State>> {
+  /**
+   * The current state, consistent with every command already acknowledged (reads the new events).
+   * With `atLeastRevision`, a cached state at that revision or later is answered without a read: for
+   * a caller that only needs the state to include a given event (a consumer handling that event),
+   * whose later events will reach it in turn.
+   */
+  load(id: string, options: { readonly atLeastRevision?: number } = {}): Promise<Loaded<State>> {
     return new Promise((resolve, reject) => {
       const answer = { resolve, fail: reject };
-      this.batcher.submit(this.streamOf(id), { kind: "load", answer, fail: reject });
+      this.batcher.submit(this.streamOf(id), { kind: "load", atLeastRevision: options.atLeastRevision, answer, fail: reject });
     });
   }
 
@@ -208,10 +215,19 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
 
   private async run(streamId: string, jobs: readonly StreamJob<Command, Event, State>[]): Promise<void> {
     const loads = jobs.filter((job): job is LoadJob<State> => job.kind === "load");
-    if (loads.length > 0) {
-      // Every load waiting here is answered by one read.
+    const cached = this.cached(streamId);
+    const needsRead: LoadJob<State>[] = [];
+    for (const job of loads) {
+      if (cached && job.atLeastRevision !== undefined && cached.revision >= job.atLeastRevision) {
+        job.answer.resolve({ state: cached.state, revision: cached.revision });
+      } else {
+        needsRead.push(job);
+      }
+    }
+    if (needsRead.length > 0) {
+      // Every load waiting here that needs the log is answered by one read.
       const entry = await this.catchUp(streamId);
-      for (const job of loads) job.answer.resolve({ state: entry.state, revision: entry.revision });
+      for (const job of needsRead) job.answer.resolve({ state: entry.state, revision: entry.revision });
     }
     let commands = jobs.filter((job): job is CommandJob<Command, Event, State> => job.kind === "command");
     while (commands.length > 0) commands = await this.runCommands(streamId, commands);
