@@ -112,6 +112,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
             ...createProjectionConsumers({ client: eventStore.client, redis, logger, keyRoot }),
             ...createNotifierConsumers({
               client: eventStore.client,
+              repositories: { reservations, payments },
               logger,
               channels: createNotificationChannels(logger, config.notifications),
             }),

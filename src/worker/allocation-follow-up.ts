@@ -25,6 +25,10 @@ const releaseReasonOf = (reservation: Reservation): ReleaseReason | undefined =>
   }
 };
 
+/** False when the reservation's status asks nothing of its units whatever their stage (it is still `placed`): no need to look. */
+export const mayNeedFollowUp = (reservation: Reservation): boolean =>
+  releaseReasonOf(reservation) !== undefined || SETTLED.has(reservation.status);
+
 /**
  * The one rule that brings a reservation's allocation in line with its status: shared by the saga,
  * which applies it on every event, and the hold watchdog, which applies it at the hold's deadline so

@@ -9,6 +9,8 @@ import {
 } from "@eventstore/db-client";
 import { paymentAggregate, reservationAggregate } from "../application/aggregates.js";
 import type { NotificationKind } from "../application/read-models.js";
+import type { PaymentRepository } from "../application/payment-service.js";
+import type { ReservationRepository } from "../application/reservation-service.js";
 import {
   type Payment,
   type PaymentEvent,
@@ -213,6 +215,11 @@ export interface NotifierDependencies {
   readonly recordConcurrency?: number;
   /** Notifications delivered at once per channel (8 unless told). */
   readonly deliveryConcurrency?: number;
+  /**
+   * The process's repositories (sharing their cache and the event-store circuit with the rest of the
+   * process); without them the notifier keeps its own.
+   */
+  readonly repositories?: { readonly reservations: ReservationRepository; readonly payments: PaymentRepository };
 }
 
 /**
@@ -229,15 +236,17 @@ const reservationKey = (event: ConsumedEvent): string => event.metadata?.$correl
  * concurrent redelivery then conflicts, re-reads and finds it). Delivery is not done here.
  */
 export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
-  const reservations = new AggregateRepository(deps.client, reservationAggregate, { cacheSize: 1000 });
-  const payments = new AggregateRepository(deps.client, paymentAggregate, { cacheSize: 1000 });
+  const reservations = deps.repositories?.reservations ?? new AggregateRepository(deps.client, reservationAggregate, { cacheSize: 1000 });
+  const payments = deps.repositories?.payments ?? new AggregateRepository(deps.client, paymentAggregate, { cacheSize: 1000 });
+  // The state must include the event being handled; a cache that far needs no read.
+  const upToEvent = (event: ConsumedEvent) => ({ atLeastRevision: event.revision });
   const channelNames = deps.channels.map((channel) => channel.name);
 
   const contentOf = async (event: ConsumedEvent): Promise<{ content: NotificationContent; customerId: string; reservationId: string } | undefined> => {
     if (event.streamId.startsWith("reservation-")) {
       const parsed = parseReservationEvent(event.type, event.data);
       if (!RESERVATION_TYPES_NOTIFIED.has(parsed.type)) return undefined;
-      const { state } = await reservations.load(event.streamId.slice("reservation-".length));
+      const { state } = await reservations.load(event.streamId.slice("reservation-".length), upToEvent(event));
       if (!isPlaced(state)) return undefined;
       const content = reservationNotification(parsed, state);
       return content && { content, customerId: state.customerId, reservationId: state.reservationId };
@@ -245,7 +254,7 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
     if (event.streamId.startsWith("payment-")) {
       const parsed = parsePaymentEvent(event.type, event.data);
       if (!PAYMENT_TYPES_NOTIFIED.has(parsed.type)) return undefined;
-      const { state } = await payments.load(event.streamId.slice("payment-".length));
+      const { state } = await payments.load(event.streamId.slice("payment-".length), upToEvent(event));
       if (!isRequested(state)) return undefined;
       const content = paymentNotification(parsed, state);
       return content && { content, customerId: state.customerId, reservationId: state.reservationId };

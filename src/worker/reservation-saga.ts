@@ -14,7 +14,7 @@ import type { ReservationRepository } from "../application/reservation-service.j
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
 import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
 import type { Logger } from "../logger.js";
-import { ENDED, allocationFollowUp, followUpCommand } from "./allocation-follow-up.js";
+import { ENDED, allocationFollowUp, followUpCommand, mayNeedFollowUp } from "./allocation-follow-up.js";
 import { type ConsumedEvent, type Consumer, TransientError } from "./consumer-group.js";
 
 export interface PaymentTokenSource {
@@ -130,6 +130,7 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
   };
 
   const reconcileUnits = async (reservation: Reservation, metadata: CommandMetadata): Promise<void> => {
+    if (!mayNeedFollowUp(reservation)) return;
     const { state: product } = await deps.products.load(reservation.productId);
     if (!isRegistered(product)) return;
     const followUp = allocationFollowUp(reservation, product.allocations.get(reservation.reservationId));
