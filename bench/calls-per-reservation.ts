@@ -1,7 +1,7 @@
 /**
  * How many EventStoreDB calls one reservation costs the whole system (API and workers in one
- * process, `ROLE=all`), by call and stream category: the figure behind the write path's and the
- * workers' CPU. Places reservations one at a time, waits for the workers to go quiet, divides.
+ * process, `ROLE=all`), by call and stream category, and the events each consumer group handled:
+ * the figures behind the write path's and the workers' CPU. Places reservations one at a time, waits for the workers to go quiet, divides.
  *
  *   npm run -s bench:calls -- [--reservations 100] [--token]
  */
@@ -64,6 +64,13 @@ try {
     console.log(`| ${key} | ${(value / count).toFixed(2)} |`);
   }
   console.log(`| all | ${(total / count).toFixed(2)} |`);
+  // What the consumer groups handled for those reservations, from the service's own metrics.
+  const metrics = await (await fetch(`${service.url}/metrics`)).text();
+  console.log(`\n| consumer group: events handled | per reservation |\n| --- | ---: |`);
+  for (const line of metrics.split("\n")) {
+    const handled = /^subscription_events_handled_total\{group="([^"]+)",outcome="([^"]+)"\} (\d+)/.exec(line);
+    if (handled) console.log(`| ${handled[1]} (${handled[2]}) | ${(Number(handled[3]) / count).toFixed(2)} |`);
+  }
 } finally {
   await service.stop();
 }
