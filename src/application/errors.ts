@@ -39,6 +39,30 @@ export class IdempotencyKeyReusedError extends Error {
   }
 }
 
+/** The aggregate's stream was deleted for good (tombstoned) in the event store: it no longer exists. */
+export class AggregateDeletedError extends Error {
+  override readonly name = "AggregateDeletedError";
+  constructor(readonly streamId: string) {
+    super(`${streamId} was deleted`);
+  }
+}
+
+/**
+ * An event of the aggregate's stream does not match its schema, so the aggregate cannot be rebuilt
+ * until the event is upcast or the stream repaired: an operator's problem, not the client's.
+ */
+export class AggregateUnreadableError extends Error {
+  override readonly name = "AggregateUnreadableError";
+  constructor(
+    readonly streamId: string,
+    readonly revision: number,
+    readonly eventType: string,
+    readonly reason: string,
+  ) {
+    super(`${streamId}@${revision} (${eventType}) does not match its schema: ${reason}`);
+  }
+}
+
 /** A dependency (the event store) could not be reached or kept conflicting: the client should retry. */
 export class ServiceUnavailableError extends Error {
   override readonly name = "ServiceUnavailableError";

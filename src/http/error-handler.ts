@@ -3,6 +3,8 @@ import { match, P } from "ts-pattern";
 import { z } from "zod";
 import {
   AccessDeniedError,
+  AggregateDeletedError,
+  AggregateUnreadableError,
   IdempotencyKeyReusedError,
   PaymentDeclinedError,
   ResourceNotFoundError,
@@ -13,7 +15,7 @@ import { PaymentProviderUnavailableError } from "../application/payment-provider
 import { ReadModelUnavailableError } from "../application/read-models.js";
 import { DomainError } from "../domain/errors.js";
 import { HttpProblem, problem, sendProblem, type Problem } from "./problem.js";
-import type { AppState } from "./state.js";
+import type { AppContext, AppState } from "./state.js";
 import { RequestValidationError } from "./validation.js";
 
 export interface ProblemResponse {
@@ -94,6 +96,16 @@ export function toProblemResponse(error: unknown): ProblemResponse | undefined {
       problem: problem(422, "idempotency-key-reused", { detail: e.message, extensions: { reservationId: e.reservationId } }),
       headers: none,
     }))
+    .with(P.instanceOf(AggregateDeletedError), (e) => ({
+      problem: problem(404, "not-found", { detail: e.message, extensions: { resource: e.streamId.slice(0, e.streamId.indexOf("-")) } }),
+      headers: none,
+    }))
+    .with(P.instanceOf(AggregateUnreadableError), (e) => ({
+      problem: problem(503, "aggregate-unreadable", {
+        detail: `${e.streamId} holds an event that cannot be read; an operator has been told. Retry later.`,
+      }),
+      headers: { "Retry-After": "60" },
+    }))
     .with(P.instanceOf(RevisionMismatchError), (e) => ({
       problem: problem(412, "revision-mismatch", {
         detail: e.message,
@@ -129,6 +141,19 @@ const INTERNAL = problem(500, "internal", {
   detail: "an unexpected error occurred; it has been logged with this request's X-Request-Id",
 });
 
+/** Positions of unreadable events already logged: one error line per bad event, not one per request. */
+const reported = new Set<string>();
+
+const reportUnreadable = (ctx: AppContext, error: AggregateUnreadableError): void => {
+  const position = `${error.streamId}@${error.revision}`;
+  if (reported.has(position)) return;
+  if (reported.size < 10_000) reported.add(position);
+  ctx.state.log.error(
+    { streamId: error.streamId, revision: error.revision, eventType: error.eventType, reason: error.reason },
+    "an event does not match its schema: the aggregate cannot be read until it is upcast or repaired",
+  );
+};
+
 /** The last line of defence: every error becomes a problem+json answer; unexpected ones are logged and hidden. */
 export function errorHandler(): Middleware<AppState> {
   return async (ctx, next) => {
@@ -136,6 +161,7 @@ export function errorHandler(): Middleware<AppState> {
       await next();
     } catch (error) {
       const response = toProblemResponse(error);
+      if (error instanceof AggregateUnreadableError) reportUnreadable(ctx, error);
       if (response === undefined) {
         ctx.state.log.error({ err: error, requestId: ctx.state.requestId }, "unhandled error");
         sendProblem(ctx, INTERNAL);

@@ -3,12 +3,13 @@ import {
   type EventStoreDBClient,
   FORWARDS,
   NO_STREAM,
+  StreamDeletedError,
   StreamNotFoundError,
   WrongExpectedVersionError,
   jsonEvent,
 } from "@eventstore/db-client";
 import type { Decider } from "../../domain/decider.js";
-import { ServiceUnavailableError } from "../../application/errors.js";
+import { AggregateDeletedError, AggregateUnreadableError, ServiceUnavailableError } from "../../application/errors.js";
 import { type BatchDecision, type CommandOf, decideBatch } from "./batch-decision.js";
 import { deterministicEventId } from "./event-ids.js";
 import { type EventMetadata, SCHEMA_VERSION } from "./event-metadata.js";
@@ -310,9 +311,11 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
       }
     }
     const expectedRevision = expected < 0 ? NO_STREAM : BigInt(expected);
-    const result = await this.circuit.run(() =>
-      this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs }),
-    );
+    const result = await this.circuit
+      .run(() => this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs }))
+      .catch((error: unknown) => {
+        throw error instanceof StreamDeletedError ? new AggregateDeletedError(streamId) : error;
+      });
     if (Number(result.nextExpectedRevision) !== revision) {
       // Not what an append at `expected` can answer; trust nothing cached about this stream.
       this.cache.delete(streamId);
@@ -391,17 +394,26 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
         return read;
       });
       for (const { type, data, revision } of recorded) {
-        entry.state = this.type.decider.evolve(entry.state, this.type.parseEvent(type, data));
+        entry.state = this.type.decider.evolve(entry.state, this.parse(streamId, Number(revision), type, data));
         entry.revision = Number(revision);
       }
     } catch (error) {
       if (!(error instanceof StreamNotFoundError)) {
         // A half-applied catch-up must not stay cached.
         this.cache.delete(streamId);
-        throw error;
+        throw error instanceof StreamDeletedError ? new AggregateDeletedError(streamId) : error;
       }
     }
     return entry;
+  }
+
+  /** An event read back that fails its schema makes the whole aggregate unreadable: say which and where. */
+  private parse(streamId: string, revision: number, type: string, data: unknown): Event {
+    try {
+      return this.type.parseEvent(type, data);
+    } catch (error) {
+      throw new AggregateUnreadableError(streamId, revision, type, error instanceof Error ? error.message.slice(0, 500) : String(error));
+    }
   }
 
   /** EventStoreDB counts data, metadata and the type (as UTF-16) against its append size limit. */
