@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import type { TokenPolicy } from "./http/auth.js";
 import { z } from "zod";
 
@@ -57,6 +58,11 @@ export interface Config {
     /** What bearer tokens must satisfy: a bounded lifetime, and `iss` / `aud` when configured. */
     readonly tokens: TokenPolicy;
   };
+  /**
+   * Keys the derivation of reservation ids from Idempotency-Keys: IDEMPOTENCY_SECRET, else derived
+   * from AUTH_SECRET (so rotating AUTH_SECRET without setting this changes those ids).
+   */
+  readonly idempotencySecret: string;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +92,7 @@ const EnvSchema = z.object({
   EMBEDDED_EVENTSTORE_PORT: port.default(2113),
   REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
   AUTH_SECRET: z.string().min(1).optional(),
+  IDEMPOTENCY_SECRET: z.string().min(16, "use at least 16 characters").optional(),
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
   AUTH_MAX_TOKEN_LIFETIME_SECONDS: z.coerce.number().int().min(60).max(365 * 24 * 3600).default(24 * 3600),
@@ -153,5 +160,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       usingDevelopmentSecret: vars.AUTH_SECRET === undefined,
       tokens: { maxLifetimeSeconds: vars.AUTH_MAX_TOKEN_LIFETIME_SECONDS, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
     },
+    idempotencySecret:
+      vars.IDEMPOTENCY_SECRET ??
+      createHmac("sha256", vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET).update("reservations: idempotency ids").digest("hex"),
   };
 }

@@ -10,6 +10,7 @@ import { createApp, createOperationsApp } from "./http/app.js";
 import { PROBLEM_TYPE_BASE } from "./http/problem.js";
 import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
 import { EventStoreCircuit } from "./infrastructure/eventstore/event-store-circuit.js";
+import { keyedIdempotencyIds } from "./infrastructure/eventstore/event-ids.js";
 import { connectEventStore, type EventStoreConnection } from "./infrastructure/eventstore/connect.js";
 import { PaymentTokenVault } from "./infrastructure/eventstore/payment-token-vault.js";
 import { GuardedPaymentProvider } from "./infrastructure/payments/guarded-provider.js";
@@ -139,7 +140,13 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           config,
           logger,
           products: createProductService(products),
-          reservations: createReservationService({ products, reservations, payments, paymentTokens }),
+          reservations: createReservationService({
+            products,
+            reservations,
+            payments,
+            paymentTokens,
+            idempotencyIds: keyedIdempotencyIds(config.idempotencySecret),
+          }),
           payments: createPaymentService(payments, provider),
           readModels: createRedisReadModels(redis, { keyRoot }),
           metrics,

@@ -10,7 +10,7 @@ import {
   isRegistered,
 } from "../domain/index.js";
 import type { AggregateRepository, CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
-import { idFromIdempotencyKey } from "../infrastructure/eventstore/event-ids.js";
+import type { IdempotencyIds } from "../infrastructure/eventstore/event-ids.js";
 import { checkRevision, commandMetadata } from "./command-context.js";
 import { AccessDeniedError, IdempotencyKeyReusedError, ResourceNotFoundError } from "./errors.js";
 import type { Actor, CommandContext, PlaceReservationInput, ReservationService, ReservationView } from "./ports.js";
@@ -50,6 +50,8 @@ export interface ReservationServiceDependencies {
   readonly payments: PaymentRepository;
   /** Keeps a payment token given with a reservation until the saga charges it. */
   readonly paymentTokens: { store(reservationId: string, token: string, ttlSeconds: number): Promise<void> };
+  /** Reservation ids for requests with an Idempotency-Key (keyed with a server secret). */
+  readonly idempotencyIds: IdempotencyIds;
   readonly clock?: () => Date;
 }
 
@@ -58,6 +60,7 @@ export const createReservationService = ({
   reservations,
   payments,
   paymentTokens,
+  idempotencyIds,
   clock = () => new Date(),
 }: ReservationServiceDependencies): ReservationService => {
   const view = async (reservation: Reservation, revision: number): Promise<ReservationView> => {
@@ -188,7 +191,7 @@ export const createReservationService = ({
    */
   const place = async (context: CommandContext, input: PlaceReservationInput, idempotencyKey?: string) => {
     if (context.actor.role !== "customer") throw new AccessDeniedError("only customers place reservations");
-    const reservationId = idempotencyKey === undefined ? randomUUID() : idFromIdempotencyKey(context.actor.userId, idempotencyKey);
+    const reservationId = idempotencyKey === undefined ? randomUUID() : idempotencyIds(context.actor.userId, idempotencyKey);
     if (idempotencyKey !== undefined) {
       const existing = await reservations.load(reservationId);
       if (isPlaced(existing.state)) {

@@ -20,6 +20,7 @@ describe("loadConfig", () => {
       redis: { url: "redis://127.0.0.1:6379", readModelKeyRoot: "rm" },
       notifications: { webhookUrl: undefined, webhookTimeoutMs: 5000, webhookAttempts: 4 },
       auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true, tokens: { maxLifetimeSeconds: 86_400 } },
+      idempotencySecret: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
   });
 
@@ -35,6 +36,7 @@ describe("loadConfig", () => {
       READ_MODEL_KEY_ROOT: "staging:rm",
       AUTH_SECRET: "s".repeat(32),
       AUTH_ISSUER: "https://auth.example",
+      IDEMPOTENCY_SECRET: "an-idempotency-secret-for-tests",
       AUTH_AUDIENCE: "reservations",
       AUTH_MAX_TOKEN_LIFETIME_SECONDS: "7200",
       ROLE: "worker",
@@ -72,6 +74,7 @@ describe("loadConfig", () => {
         usingDevelopmentSecret: false,
         tokens: { maxLifetimeSeconds: 7200, issuer: "https://auth.example", audience: "reservations" },
       },
+      idempotencySecret: "an-idempotency-secret-for-tests",
     });
   });
 

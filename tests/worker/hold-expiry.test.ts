@@ -10,10 +10,10 @@ import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidTransitionError } from "../../src/domain/index.js";
-import { idFromIdempotencyKey } from "../../src/infrastructure/eventstore/event-ids.js";
 import { DeadlineSchedule } from "../../src/infrastructure/deadline-schedule.js";
 import { HoldExpiryPoller, holdDeadlineConsumer } from "../../src/worker/hold-expiry.js";
 import {
+  IDEMPOTENCY_IDS,
   type Store,
   type World,
   consumedOf,
@@ -152,7 +152,7 @@ describe("the hold watchdog", () => {
     const productId = await w.registerProduct({ holdTtlSeconds: 10 });
     const actor = customer();
     const key = randomUUID();
-    const reservationId = idFromIdempotencyKey(actor.userId, key);
+    const reservationId = IDEMPOTENCY_IDS(actor.userId, key);
     await holdOnly(productId, reservationId, 1); // the first attempt died after its hold
     await scheduleHolds(schedule, productId);
     expect(await poller(schedule, new Date((await heldExpiry(productId, reservationId)).getTime() + 1)).tick()).toBe(1);

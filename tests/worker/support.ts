@@ -6,6 +6,7 @@
  * Every test uses unique ids, group names, stream prefixes and Redis keys, and polls with a bound
  * instead of sleeping.
  */
+import { keyedIdempotencyIds } from "../../src/infrastructure/eventstore/event-ids.js";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,6 +33,9 @@ import { SimulatedPaymentProvider } from "../../src/infrastructure/payments/simu
 import { createLogger, type Logger } from "../../src/logger.js";
 import type { ConsumedEvent, Consumer } from "../../src/worker/consumer-group.js";
 import { reservationSaga } from "../../src/worker/reservation-saga.js";
+
+/** How the worlds of these tests derive reservation ids from Idempotency-Keys. */
+export const IDEMPOTENCY_IDS = keyedIdempotencyIds("worker-tests-idempotency-secret");
 import { isPlaced, isRegistered, isRequested, type Payment, type Product, type Reservation } from "../../src/domain/index.js";
 
 export const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
@@ -276,7 +280,7 @@ export function world(client: EventStoreDBClient, options: { provider?: Counting
   const provider = options.provider ?? new CountingProvider();
   const logger = testLogger();
   const clock = options.clock ?? (() => new Date());
-  const reservationService = createReservationService({ products, reservations, payments, paymentTokens: vault, clock });
+  const reservationService = createReservationService({ products, reservations, payments, paymentTokens: vault, idempotencyIds: IDEMPOTENCY_IDS, clock });
   const paymentService = createPaymentService(payments, provider, clock);
   const saga = reservationSaga({ products, reservations, payments, provider, paymentTokens: vault, logger, clock });
   const theSeller = seller();
