@@ -80,7 +80,11 @@ export function toProblemResponse(error: unknown): ProblemResponse | undefined {
   return match(error)
     .with(P.instanceOf(HttpProblem), (e) => ({ problem: e.problem, headers: e.headers }))
     .with(P.instanceOf(RequestValidationError), (e) => ({
-      problem: problem(400, "validation-failed", { detail: "the request is invalid", errors: e.errors }),
+      problem: problem(400, "validation-failed", {
+        detail: e.omitted > 0 ? `the request is invalid; the first ${e.errors.length} errors are listed, ${e.omitted} more are not` : "the request is invalid",
+        errors: e.errors,
+        ...(e.omitted > 0 ? { extensions: { omittedErrors: e.omitted } } : {}),
+      }),
       headers: none,
     }))
     .with(P.instanceOf(DomainError), (e) => ({

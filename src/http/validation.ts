@@ -3,12 +3,26 @@ import type { FieldError } from "./problem.js";
 
 export type InputLocation = "body" | "params" | "query" | "headers";
 
-/** Request input failed its schema: a 400 `validation-failed` listing every issue. */
+/** Field errors listed in one answer: a body with thousands of bad keys must not get a response many times its size. */
+export const MAX_LISTED_ERRORS = 20;
+
+/**
+ * Request input failed its schema: a 400 `validation-failed` listing the first
+ * `MAX_LISTED_ERRORS` issues; `omitted` says how many more there were.
+ */
 export class RequestValidationError extends Error {
   override readonly name = "RequestValidationError";
+  readonly errors: readonly FieldError[];
+  readonly omitted: number;
 
-  constructor(readonly errors: readonly FieldError[]) {
-    super(`invalid request: ${errors.map((error) => `${error.path || "(body)"}: ${error.message}`).join("; ")}`);
+  constructor(errors: readonly FieldError[]) {
+    const listed = errors.slice(0, MAX_LISTED_ERRORS);
+    const omitted = errors.length - listed.length;
+    super(
+      `invalid request: ${listed.map((error) => `${error.path || "(body)"}: ${error.message}`).join("; ")}${omitted > 0 ? `; and ${omitted} more` : ""}`,
+    );
+    this.errors = listed;
+    this.omitted = omitted;
   }
 }
 

@@ -89,6 +89,19 @@ describe("problem responses over HTTP", () => {
   });
   afterAll(() => server.close());
 
+  it("lists at most 20 field errors and says how many more there were (a 65 KB body of unknown keys got a 339 KB answer)", async () => {
+    const body: Record<string, unknown> = { productId: id, quantity: 1 };
+    for (let i = 0; i < 3000; i += 1) body[`unknown${i}`] = i;
+    const response = await server.request("/reservations", { method: "POST", token: customer, json: body });
+    expect(response.status).toBe(400);
+    const text = await response.text();
+    expect(text.length).toBeLessThan(4096);
+    const problem = JSON.parse(text) as { errors: unknown[]; omittedErrors: number; detail: string };
+    expect(problem.errors).toHaveLength(20);
+    expect(problem.omittedErrors).toBe(2980);
+    expect(problem.detail).toContain("2980 more");
+  });
+
   async function cancelThrowing(error: unknown): Promise<Response> {
     server.reservations.cancel = async () => {
       throw error;
