@@ -63,6 +63,8 @@ export interface Config {
    * from AUTH_SECRET (so rotating AUTH_SECRET without setting this changes those ids).
    */
   readonly idempotencySecret: string;
+  /** A consumer group with events waiting and no progress for this long is reported not ready. */
+  readonly subscriptionStallMs: number;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +106,7 @@ const EnvSchema = z.object({
   ADMISSION_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(250),
   ADMISSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10_000).default(32),
   METRICS_TOKEN: z.string().min(16, "use at least 16 characters").optional(),
+  SUBSCRIPTION_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
@@ -160,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       usingDevelopmentSecret: vars.AUTH_SECRET === undefined,
       tokens: { maxLifetimeSeconds: vars.AUTH_MAX_TOKEN_LIFETIME_SECONDS, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
     },
+    subscriptionStallMs: vars.SUBSCRIPTION_STALL_TIMEOUT_MS,
     idempotencySecret:
       vars.IDEMPOTENCY_SECRET ??
       createHmac("sha256", vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET).update("reservations: idempotency ids").digest("hex"),

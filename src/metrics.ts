@@ -54,6 +54,20 @@ export class Metrics {
     });
   }
 
+  /** Reports, when scraped, how long each stalled consumer group has had events waiting without progress. */
+  stalledGroups(source: () => Record<string, number>): void {
+    new Gauge({
+      name: "subscription_stalled_seconds",
+      help: "Consumer groups with events waiting and none handed out for longer than SUBSCRIPTION_STALL_TIMEOUT_MS: for how long (absent: not stalled)",
+      labelNames: ["group"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [group, ms] of Object.entries(source())) this.set({ group }, ms / 1000);
+      },
+    });
+  }
+
   unpinnedCharge(): void {
     this.unpinnedChargeCounter.inc();
   }

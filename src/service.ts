@@ -128,9 +128,11 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           paymentTokens,
           redisKeyRoot: keyRoot,
           onHandled: (group, outcome, appendedAt) => metrics.observeHandled(group, outcome, appendedAt),
+          stallAfterMs: config.subscriptionStallMs,
           ...(options.holdExpiryIntervalMs === undefined ? {} : { holdExpiryIntervalMs: options.holdExpiryIntervalMs }),
         });
 
+  if (workers) metrics.stalledGroups(() => workers.stalled());
   const readiness = createReadinessProbe(eventStore.client, redis, workers ? () => workers.states() : undefined);
   // A worker serves only its health and metrics; the API role and the all-in-one serve the whole API.
   const app =

@@ -9,6 +9,7 @@ import type { Logger } from "../logger.js";
 import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, type ConsumerState } from "./consumer-group.js";
 import { HoldExpiryPoller, holdDeadlineConsumer, restoreHoldDeadlines } from "./hold-expiry.js";
 import { type PaymentTokenSource, reservationSaga } from "./reservation-saga.js";
+import { StallMonitor } from "./stall-monitor.js";
 import { isTransientFailure } from "./transient.js";
 
 export interface WorkerDependencies {
@@ -28,6 +29,8 @@ export interface WorkerDependencies {
   readonly onHandled?: ConsumerGroupOptions["onHandled"];
   /** Handlers running at once per process; see `DEFAULT_CONCURRENCY`. */
   readonly concurrency?: Partial<WorkerConcurrency>;
+  /** A group with events waiting and nothing handed out for this long is reported stalled (30 s unless told). */
+  readonly stallAfterMs?: number;
 }
 
 export interface WorkerConcurrency {
@@ -63,8 +66,10 @@ const withOrdering = (consumer: Consumer, keyOf: (event: ConsumedEvent) => strin
 });
 
 export interface RunningWorkers {
-  /** Each consumer group's state, for `/health/ready`. */
-  states(): Record<string, ConsumerState>;
+  /** Each consumer group's state, for `/health/ready`; a group that stopped moving reads `stalled (…)`. */
+  states(): Record<string, ConsumerState | `stalled (${number} s without progress)`>;
+  /** Groups stalled now, with how long (ms), for `/metrics`. */
+  stalled(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -100,11 +105,28 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
     logger: deps.logger.child({ component: "hold-expiry" }),
     ...(deps.holdExpiryIntervalMs === undefined ? {} : { intervalMs: deps.holdExpiryIntervalMs }),
   });
+  const monitor = new StallMonitor(
+    deps.client,
+    consumers.map((consumer) => ({ group: consumer.group, streamPrefixes: consumer.streamPrefixes })),
+    deps.logger.child({ component: "stall-monitor" }),
+    { stallAfterMs: deps.stallAfterMs ?? 30_000 },
+  );
   for (const group of groups) group.start();
   poller.start();
+  monitor.start();
   return {
-    states: () => Object.fromEntries(groups.map((group) => [group.group, group.state])),
+    states: () => {
+      const stalled = monitor.stalledGroups();
+      return Object.fromEntries(
+        groups.map((group) => {
+          const stalledForMs = stalled[group.group];
+          return [group.group, stalledForMs === undefined ? group.state : (`stalled (${Math.round(stalledForMs / 1000)} s without progress)` as const)];
+        }),
+      );
+    },
+    stalled: () => monitor.stalledGroups(),
     stop: async () => {
+      await monitor.stop();
       await poller.stop();
       await Promise.all(groups.map((group) => group.stop()));
     },

@@ -21,6 +21,7 @@ describe("loadConfig", () => {
       notifications: { webhookUrl: undefined, webhookTimeoutMs: 5000, webhookAttempts: 4 },
       auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true, tokens: { maxLifetimeSeconds: 86_400 } },
       idempotencySecret: expect.stringMatching(/^[0-9a-f]{64}$/),
+      subscriptionStallMs: 30_000,
     });
   });
 
@@ -37,6 +38,7 @@ describe("loadConfig", () => {
       AUTH_SECRET: "s".repeat(32),
       AUTH_ISSUER: "https://auth.example",
       IDEMPOTENCY_SECRET: "an-idempotency-secret-for-tests",
+      SUBSCRIPTION_STALL_TIMEOUT_MS: "5000",
       AUTH_AUDIENCE: "reservations",
       AUTH_MAX_TOKEN_LIFETIME_SECONDS: "7200",
       ROLE: "worker",
@@ -75,6 +77,7 @@ describe("loadConfig", () => {
         tokens: { maxLifetimeSeconds: 7200, issuer: "https://auth.example", audience: "reservations" },
       },
       idempotencySecret: "an-idempotency-secret-for-tests",
+      subscriptionStallMs: 5000,
     });
   });
 
