@@ -23,9 +23,12 @@ export const productAggregate: AggregateType<ProductCommand, ProductEvent, Produ
   category: "product",
   decider: productDecider,
   parseEvent: parseProductEvent,
-  // The allocations map is evolved in place, so a batch decides on a copy of it; its values are
-  // replaced, never changed, so a shallow copy of the map is enough (and much cheaper than a deep one).
-  copyState: (state) => (isRegistered(state) ? { ...state, allocations: new Map(state.allocations) } : state),
+  // The allocation maps are evolved in place, so a batch decides on a copy of them; their values are
+  // replaced, never changed, so shallow copies are enough (and much cheaper than a deep one).
+  copyState: (state) =>
+    isRegistered(state)
+      ? { ...state, allocations: new Map(state.allocations), allocatedByCustomer: new Map(state.allocatedByCustomer) }
+      : state,
 };
 
 export const reservationAggregate: AggregateType<ReservationCommand, ReservationEvent, ReservationState> = {

@@ -5,6 +5,7 @@ import {
   type PaymentEvent,
   type PaymentState,
   PaymentNotPayableError,
+  assertMayAttempt,
   isRequested,
 } from "../domain/index.js";
 import type { AggregateRepository, CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
@@ -52,6 +53,7 @@ export const chargePayment = async (
   if (!isRequested(state)) throw new ResourceNotFoundError("payment", request.paymentId);
   if (state.status === "voided" || state.status === "refunded") throw new PaymentNotPayableError(state.status);
   if (state.status === "paid") return { payment: state, revision, outcome: "paid" };
+  assertMayAttempt(state);
 
   let verdict: { outcome: "succeeded"; reference: string } | { outcome: "declined" | "failed"; reason: string; retryAfterSeconds?: number };
   try {

@@ -36,6 +36,8 @@ export interface ProductView {
   readonly sellerAcceptance: boolean;
   readonly fulfilmentSteps: readonly string[];
   readonly holdTtlSeconds: number;
+  /** Present when the product limits the units one customer may hold and reserve. */
+  readonly perCustomerLimit?: number;
   readonly revision: number;
 }
 
@@ -81,6 +83,7 @@ export interface RegisterProductInput {
   readonly sellerAcceptance?: boolean;
   readonly fulfilmentSteps?: readonly string[];
   readonly holdTtlSeconds?: number;
+  readonly perCustomerLimit?: number;
 }
 
 export interface UpdateProductInput {

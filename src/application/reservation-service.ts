@@ -99,14 +99,20 @@ export const createReservationService = ({
   };
 
   /** Step 1: the capacity check. Idempotent per reservation id: a retry finds its own hold. */
-  const holdUnits = async (input: PlaceReservationInput, reservationId: string, now: string, metadata: CommandMetadata) => {
+  const holdUnits = async (input: PlaceReservationInput, customerId: string, reservationId: string, now: string, metadata: CommandMetadata) => {
     const held = await products.handle(
       input.productId,
       (state) => {
         if (!isRegistered(state)) throw new ResourceNotFoundError("product", input.productId);
         return {
           type: "HoldUnits",
-          data: { reservationId, quantity: input.quantity, now, ...(input.unitPrice === undefined ? {} : { agreedUnitPrice: input.unitPrice }) },
+          data: {
+            reservationId,
+            quantity: input.quantity,
+            customerId,
+            now,
+            ...(input.unitPrice === undefined ? {} : { agreedUnitPrice: input.unitPrice }),
+          },
         };
       },
       metadata,
@@ -204,7 +210,7 @@ export const createReservationService = ({
     // A random id names streams nobody wrote yet: they are appended to without being read first.
     const expectNew = idempotencyKey === undefined;
     const now = clock().toISOString();
-    const product = await holdUnits(input, reservationId, now, metadata);
+    const product = await holdUnits(input, context.actor.userId, reservationId, now, metadata);
     // Stored before the reservation exists, so the saga finds it when it sees the reservation placed.
     if (input.paymentToken !== undefined) {
       await paymentTokens.store(reservationId, input.paymentToken, product.holdTtlSeconds);

@@ -16,6 +16,7 @@ export const productView = (product: Product, revision: number): ProductView => 
   sellerAcceptance: product.sellerAcceptance,
   fulfilmentSteps: [...product.fulfilmentSteps],
   holdTtlSeconds: product.holdTtlSeconds,
+  ...(product.perCustomerLimit === undefined ? {} : { perCustomerLimit: product.perCustomerLimit }),
   revision,
 });
 

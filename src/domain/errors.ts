@@ -13,6 +13,8 @@ export type DomainErrorCode =
   | 'insufficient-availability'
   | 'product-withdrawn'
   | 'price-changed'
+  | 'per-customer-limit'
+  | 'too-many-payment-attempts'
   | 'capacity-below-allocated'
   | 'units-in-use'
   | 'not-next-step'
@@ -79,6 +81,17 @@ export class PriceChangedError extends DomainError {
   }
 }
 
+/** One customer may hold and reserve at most `perCustomerLimit` units of the product (ticket sales cap seats per buyer). */
+export class PerCustomerLimitError extends DomainError {
+  constructor(limit: number, allocated: number, requested: number) {
+    super('per-customer-limit', `at most ${limit} unit(s) per customer; ${allocated} already held or reserved, ${requested} requested`, {
+      limit,
+      allocated,
+      requested,
+    });
+  }
+}
+
 export class ProductWithdrawnError extends DomainError {
   constructor() {
     super('product-withdrawn', 'the product has been withdrawn');
@@ -124,6 +137,13 @@ export class CancelNotAllowedError extends DomainError {
 export class NotYetExpiredError extends DomainError {
   constructor(expiresAt: string, now: string) {
     super('not-yet-expired', `the hold expires at ${expiresAt}, it is ${now}`, { expiresAt, now });
+  }
+}
+
+/** A payment takes a bounded number of attempts, so that repeated declined charges cannot grow it (or hammer the provider) without end. */
+export class TooManyPaymentAttemptsError extends DomainError {
+  constructor(limit: number) {
+    super('too-many-payment-attempts', `a payment takes at most ${limit} attempts; cancel the reservation and place a new one`, { limit });
   }
 }
 

@@ -140,7 +140,7 @@ export function buildOpenApiDocument() {
     summary: "Reserve units of a product",
     ...secured(
       ["customer"],
-      "409 `insufficient-availability` (with `available`), `product-withdrawn`, or `price-changed` (with `unitPrice` and `agreedUnitPrice`) when `unitPrice` is given and differs. " +
+      "409 `insufficient-availability` (with `available`), `product-withdrawn`, `per-customer-limit` (with `limit`, `allocated`, `requested`), or `price-changed` (with `unitPrice` and `agreedUnitPrice`) when `unitPrice` is given and differs. " +
         "A repeated `Idempotency-Key` from the same user answers 200 with the first result and changes nothing; " +
         "the same key with a different request (product, quantity, or whether a payment token is given) answers 422 `idempotency-key-reused` and holds nothing.",
     ),
@@ -210,7 +210,7 @@ export function buildOpenApiDocument() {
     ...secured(
       ["its customer"],
       "Paying a paid payment answers 200 and changes nothing; a repeated `Idempotency-Key` answers what the first request answered. " +
-        "402 `payment-declined`; 409 `payment-not-payable` when voided or refunded; 503 `payment-provider-unavailable` " +
+        "402 `payment-declined`; 409 `payment-not-payable` when voided or refunded, `too-many-payment-attempts` after 20 attempts; 503 `payment-provider-unavailable` " +
         "(with `Retry-After`) when the provider is down or its circuit is open — the payment stays pending.",
     ),
     request: { params: IdParams, headers: IdempotencyKeyHeader, body: jsonBody(PayPaymentBody) },

@@ -20,6 +20,7 @@ export function productResponse(view: ProductView): ProductResponse {
     sellerAcceptance: view.sellerAcceptance,
     fulfilmentSteps: [...view.fulfilmentSteps],
     holdTtlSeconds: view.holdTtlSeconds,
+    ...(view.perCustomerLimit === undefined ? {} : { perCustomerLimit: view.perCustomerLimit }),
     revision: view.revision,
   };
 }

@@ -46,6 +46,10 @@ export const RegisterProductBody = z
       .default([])
       .openapi({ uniqueItems: true, example: ["cooking", "cooked", "picked-up", "delivered"] }),
     holdTtlSeconds: z.int().min(10).max(86_400).default(900),
+    perCustomerLimit: z.int().min(1).max(1_000_000).optional().openapi({
+      description: "units one customer may hold and reserve at once (a cap on seats per buyer); beyond it 409 `per-customer-limit`",
+      example: 4,
+    }),
   })
   .strict()
   .openapi("RegisterProduct");
@@ -131,6 +135,7 @@ export const ProductBody = z
     sellerAcceptance: z.boolean(),
     fulfilmentSteps: z.array(z.string()),
     holdTtlSeconds: z.int(),
+    perCustomerLimit: z.int().optional().openapi({ description: "present when the product limits units per customer" }),
     revision: z.int(),
   })
   .openapi("Product");

@@ -180,6 +180,25 @@ describe("unitPrice on POST /reservations: the price the customer agreed to", ()
   });
 });
 
+describe("perCustomerLimit: units one customer may hold and reserve on a product", () => {
+  it("refuses a customer past the limit with 409 per-customer-limit, while other customers still reserve", async () => {
+    // The attack: one customer held 30 million units in 3,000 requests.
+    const product = await api().createProduct({ capacity: 100, perCustomerLimit: 4 });
+    expect(product.perCustomerLimit).toBe(4);
+    expect((await place({ productId: product.id, quantity: 3 })).status).toBe(201);
+    const refused = expectProblem(await place({ productId: product.id, quantity: 2 }), 409, "per-customer-limit");
+    expect(refused).toMatchObject({ limit: 4, allocated: 3, requested: 2 });
+    expect((await place({ productId: product.id, quantity: 1 })).status).toBe(201);
+    expect((await place({ productId: product.id, quantity: 4 }, "customer2")).status).toBe(201);
+    expect(await api().product(product.id)).toMatchObject({ held: 8, perCustomerLimit: 4 });
+  });
+
+  it("is validated at registration", async () => {
+    const response = await api().post("/products", { as: "seller", json: { name: "Seats", capacity: 10, unitPrice: 1, perCustomerLimit: 0 } });
+    expectValidationError(response, "perCustomerLimit");
+  });
+});
+
 describe("Idempotency-Key on POST /reservations", () => {
   it("the same key from the same user returns the first reservation (200) and changes nothing", async () => {
     const product = await api().createProduct({ capacity: 5 });

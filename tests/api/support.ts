@@ -74,6 +74,7 @@ export interface RegisterProductFields {
   sellerAcceptance: boolean;
   fulfilmentSteps: string[];
   holdTtlSeconds: number;
+  perCustomerLimit: number;
 }
 
 export const signFor = (sub: string, role: Role, ttlSeconds = 3600): Promise<string> =>

@@ -5,12 +5,14 @@ import {
   InvalidTransitionError,
   NotFoundError,
   PaymentNotPayableError,
+  TooManyPaymentAttemptsError,
 } from '../../src/domain/errors.js';
 import { EventSchemaError } from '../../src/domain/events.js';
 import {
   parsePaymentEvent,
   paymentDecider,
   paymentEventSchemas,
+  MAX_PAYMENT_ATTEMPTS,
   ZERO_AMOUNT_ATTEMPT_ID,
   type AttemptOutcome,
   type Payment,
@@ -140,6 +142,15 @@ describe('RecordPaymentAttempt', () => {
 
   test('a failed attempt (provider down) is recorded and the payment stays pending', () => {
     inStatus('pending').when(attempt('failed', 'a1', 'provider unavailable')).then([failed()]);
+  });
+
+  test(`a payment takes at most ${MAX_PAYMENT_ATTEMPTS} attempts: the next is refused, a repeat of a recorded one is not`, () => {
+    const attempts = Array.from({ length: MAX_PAYMENT_ATTEMPTS }, (_, i) => declined(`a${i}`));
+    given(requestedEvent(), ...attempts)
+      .when(attempt('declined', 'one-more', 'card declined'))
+      .thenThrows(TooManyPaymentAttemptsError, 'too-many-payment-attempts', { limit: MAX_PAYMENT_ATTEMPTS });
+    given(requestedEvent(), ...attempts).when(attempt('declined', 'a3', 'card declined')).then([]);
+    given(requestedEvent(), ...attempts.slice(1)).when(attempt('succeeded', 'last')).then([succeeded('last')]);
   });
 
   test('a declined or failed attempt without a reason gets a default one', () => {

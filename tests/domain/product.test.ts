@@ -3,6 +3,7 @@ import { fold } from '../../src/domain/decider.js';
 import {
   CapacityBelowAllocatedError,
   InsufficientAvailabilityError,
+  PerCustomerLimitError,
   PriceChangedError,
   InvalidCommandError,
   NotFoundError,
@@ -276,6 +277,49 @@ describe('HoldUnits', () => {
     given(registered({ unitPrice: 1000 }), held(R1, 2), updated({ unitPrice: 2000 }))
       .when({ type: 'HoldUnits', data: { reservationId: R1, quantity: 2, agreedUnitPrice: 1000, now: T0 } })
       .then([]);
+  });
+
+  describe('perCustomerLimit', () => {
+    const heldBy = (reservationId: string, quantity: number, customerId: string): ProductEvent => ({
+      type: 'UnitsHeld',
+      data: { reservationId, quantity, customerId, heldAt: T0, expiresAt: '2025-03-01T09:15:00.000Z' },
+    });
+    const holdFor = (reservationId: string, quantity: number, customerId: string): ProductCommand => ({
+      type: 'HoldUnits',
+      data: { reservationId, quantity, customerId, now: T0 },
+    });
+
+    test('a hold records whose it is', () => {
+      given(registered({ capacity: 10, perCustomerLimit: 4 })).when(holdFor(R1, 4, 'alice')).then([heldBy(R1, 4, 'alice')]);
+    });
+
+    test('refuses a customer past the limit, counting held and committed units, and says how many they have', () => {
+      given(registered({ capacity: 10, perCustomerLimit: 4 }), heldBy(R1, 2, 'alice'), committed(R1, 2), heldBy(R2, 1, 'alice'))
+        .when(holdFor(R3, 2, 'alice'))
+        .thenThrows(PerCustomerLimitError, 'per-customer-limit', { limit: 4, allocated: 3, requested: 2 });
+    });
+
+    test('other customers have their own count', () => {
+      given(registered({ capacity: 10, perCustomerLimit: 4 }), heldBy(R1, 4, 'alice'))
+        .when(holdFor(R2, 4, 'bob'))
+        .then([heldBy(R2, 4, 'bob')]);
+    });
+
+    test('released units count no more', () => {
+      given(registered({ capacity: 10, perCustomerLimit: 4 }), heldBy(R1, 3, 'alice'), heldReleased(R1, 3), heldBy(R2, 1, 'alice'), committed(R2, 1), committedReleased(R2, 1))
+        .when(holdFor(R3, 4, 'alice'))
+        .then([heldBy(R3, 4, 'alice')]);
+    });
+
+    test('no limit without perCustomerLimit', () => {
+      given(registered({ capacity: 10 }), heldBy(R1, 5, 'alice')).when(holdFor(R2, 5, 'alice')).then([heldBy(R2, 5, 'alice')]);
+    });
+
+    test('registration refuses a limit below 1', () => {
+      given()
+        .when({ type: 'RegisterProduct', data: { productId: PRODUCT, sellerId: 'seller-1', name: 'Seats', capacity: 5, unitPrice: 1, perCustomerLimit: 0, now: T0 } })
+        .thenThrows(InvalidCommandError, 'invalid-command');
+    });
   });
 
   test('refuses more than available and says how many are', () => {

@@ -1,6 +1,12 @@
 import { match } from 'ts-pattern';
 import type { Decider } from '../decider.js';
-import { InvalidCommandError, InvalidTransitionError, NotFoundError, PaymentNotPayableError } from '../errors.js';
+import {
+  InvalidCommandError,
+  InvalidTransitionError,
+  NotFoundError,
+  PaymentNotPayableError,
+  TooManyPaymentAttemptsError,
+} from '../errors.js';
 import { requireInteger } from '../guards.js';
 import { instant } from '../time.js';
 import type { PaymentCommand } from './commands.js';
@@ -13,6 +19,14 @@ export const ZERO_AMOUNT_ATTEMPT_ID = 'zero-amount';
 function requested(state: PaymentState): Payment {
   if (!isRequested(state)) throw new NotFoundError('payment');
   return state;
+}
+
+/** Attempts one payment takes (succeeded, declined or failed): beyond it the customer must start over. */
+export const MAX_PAYMENT_ATTEMPTS = 20;
+
+/** Throws once a payment has had all its attempts; checked before the provider is asked, and when an attempt is recorded. */
+export function assertMayAttempt(payment: Payment): void {
+  if (payment.attempts.length >= MAX_PAYMENT_ATTEMPTS) throw new TooManyPaymentAttemptsError(MAX_PAYMENT_ATTEMPTS);
 }
 
 export function decidePayment(command: PaymentCommand, state: PaymentState): PaymentEvent[] {
@@ -53,6 +67,7 @@ export function decidePayment(command: PaymentCommand, state: PaymentState): Pay
       }
       // Settled already: the provider is idempotent on the payment id, so a late outcome changes nothing.
       if (payment.status === 'paid') return [];
+      assertMayAttempt(payment);
       const attempt = { attemptId: data.attemptId, at: data.at, provider: data.provider };
       return match(data.outcome)
         .returnType<PaymentEvent[]>()

@@ -16,13 +16,17 @@ export type ProductCommand =
         sellerAcceptance?: boolean;
         fulfilmentSteps?: readonly string[];
         holdTtlSeconds?: number;
+        perCustomerLimit?: number;
         now: string;
       };
     }
   | { type: 'UpdateProduct'; data: { name?: string; capacity?: number; unitPrice?: number; now: string } }
   | { type: 'WithdrawProduct'; data: { now: string } }
   /** `agreedUnitPrice`: the price the customer saw; the hold is refused when the product's price differs. */
-  | { type: 'HoldUnits'; data: { reservationId: string; quantity: number; agreedUnitPrice?: number; now: string } }
+  | {
+      type: 'HoldUnits';
+      data: { reservationId: string; quantity: number; customerId?: string; agreedUnitPrice?: number; now: string };
+    }
   | { type: 'CommitHeldUnits'; data: { reservationId: string; now: string } }
   /**
    * Gives a reservation's units back, whatever stage they are in: held units are

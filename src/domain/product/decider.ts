@@ -5,6 +5,7 @@ import {
   InsufficientAvailabilityError,
   InvalidCommandError,
   NotFoundError,
+  PerCustomerLimitError,
   PriceChangedError,
   ProductWithdrawnError,
   UnitsInUseError,
@@ -48,6 +49,7 @@ export function decideProduct(command: ProductCommand, state: ProductState): Pro
       if (!CURRENCY.test(currency)) throw new InvalidCommandError('currency', 'must be an ISO 4217 code');
       const holdTtlSeconds = data.holdTtlSeconds ?? PRODUCT_DEFAULTS.holdTtlSeconds;
       requireInteger('holdTtlSeconds', holdTtlSeconds, 10, 86_400);
+      if (data.perCustomerLimit !== undefined) requireInteger('perCustomerLimit', data.perCustomerLimit, 1, 1_000_000);
       const steps = data.fulfilmentSteps ?? PRODUCT_DEFAULTS.fulfilmentSteps;
       if (steps.length > 10 || new Set(steps).size !== steps.length) {
         throw new InvalidCommandError('fulfilmentSteps', 'must be at most 10 unique names');
@@ -68,6 +70,7 @@ export function decideProduct(command: ProductCommand, state: ProductState): Pro
             sellerAcceptance: data.sellerAcceptance ?? PRODUCT_DEFAULTS.sellerAcceptance,
             fulfilmentSteps: [...steps],
             holdTtlSeconds,
+            ...(data.perCustomerLimit === undefined ? {} : { perCustomerLimit: data.perCustomerLimit }),
             registeredAt: data.now,
           },
         },
@@ -113,12 +116,19 @@ export function decideProduct(command: ProductCommand, state: ProductState): Pro
       if (data.quantity > product.available) {
         throw new InsufficientAvailabilityError(product.available, data.quantity);
       }
+      if (product.perCustomerLimit !== undefined && data.customerId !== undefined) {
+        const allocated = product.allocatedByCustomer.get(data.customerId) ?? 0;
+        if (allocated + data.quantity > product.perCustomerLimit) {
+          throw new PerCustomerLimitError(product.perCustomerLimit, allocated, data.quantity);
+        }
+      }
       return [
         {
           type: 'UnitsHeld',
           data: {
             reservationId: data.reservationId,
             quantity: data.quantity,
+            ...(data.customerId === undefined ? {} : { customerId: data.customerId }),
             heldAt: data.now,
             expiresAt: addSeconds('now', data.now, product.holdTtlSeconds),
           },
@@ -162,6 +172,16 @@ function withCounts(product: Product, changes: Partial<Product>, at: string): Pr
   return { ...product, ...changes, available, status, updatedAt: at };
 }
 
+/** A customer's units leave their count when released (once: a released allocation is not counted again). */
+function releaseForCustomer(product: Product, reservationId: string, quantity: number): void {
+  const allocation = product.allocations.get(reservationId);
+  const customerId = allocation?.customerId;
+  if (customerId === undefined || allocation?.stage === 'released') return;
+  const left = (product.allocatedByCustomer.get(customerId) ?? 0) - quantity;
+  if (left > 0) product.allocatedByCustomer.set(customerId, left);
+  else product.allocatedByCustomer.delete(customerId);
+}
+
 export function evolveProduct(state: ProductState, event: ProductEvent): ProductState {
   if (!isRegistered(state)) {
     if (event.type !== 'ProductRegistered') return state;
@@ -179,6 +199,7 @@ export function evolveProduct(state: ProductState, event: ProductEvent): Product
         sellerAcceptance: d.sellerAcceptance,
         fulfilmentSteps: d.fulfilmentSteps,
         holdTtlSeconds: d.holdTtlSeconds,
+        perCustomerLimit: d.perCustomerLimit,
         withdrawn: false,
         held: 0,
         committed: 0,
@@ -186,6 +207,7 @@ export function evolveProduct(state: ProductState, event: ProductEvent): Product
         registeredAt: d.registeredAt,
         updatedAt: d.registeredAt,
         allocations: new Map(),
+        allocatedByCustomer: new Map(),
       },
       {},
       d.registeredAt,
@@ -208,11 +230,13 @@ export function evolveProduct(state: ProductState, event: ProductEvent): Product
     )
     .with({ type: 'ProductWithdrawn' }, ({ data }) => withCounts(product, { withdrawn: true }, data.withdrawnAt))
     .with({ type: 'UnitsHeld' }, ({ data }) => {
-      product.allocations.set(data.reservationId, { quantity: data.quantity, stage: 'held' });
+      const customerId = data.customerId;
+      product.allocations.set(data.reservationId, { quantity: data.quantity, stage: 'held', ...(customerId === undefined ? {} : { customerId }) });
+      if (customerId !== undefined) product.allocatedByCustomer.set(customerId, (product.allocatedByCustomer.get(customerId) ?? 0) + data.quantity);
       return withCounts(product, { held: product.held + data.quantity }, data.heldAt);
     })
     .with({ type: 'HeldUnitsCommitted' }, ({ data }) => {
-      product.allocations.set(data.reservationId, { quantity: data.quantity, stage: 'committed' });
+      product.allocations.set(data.reservationId, { ...product.allocations.get(data.reservationId), quantity: data.quantity, stage: 'committed' });
       return withCounts(
         product,
         { held: product.held - data.quantity, committed: product.committed + data.quantity },
@@ -220,11 +244,13 @@ export function evolveProduct(state: ProductState, event: ProductEvent): Product
       );
     })
     .with({ type: 'HeldUnitsReleased' }, ({ data }) => {
-      product.allocations.set(data.reservationId, { quantity: data.quantity, stage: 'released' });
+      releaseForCustomer(product, data.reservationId, data.quantity);
+      product.allocations.set(data.reservationId, { ...product.allocations.get(data.reservationId), quantity: data.quantity, stage: 'released' });
       return withCounts(product, { held: product.held - data.quantity }, data.releasedAt);
     })
     .with({ type: 'CommittedUnitsReleased' }, ({ data }) => {
-      product.allocations.set(data.reservationId, { quantity: data.quantity, stage: 'released' });
+      releaseForCustomer(product, data.reservationId, data.quantity);
+      product.allocations.set(data.reservationId, { ...product.allocations.get(data.reservationId), quantity: data.quantity, stage: 'released' });
       return withCounts(product, { committed: product.committed - data.quantity }, data.releasedAt);
     })
     .exhaustive();

@@ -30,6 +30,8 @@ export const productEventSchemas = {
     sellerAcceptance: z.boolean(),
     fulfilmentSteps,
     holdTtlSeconds: positiveCount,
+    /** Units one customer may hold and reserve at once; absent: no limit (and on products registered before it existed). */
+    perCustomerLimit: positiveCount.optional(),
     registeredAt: isoTime,
   }),
   /** Carries only the fields that changed (at least one). */
@@ -43,7 +45,8 @@ export const productEventSchemas = {
     .refine((d) => d.name !== undefined || d.capacity !== undefined || d.unitPrice !== undefined, 'no change'),
   ProductWithdrawn: z.object({ withdrawnAt: isoTime }),
   /** `expiresAt` lets a watchdog release a hold whose reservation was never recorded (crash). */
-  UnitsHeld: z.object({ ...reservationRef, heldAt: isoTime, expiresAt: isoTime }),
+  /** `customerId`: whose hold it is (absent on holds recorded before per-customer limits). */
+  UnitsHeld: z.object({ ...reservationRef, customerId: userId.optional(), heldAt: isoTime, expiresAt: isoTime }),
   HeldUnitsReleased: z.object({ ...reservationRef, reason: releaseReason, releasedAt: isoTime }),
   HeldUnitsCommitted: z.object({ ...reservationRef, committedAt: isoTime }),
   CommittedUnitsReleased: z.object({ ...reservationRef, reason: releaseReason, releasedAt: isoTime }),

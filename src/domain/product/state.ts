@@ -6,6 +6,8 @@ export type ProductStatus = 'available' | 'pending' | 'soldout' | 'withdrawn';
 export interface Allocation {
   readonly quantity: number;
   readonly stage: 'held' | 'committed' | 'released';
+  /** Whose units they are, when the hold said so. */
+  readonly customerId?: string;
 }
 
 export interface UnregisteredProduct {
@@ -24,6 +26,8 @@ export interface Product {
   readonly sellerAcceptance: boolean;
   readonly fulfilmentSteps: readonly string[];
   readonly holdTtlSeconds: number;
+  /** Units one customer may hold and reserve at once; undefined: no limit. */
+  readonly perCustomerLimit: number | undefined;
   readonly withdrawn: boolean;
   readonly held: number;
   readonly committed: number;
@@ -37,6 +41,8 @@ export interface Product {
    * a state must not be used again after it has been evolved further.
    */
   readonly allocations: Map<string, Allocation>;
+  /** Units held or reserved per customer (not released), evolved in place like `allocations`. */
+  readonly allocatedByCustomer: Map<string, number>;
 }
 
 export type ProductState = UnregisteredProduct | Product;
