@@ -120,7 +120,7 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
         return found.flatMap(({ member, stored }): ProductView[] => {
           const revision = stored.c[`product-${member}`];
           if (stored.d.kind !== "product" || stored.d.product === null || revision === undefined) return [];
-          const view = productView({ ...stored.d.product, allocations: new Map() }, revision);
+          const view = productView({ ...stored.d.product, allocations: new Map(), allocatedByCustomer: new Map() }, revision);
           return query_.status === undefined || view.status === query_.status ? [view] : [];
         });
       }),

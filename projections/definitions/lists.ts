@@ -19,7 +19,7 @@ import {
 import { millis, parseStreamId } from "./streams.js";
 
 /** A product's state without its per-reservation allocations (the lists need only the counts). */
-export type ProductSnapshot = Omit<Product, "allocations">;
+export type ProductSnapshot = Omit<Product, "allocations" | "allocatedByCustomer">;
 
 export type ListDocument =
   | { readonly kind: "product"; readonly product: ProductSnapshot | null }
@@ -35,14 +35,15 @@ export const LIST_INDEXES = {
 } as const;
 
 const snapshotOf = (product: Product): ProductSnapshot => {
-  const { allocations, ...snapshot } = product;
+  const { allocations, allocatedByCustomer, ...snapshot } = product;
   void allocations;
+  void allocatedByCustomer;
   return snapshot;
 };
 
 const evolveProductDocument = (product: ProductSnapshot | null, event: SourceEvent): ProductSnapshot | null => {
   // The allocations map is rebuilt empty: evolving only writes to it, and the lists never read it.
-  const state: ProductState = product === null ? initialProductState : { ...product, allocations: new Map() };
+  const state: ProductState = product === null ? initialProductState : { ...product, allocations: new Map(), allocatedByCustomer: new Map() };
   const next = evolveProduct(state, parseProductEvent(event.type, event.data));
   return isRegistered(next) ? snapshotOf(next) : product;
 };
