@@ -14,7 +14,7 @@ const main = async (): Promise<void> => {
   } else {
     logger.info(
       { url: service.url, role: config.role },
-      `reservations API listening on ${service.url} (get a token: npm run token -- --sub alice --role customer)`,
+      `reservations API listening on ${service.url} (get a token: npm run -s token -- --sub alice --role customer)`,
     );
   }
   let stoppingSince: number | undefined;
