@@ -22,6 +22,7 @@ import {
   type ReservationDocument,
 } from "./definitions/index.js";
 import { placedReservation, requestedPayment } from "./definitions/reservation-document.js";
+import { productOfSnapshot } from "./definitions/lists.js";
 import { parseStored, type StoredDocument } from "./engine.js";
 import { DEFAULT_KEY_ROOT, ProjectionKeys } from "./keys.js";
 
@@ -120,7 +121,7 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
         return found.flatMap(({ member, stored }): ProductView[] => {
           const revision = stored.c[`product-${member}`];
           if (stored.d.kind !== "product" || stored.d.product === null || revision === undefined) return [];
-          const view = productView({ ...stored.d.product, allocations: new Map(), allocatedByCustomer: new Map() }, revision);
+          const view = productView(productOfSnapshot(stored.d.product), revision);
           return query_.status === undefined || view.status === query_.status ? [view] : [];
         });
       }),

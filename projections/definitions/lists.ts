@@ -41,9 +41,12 @@ const snapshotOf = (product: Product): ProductSnapshot => {
   return snapshot;
 };
 
+/** A product state from a stored snapshot: the per-reservation maps are not kept, so they start empty. */
+export const productOfSnapshot = (snapshot: ProductSnapshot): Product => ({ ...snapshot, allocations: new Map(), allocatedByCustomer: new Map() });
+
 const evolveProductDocument = (product: ProductSnapshot | null, event: SourceEvent): ProductSnapshot | null => {
   // The allocations map is rebuilt empty: evolving only writes to it, and the lists never read it.
-  const state: ProductState = product === null ? initialProductState : { ...product, allocations: new Map(), allocatedByCustomer: new Map() };
+  const state: ProductState = product === null ? initialProductState : productOfSnapshot(product);
   const next = evolveProduct(state, parseProductEvent(event.type, event.data));
   return isRegistered(next) ? snapshotOf(next) : product;
 };

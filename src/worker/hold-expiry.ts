@@ -1,11 +1,11 @@
 import { FORWARDS, START, type EventStoreDBClient } from "@eventstore/db-client";
-import { NotYetExpiredError, type Reservation, isPlaced, isProductEventType, isRegistered, parseProductEvent } from "../domain/index.js";
+import { NotYetExpiredError, isPlaced, isProductEventType, isRegistered, parseProductEvent } from "../domain/index.js";
 import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
 import type { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
-import { allocationFollowUp, followUpCommand } from "./allocation-follow-up.js";
+import { reconcileAllocation } from "./reconcile-allocation.js";
 import type { ConsumedEvent, Consumer } from "./consumer-group.js";
 
 const SYSTEM_ACTOR: CommandMetadata["actor"] = { id: "hold-watchdog", role: "system" };
@@ -131,7 +131,9 @@ export class HoldExpiryPoller {
     const { state } = await this.deps.reservations.load(reservationId);
     if (isPlaced(state) && state.productId === productId) {
       if (state.status !== "placed") {
-        await this.followUp(state, metadata);
+        // The saga normally released or committed its units already, but a hold must end whatever
+        // happened to the saga's events, so look once more.
+        await reconcileAllocation(this.deps.products, state, () => this.clock().toISOString(), metadata);
         return undefined;
       }
       try {
@@ -164,24 +166,6 @@ export class HoldExpiryPoller {
     await this.release(productId, reservationId, metadata, now);
     this.deps.logger.warn({ reservationId, productId }, "released the hold of a reservation that was never recorded");
     return undefined;
-  }
-
-  /**
-   * A reservation that moved on before its deadline: the saga normally released or committed its
-   * units already, but a hold must end whatever happened to the saga's events, so look once more.
-   */
-  private async followUp(reservation: Reservation, metadata: CommandMetadata): Promise<void> {
-    const { state: product } = await this.deps.products.load(reservation.productId);
-    if (!isRegistered(product)) return;
-    const followUp = allocationFollowUp(reservation, product.allocations.get(reservation.reservationId));
-    if (followUp === undefined) return;
-    const reservationId = reservation.reservationId;
-    const now = this.clock().toISOString();
-    await this.deps.products.handle(
-      reservation.productId,
-      () => followUpCommand(reservationId, followUp, now),
-      metadata,
-    );
   }
 
   private async release(productId: string, reservationId: string, metadata: CommandMetadata, now: string): Promise<void> {

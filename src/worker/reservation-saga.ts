@@ -4,7 +4,6 @@ import {
   InvalidTransitionError,
   PaymentNotPayableError,
   isPlaced,
-  isRegistered,
   isRequested,
 } from "../domain/index.js";
 import { chargePayment, type PaymentRepository } from "../application/payment-service.js";
@@ -14,7 +13,8 @@ import type { ReservationRepository } from "../application/reservation-service.j
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
 import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
 import type { Logger } from "../logger.js";
-import { ENDED, allocationFollowUp, followUpCommand, mayNeedFollowUp } from "./allocation-follow-up.js";
+import { ENDED } from "./allocation-follow-up.js";
+import { reconcileAllocation } from "./reconcile-allocation.js";
 import { type ConsumedEvent, type Consumer, TransientError } from "./consumer-group.js";
 
 export interface PaymentTokenSource {
@@ -129,19 +129,8 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
     return reservation;
   };
 
-  const reconcileUnits = async (reservation: Reservation, metadata: CommandMetadata): Promise<void> => {
-    if (!mayNeedFollowUp(reservation)) return;
-    const { state: product } = await deps.products.load(reservation.productId);
-    if (!isRegistered(product)) return;
-    const followUp = allocationFollowUp(reservation, product.allocations.get(reservation.reservationId));
-    if (followUp === undefined) return;
-    const reservationId = reservation.reservationId;
-    await deps.products.handle(
-      reservation.productId,
-      () => followUpCommand(reservationId, followUp, now()),
-      metadata,
-    );
-  };
+  const reconcileUnits = (reservation: Reservation, metadata: CommandMetadata): Promise<void> =>
+    reconcileAllocation(deps.products, reservation, now, metadata);
 
   /**
    * The stream of the event being handled must be read at least up to that event; a cached state that
