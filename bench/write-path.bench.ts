@@ -70,6 +70,8 @@ const env: NodeJS.ProcessEnv = {
   AUTH_SECRET: SECRET,
   LOG_LEVEL: logLevel,
   ROLE: role,
+  // Fifty simulated customers place thousands: the hoarding cap would refuse them.
+  MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",
   REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
   NODE_ENV: "production",
   EVENTSTORE_URL: "",

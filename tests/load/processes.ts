@@ -176,6 +176,8 @@ export async function startService(settings: ServiceSettings): Promise<ServicePr
     AUTH_SECRET: secret,
     LOG_LEVEL: logLevel,
     READ_MODEL_KEY_ROOT: `load-${randomUUID()}`,
+    // A few simulated customers place thousands: the hoarding cap would refuse them.
+    MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",
     REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     ADMISSION_MAX_IN_FLIGHT: admission.maxInFlight === undefined ? "" : String(admission.maxInFlight),
     ADMISSION_MAX_QUEUED: admission.maxQueued === undefined ? "" : String(admission.maxQueued),
