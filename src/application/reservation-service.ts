@@ -1,5 +1,5 @@
 import type { PaymentTokenStore } from "./payment-token-store.js";
-import { type UnpaidHolds, UnpaidHoldsLimitError, provisionalHoldEnd } from "./unpaid-holds.js";
+import { LONGEST_HOLD_MS, type UnpaidHolds, UnpaidHoldsLimitError, provisionalHoldEnd } from "./unpaid-holds.js";
 import { randomUUID } from "node:crypto";
 import {
   type Product,
@@ -51,7 +51,7 @@ export interface ReservationServiceDependencies {
   readonly reservations: ReservationRepository;
   readonly payments: PaymentRepository;
   /** Keeps a payment token given with a reservation until the saga charges it. */
-  readonly paymentTokens: Pick<PaymentTokenStore, "store">;
+  readonly paymentTokens: Pick<PaymentTokenStore, "store" | "discard">;
   /** Reservation ids for requests with an Idempotency-Key (keyed with a server secret). */
   readonly idempotencyIds: IdempotencyIds;
   /** The cap on one customer's unpaid holds across products; none when absent. */
@@ -220,25 +220,26 @@ export const createReservationService = ({
     if (unpaidHolds && !(await unpaidHolds.claim(customerId, reservationId, provisionalHoldEnd(at)))) {
       throw new UnpaidHoldsLimitError(unpaidHolds.limit);
     }
+    // Kept before anything is held (for the longest hold there is, until the product says): when the
+    // token cannot be kept, nothing happens. The saga finds it when it sees the reservation placed.
+    const { paymentToken } = input;
+    try {
+      if (paymentToken !== undefined) await paymentTokens.store(reservationId, paymentToken, LONGEST_HOLD_MS / 1000);
+    } catch (error) {
+      await unpaidHolds?.release(customerId, reservationId);
+      throw error;
+    }
     let product: Awaited<ReturnType<typeof holdUnits>>;
     try {
       product = await holdUnits(input, customerId, reservationId, now, metadata);
     } catch (error) {
       await unpaidHolds?.release(customerId, reservationId);
+      if (paymentToken !== undefined) await paymentTokens.discard(reservationId).catch(() => undefined);
       throw error;
     }
     await unpaidHolds?.holdUntil(customerId, reservationId, new Date(at.getTime() + product.holdTtlSeconds * 1000));
-    // Stored before the reservation exists, so the saga finds it when it sees the reservation placed.
-    if (input.paymentToken !== undefined) {
-      try {
-        await paymentTokens.store(reservationId, input.paymentToken, product.holdTtlSeconds);
-      } catch (error) {
-        // A random id will never be used again, so no reservation can claim the hold: give it back now.
-        // Under an Idempotency-Key the client's retry claims it (or the watchdog ends it at its deadline).
-        if (expectNew) await releaseOrphanedHold(input.productId, reservationId, metadata);
-        throw error;
-      }
-    }
+    // The token lives as long as the hold, no longer. Best effort: failing, it keeps the longer expiry.
+    if (paymentToken !== undefined) await paymentTokens.store(reservationId, paymentToken, product.holdTtlSeconds).catch(() => undefined);
     let placed: Awaited<ReturnType<typeof recordReservation>>;
     try {
       placed = await recordReservation(context, input, reservationId, product, now, metadata, expectNew);
