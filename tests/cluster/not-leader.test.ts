@@ -34,21 +34,27 @@ const notLeaderError = (port: number): NotLeaderError => {
 interface Failing {
   readonly client: StreamClient;
   readonly calls: { appends: number; reads: number };
+  /** Whether each call asked for the leader (`requires-leader`), in call order. */
+  readonly requiresLeader: { appends: (boolean | undefined)[]; reads: (boolean | undefined)[] };
 }
 
 /** The real client, except that the first `appendFailures` appends and `readFailures` reads answer NotLeader. */
 const leaderChanging = (client: EventStoreDBClient, appendFailures: number, readFailures = 0): Failing => {
   const calls = { appends: 0, reads: 0 };
+  const requiresLeader = { appends: [] as (boolean | undefined)[], reads: [] as (boolean | undefined)[] };
   return {
     calls,
+    requiresLeader,
     client: {
       appendToStream: async (...args: Parameters<StreamClient["appendToStream"]>) => {
         calls.appends += 1;
+        requiresLeader.appends.push(args[2]?.requiresLeader);
         if (calls.appends <= appendFailures) throw notLeaderError(2113);
         return client.appendToStream(...args);
       },
       readStream: ((...args: Parameters<StreamClient["readStream"]>) => {
         calls.reads += 1;
+        requiresLeader.reads.push(args[1]?.requiresLeader);
         if (calls.reads <= readFailures) {
           // A read's failure surfaces while it is iterated, as the client's streamed reads do.
           return (async function* () {
@@ -85,6 +91,8 @@ describe("NotLeader during a command", () => {
 
     expect(registered.events.map((event) => event.type)).toEqual(["ProductRegistered"]);
     expect(failing.calls.appends).toBe(2);
+    // Only the leader may take it: a follower must answer NotLeader rather than forward or serve stale state.
+    expect(failing.requiresLeader.appends).toEqual([true, true]);
     expect((await recorded(client, `product-${productId}`)).map((event) => event.type)).toEqual(["ProductRegistered"]);
   });
 
@@ -97,6 +105,7 @@ describe("NotLeader during a command", () => {
     const loaded = await repository.load(productId);
 
     expect(failing.calls.reads).toBe(2);
+    expect(failing.requiresLeader.reads).toEqual([true, true]);
     expect(loaded.revision).toBe(0);
     expect(isRegistered(loaded.state) && loaded.state.capacity).toBe(5);
   });

@@ -320,7 +320,9 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     }
     const expectedRevision = expected < 0 ? NO_STREAM : BigInt(expected);
     const result = await this.onLeader(() =>
-      this.circuit.run(() => this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs })),
+      this.circuit.run(() =>
+        this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs, requiresLeader: true }),
+      ),
     ).catch((error: unknown) => {
         throw error instanceof StreamDeletedError ? new AggregateDeletedError(streamId) : error;
       });
@@ -397,7 +399,9 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
       const recorded = await this.onLeader(() =>
         this.circuit.run(async () => {
           const read: { type: string; data: unknown; revision: bigint }[] = [];
-          for await (const resolved of this.client.readStream(streamId, { direction: FORWARDS, fromRevision: BigInt(entry.revision + 1) })) {
+          // Decisions are made on this state: a follower's copy may lag, so only the leader may answer.
+          const options = { direction: FORWARDS, fromRevision: BigInt(entry.revision + 1), requiresLeader: true } as const;
+          for await (const resolved of this.client.readStream(streamId, options)) {
             if (resolved.event) read.push({ type: resolved.event.type, data: resolved.event.data, revision: resolved.event.revision });
           }
           return read;
