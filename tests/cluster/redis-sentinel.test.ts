@@ -25,8 +25,10 @@ const redisServer = (args: readonly string[]): ChildProcess => {
   return child;
 };
 
-const serverArgs = (port: number): string[] => [
+/** A replica's full sync writes an RDB file even with saving off: it goes to `dir`, not the working directory. */
+const serverArgs = (port: number, dir: string): string[] => [
   "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
+  "--dir", dir, "--dbfilename", `dump-${port}.rdb`,
 ];
 
 const direct = (port: number, db = 0): Redis => {
@@ -49,8 +51,8 @@ describe.skipIf(!hasRedisServer)("Redis through Sentinel", () => {
 
   beforeAll(async () => {
     [primaryPort, replicaPort, sentinelPort] = [await freePort(), await freePort(), await freePort()];
-    redisServer(serverArgs(primaryPort));
-    redisServer([...serverArgs(replicaPort), "--replicaof", "127.0.0.1", String(primaryPort)]);
+    redisServer(serverArgs(primaryPort, dir.path));
+    redisServer([...serverArgs(replicaPort, dir.path), "--replicaof", "127.0.0.1", String(primaryPort)]);
     // Sentinel rewrites its configuration file, so it gets one of its own.
     const sentinelConf = path.join(dir.path, "sentinel.conf");
     writeFileSync(
@@ -59,6 +61,7 @@ describe.skipIf(!hasRedisServer)("Redis through Sentinel", () => {
         `port ${sentinelPort}`,
         "bind 127.0.0.1",
         "protected-mode no",
+        `dir ${dir.path}`,
         `sentinel monitor ${MASTER} 127.0.0.1 ${primaryPort} 1`,
         `sentinel down-after-milliseconds ${MASTER} 1000`,
         `sentinel failover-timeout ${MASTER} 5000`,
