@@ -50,7 +50,10 @@ describe.skipIf(!hasRedisServer)("Redis through Sentinel", () => {
   };
 
   beforeAll(async () => {
-    [primaryPort, replicaPort, sentinelPort] = [await freePort(), await freePort(), await freePort()];
+    // freePort may hand out a port again once it is free again: ask until there are three different ones.
+    const ports = new Set<number>();
+    while (ports.size < 3) ports.add(await freePort());
+    [primaryPort = 0, replicaPort = 0, sentinelPort = 0] = [...ports];
     redisServer(serverArgs(primaryPort, dir.path));
     redisServer([...serverArgs(replicaPort, dir.path), "--replicaof", "127.0.0.1", String(primaryPort)]);
     // Sentinel rewrites its configuration file, so it gets one of its own.
@@ -102,7 +105,12 @@ describe.skipIf(!hasRedisServer)("Redis through Sentinel", () => {
     try {
       await client.connect();
       await client.set("sentinel-test:before", "1");
-      expect(await probe(primaryPort, 3).get("sentinel-test:before")).toBe("1");
+      expect(await probe(primaryPort, 3).get("sentinel-test:before"), "the write, on the primary").toBe("1");
+      // Replication is asynchronous and a forced failover does not wait for it: let the replica have it first.
+      await waitFor("the write to reach the replica", async () => (await probe(replicaPort, 3).get("sentinel-test:before")) === "1", {
+        timeoutMs: 10_000,
+        intervalMs: 50,
+      });
 
       await probe(sentinelPort).call("SENTINEL", "FAILOVER", MASTER);
       await waitFor(
@@ -125,7 +133,7 @@ describe.skipIf(!hasRedisServer)("Redis through Sentinel", () => {
         { timeoutMs: 20_000, intervalMs: 100 },
       );
       expect(await newPrimary.info("replication")).toMatch(/role:master/);
-      expect(await probe(replicaPort, 3).get("sentinel-test:before")).toBe("1");
+      expect(await newPrimary.get("sentinel-test:before"), "the earlier write, on the new primary").toBe("1");
     } finally {
       client.disconnect();
     }
