@@ -62,7 +62,7 @@ async function main(): Promise<number> {
   const config = loadConfig();
   const connectionString = config.eventStore.url ?? `esdb://127.0.0.1:${config.eventStore.embeddedPort}?tls=false`;
   const client = EventStoreDBClient.connectionString(connectionString);
-  const redis = createRedis(config.redis.url);
+  const redis = createRedis(config.redis.url, config.redis.sentinel);
   redis.on("error", () => undefined);
   try {
     await redis.connect();

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import type { TokenPolicy } from "./http/auth.js";
+import type { RedisSentinelSettings } from "./infrastructure/redis.js";
 import { z } from "zod";
 
 /** Used when `AUTH_SECRET` is unset outside production; anyone can mint tokens with it. */
@@ -42,6 +43,8 @@ export interface Config {
     readonly url: string;
     /** Every Redis key (read models, schedules) starts with this (`READ_MODEL_KEY_ROOT`): one Redis can serve several deployments or test runs. */
     readonly readModelKeyRoot: string;
+    /** `REDIS_SENTINELS` + `REDIS_MASTER_NAME`: find the primary through Sentinel (then `url`'s host is not used). */
+    readonly sentinel: RedisSentinelSettings | undefined;
   };
   readonly notifications: {
     /** `NOTIFY_WEBHOOK_URL`: notifications are also POSTed there; unset: the log channel only. */
@@ -87,6 +90,28 @@ const byteSize = z
   })
   .pipe(z.number().int().min(1).max(16 * 1024 * 1024));
 
+/** `host:port,host:port` (the port defaults to Sentinel's 26379; IPv6 hosts in brackets). */
+const sentinelList = z
+  .string()
+  .transform((text, context) => {
+    const sentinels: { host: string; port: number }[] = [];
+    for (const entry of text.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
+      const match = /^(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(entry);
+      const host = match?.[1] ?? match?.[2];
+      const port = Number(match?.[3] ?? 26379);
+      if (!host || port < 1 || port > 65_535) {
+        context.addIssue({ code: "custom", message: `expected host:port, got "${entry}"` });
+        return z.NEVER;
+      }
+      sentinels.push({ host, port });
+    }
+    if (sentinels.length === 0) {
+      context.addIssue({ code: "custom", message: "expected at least one host:port" });
+      return z.NEVER;
+    }
+    return sentinels;
+  });
+
 const EnvSchema = z.object({
   NODE_ENV: z.string().default("development"),
   PORT: port.default(3000),
@@ -95,6 +120,8 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().min(1).default("./data"),
   EMBEDDED_EVENTSTORE_PORT: port.default(2113),
   REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
+  REDIS_SENTINELS: sentinelList.optional(),
+  REDIS_MASTER_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "letters, digits and _ . - only").optional(),
   AUTH_SECRET: z.string().min(1).optional(),
   IDEMPOTENCY_SECRET: z.string().min(16, "use at least 16 characters").optional(),
   AUTH_ISSUER: z.string().min(1).optional(),
@@ -135,6 +162,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && vars.AUTH_SECRET !== undefined && vars.AUTH_SECRET.length < PRODUCTION_MIN_SECRET_LENGTH) {
     throw new ConfigError(`AUTH_SECRET must be at least ${PRODUCTION_MIN_SECRET_LENGTH} characters when NODE_ENV=production`);
   }
+  if ((vars.REDIS_SENTINELS === undefined) !== (vars.REDIS_MASTER_NAME === undefined)) {
+    throw new ConfigError("REDIS_SENTINELS and REDIS_MASTER_NAME go together: the sentinels to ask, and the name they know the primary by");
+  }
   return {
     nodeEnv: vars.NODE_ENV,
     role: vars.ROLE,
@@ -155,7 +185,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       metricsToken: vars.METRICS_TOKEN,
     },
     eventStore: { url: vars.EVENTSTORE_URL, dataDir: vars.DATA_DIR, embeddedPort: vars.EMBEDDED_EVENTSTORE_PORT },
-    redis: { url: vars.REDIS_URL, readModelKeyRoot: vars.READ_MODEL_KEY_ROOT },
+    redis: {
+      url: vars.REDIS_URL,
+      readModelKeyRoot: vars.READ_MODEL_KEY_ROOT,
+      sentinel:
+        vars.REDIS_SENTINELS && vars.REDIS_MASTER_NAME ? { sentinels: vars.REDIS_SENTINELS, masterName: vars.REDIS_MASTER_NAME } : undefined,
+    },
     notifications: {
       webhookUrl: vars.NOTIFY_WEBHOOK_URL,
       webhookTimeoutMs: vars.NOTIFY_WEBHOOK_TIMEOUT_MS,

@@ -90,7 +90,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   } else {
     logger.info({ eventStore: eventStore.connectionString }, "using EventStoreDB");
   }
-  const redis = createRedis(config.redis.url);
+  const redis = createRedis(config.redis.url, config.redis.sentinel);
   redis.on("error", (error: Error) => logger.debug({ err: error.message }, "redis connection error"));
   redis.connect().catch((error: unknown) => logger.warn({ err: String(error) }, "Redis is not reachable yet; read models will be unavailable until it is"));
 

@@ -191,8 +191,10 @@ export class ConsumerGroup {
       try {
         await this.ensureGroup();
         if (this.stopping) break;
+        // Persistent subscriptions live on the leader; a follower answers NotLeader, which sends the client there.
         subscription = this.client.subscribeToPersistentSubscriptionToAll(this.consumer.group, {
           bufferSize: this.bufferSize,
+          requiresLeader: true,
         });
         this.subscription = subscription;
         // stop() may have run while the group was being created, before there was anything to unsubscribe.
@@ -253,7 +255,7 @@ export class ConsumerGroup {
           historyBufferSize: 2000,
           liveBufferSize: 2000,
         }),
-        { filter: streamNameFilter({ prefixes: [...this.consumer.streamPrefixes] }) },
+        { filter: streamNameFilter({ prefixes: [...this.consumer.streamPrefixes] }), requiresLeader: true },
       );
       this.logger.info({ group: this.consumer.group }, "created persistent subscription group");
     } catch (error) {

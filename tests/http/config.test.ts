@@ -123,3 +123,36 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`invalid configuration: ${name}`));
   });
 });
+
+describe("loadConfig: Redis behind Sentinel", () => {
+  it("reads REDIS_SENTINELS (port 26379 when left out, IPv6 in brackets) and REDIS_MASTER_NAME", () => {
+    const config = loadConfig({
+      REDIS_SENTINELS: " sentinel-1:26379, sentinel-2 ,[fd00::7]:26380",
+      REDIS_MASTER_NAME: "reservations",
+    });
+    expect(config.redis.sentinel).toEqual({
+      sentinels: [
+        { host: "sentinel-1", port: 26379 },
+        { host: "sentinel-2", port: 26379 },
+        { host: "fd00::7", port: 26380 },
+      ],
+      masterName: "reservations",
+    });
+  });
+
+  it("has no Sentinel settings unless both are set", () => {
+    expect(loadConfig({}).redis.sentinel).toBeUndefined();
+  });
+
+  it.each([
+    [{ REDIS_SENTINELS: "sentinel-1:26379" }, /REDIS_SENTINELS and REDIS_MASTER_NAME go together/],
+    [{ REDIS_MASTER_NAME: "reservations" }, /REDIS_SENTINELS and REDIS_MASTER_NAME go together/],
+    [{ REDIS_SENTINELS: "sentinel-1:port", REDIS_MASTER_NAME: "reservations" }, /REDIS_SENTINELS: expected host:port, got "sentinel-1:port"/],
+    [{ REDIS_SENTINELS: "sentinel-1:70000", REDIS_MASTER_NAME: "reservations" }, /REDIS_SENTINELS: expected host:port/],
+    [{ REDIS_SENTINELS: " , ", REDIS_MASTER_NAME: "reservations" }, /REDIS_SENTINELS: expected at least one host:port/],
+    [{ REDIS_SENTINELS: "sentinel-1", REDIS_MASTER_NAME: "my master" }, /REDIS_MASTER_NAME/],
+  ])("refuses %o", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

@@ -3,6 +3,7 @@ import {
   type EventStoreDBClient,
   FORWARDS,
   NO_STREAM,
+  NotLeaderError,
   StreamDeletedError,
   StreamNotFoundError,
   WrongExpectedVersionError,
@@ -85,6 +86,11 @@ export interface RepositoryOptions {
   readonly maxBatchCommands?: number;
   /** Bytes one append may carry; EventStoreDB's default `MaxAppendSize` is 1 MiB. */
   readonly maxAppendBytes?: number;
+  /**
+   * Tries of one append or read that a cluster node answers with NotLeader (a leader change while
+   * the command runs) before the caller gets a 503.
+   */
+  readonly maxLeaderAttempts?: number;
 }
 
 interface CacheEntry<State> {
@@ -144,6 +150,7 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
   private readonly circuit: EventStoreCircuit;
   private readonly deadlineMs: number;
   private readonly maxAppendBytes: number;
+  private readonly maxLeaderAttempts: number;
   private readonly copyState: (state: State) => State;
 
   constructor(
@@ -155,6 +162,7 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     this.maxAttempts = options.maxAttempts ?? 8;
     this.circuit = options.circuit ?? new EventStoreCircuit();
     this.deadlineMs = options.deadlineMs ?? 5000;
+    this.maxLeaderAttempts = Math.max(1, options.maxLeaderAttempts ?? 5);
     const maxAppendBytes = options.maxAppendBytes ?? 1_048_576;
     this.maxAppendBytes = maxAppendBytes - Math.min(APPEND_SIZE_MARGIN, maxAppendBytes / 16);
     const copy = type.copyState?.bind(type);
@@ -311,9 +319,11 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
       }
     }
     const expectedRevision = expected < 0 ? NO_STREAM : BigInt(expected);
-    const result = await this.circuit
-      .run(() => this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs }))
-      .catch((error: unknown) => {
+    const result = await this.onLeader(() =>
+      this.circuit.run(() =>
+        this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs, requiresLeader: true }),
+      ),
+    ).catch((error: unknown) => {
         throw error instanceof StreamDeletedError ? new AggregateDeletedError(streamId) : error;
       });
     if (Number(result.nextExpectedRevision) !== revision) {
@@ -386,13 +396,17 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
     try {
       // The whole read completes before anything is parsed: a client read abandoned half way
       // never finishes and would block the client's dispose(). (The client gives reads no deadline.)
-      const recorded = await this.circuit.run(async () => {
-        const read: { type: string; data: unknown; revision: bigint }[] = [];
-        for await (const resolved of this.client.readStream(streamId, { direction: FORWARDS, fromRevision: BigInt(entry.revision + 1) })) {
-          if (resolved.event) read.push({ type: resolved.event.type, data: resolved.event.data, revision: resolved.event.revision });
-        }
-        return read;
-      });
+      const recorded = await this.onLeader(() =>
+        this.circuit.run(async () => {
+          const read: { type: string; data: unknown; revision: bigint }[] = [];
+          // Decisions are made on this state: a follower's copy may lag, so only the leader may answer.
+          const options = { direction: FORWARDS, fromRevision: BigInt(entry.revision + 1), requiresLeader: true } as const;
+          for await (const resolved of this.client.readStream(streamId, options)) {
+            if (resolved.event) read.push({ type: resolved.event.type, data: resolved.event.data, revision: resolved.event.revision });
+          }
+          return read;
+        }),
+      );
       for (const { type, data, revision } of recorded) {
         entry.state = this.type.decider.evolve(entry.state, this.parse(streamId, Number(revision), type, data));
         entry.revision = Number(revision);
@@ -405,6 +419,27 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> {
       }
     }
     return entry;
+  }
+
+  /**
+   * Runs a call again when a cluster node answers NotLeader. The follower wrote nothing, and the
+   * client has already switched to the leader the follower named, so the same call is simply made
+   * again: an append keeps its event ids and expected revision, which EventStoreDB treats as
+   * idempotent should the first one have been written after all. Leader elections take a moment,
+   * hence the short growing pause; past the last try the command is answered 503, not 500.
+   */
+  private async onLeader<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!(error instanceof NotLeaderError)) throw error;
+        if (attempt >= this.maxLeaderAttempts) {
+          throw new ServiceUnavailableError("the event store cluster is changing its leader; try again", 1);
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+      }
+    }
   }
 
   /** An event read back that fails its schema makes the whole aggregate unreadable: say which and where. */

@@ -20,9 +20,14 @@ export interface EventStoreCircuitOptions {
 
 export type CircuitState = "closed" | "open" | "half-open";
 
-/** Answers from EventStoreDB that are part of normal operation, not signs that it is down. */
+/**
+ * Answers from EventStoreDB that are part of normal operation, not signs that it is down. In a
+ * cluster, NotLeader is one of them: a follower names the leader, the client switches to it by
+ * itself, and the caller (the repository) retries; counting it would open the circuit on every
+ * election.
+ */
 const isNormalAnswer = (error: unknown): boolean =>
-  error instanceof WrongExpectedVersionError || error instanceof StreamNotFoundError;
+  error instanceof WrongExpectedVersionError || error instanceof StreamNotFoundError || error instanceof NotLeaderError;
 
 /** opossum's refusal of calls made while a half-open circuit's trial call is running. */
 const isBreakerRejection = (error: unknown): boolean =>
@@ -40,7 +45,6 @@ const isOutage = (error: unknown): boolean =>
   error instanceof UnavailableError ||
   error instanceof DeadlineExceededError ||
   error instanceof TimeoutError ||
-  error instanceof NotLeaderError ||
   error instanceof CancelledError ||
   (error instanceof Error && "code" in error && typeof error.code === "number" && OUTAGE_STATUS_CODES.has(error.code));
 
