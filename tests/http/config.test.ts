@@ -22,6 +22,7 @@ describe("loadConfig", () => {
       auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true, tokens: { maxLifetimeSeconds: 86_400 } },
       idempotencySecret: expect.stringMatching(/^[0-9a-f]{64}$/),
       subscriptionStallMs: 30_000,
+      maxUnpaidHoldsPerCustomer: 100,
     });
   });
 
@@ -39,6 +40,7 @@ describe("loadConfig", () => {
       AUTH_ISSUER: "https://auth.example",
       IDEMPOTENCY_SECRET: "an-idempotency-secret-for-tests",
       SUBSCRIPTION_STALL_TIMEOUT_MS: "5000",
+      MAX_UNPAID_HOLDS_PER_CUSTOMER: "7",
       AUTH_AUDIENCE: "reservations",
       AUTH_MAX_TOKEN_LIFETIME_SECONDS: "7200",
       ROLE: "worker",
@@ -78,6 +80,7 @@ describe("loadConfig", () => {
       },
       idempotencySecret: "an-idempotency-secret-for-tests",
       subscriptionStallMs: 5000,
+      maxUnpaidHoldsPerCustomer: 7,
     });
   });
 
