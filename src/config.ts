@@ -53,6 +53,8 @@ export interface Config {
     readonly webhookTimeoutMs: number;
     /** Attempts per notification (the first included) before the delivery is recorded as failed. */
     readonly webhookAttempts: number;
+    /** `NOTIFY_WEBHOOK_SECRET`: deliveries are signed with it (Standard Webhooks); unset: unsigned. */
+    readonly webhookSecret: string | undefined;
   };
   readonly auth: {
     readonly secret: string;
@@ -144,6 +146,11 @@ const EnvSchema = z.object({
   NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   NOTIFY_WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
+  // Standard Webhooks' form: "whsec_" and at least 24 random bytes in base64.
+  NOTIFY_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, "expected whsec_ followed by at least 24 bytes in base64 (e.g. whsec_$(openssl rand -base64 32))")
+    .optional(),
 });
 
 /** Reads the environment; throws `ConfigError` naming every bad variable. Empty values count as unset. */
@@ -158,6 +165,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = vars.NODE_ENV === "production";
   if (production && vars.AUTH_SECRET === undefined) {
     throw new ConfigError("AUTH_SECRET must be set when NODE_ENV=production (the HS256 key for bearer tokens)");
+  }
+  if (production && vars.NOTIFY_WEBHOOK_URL !== undefined && vars.NOTIFY_WEBHOOK_SECRET === undefined) {
+    throw new ConfigError("NOTIFY_WEBHOOK_SECRET must be set when NOTIFY_WEBHOOK_URL is set and NODE_ENV=production (receivers verify deliveries with it)");
   }
   if (production && vars.AUTH_SECRET !== undefined && vars.AUTH_SECRET.length < PRODUCTION_MIN_SECRET_LENGTH) {
     throw new ConfigError(`AUTH_SECRET must be at least ${PRODUCTION_MIN_SECRET_LENGTH} characters when NODE_ENV=production`);
@@ -195,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webhookUrl: vars.NOTIFY_WEBHOOK_URL,
       webhookTimeoutMs: vars.NOTIFY_WEBHOOK_TIMEOUT_MS,
       webhookAttempts: vars.NOTIFY_WEBHOOK_ATTEMPTS,
+      webhookSecret: vars.NOTIFY_WEBHOOK_SECRET,
     },
     auth: {
       secret: vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET,

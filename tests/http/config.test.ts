@@ -18,7 +18,7 @@ describe("loadConfig", () => {
       },
       eventStore: { url: undefined, dataDir: "./data", embeddedPort: 2113 },
       redis: { url: "redis://127.0.0.1:6379", readModelKeyRoot: "rm" },
-      notifications: { webhookUrl: undefined, webhookTimeoutMs: 5000, webhookAttempts: 4 },
+      notifications: { webhookUrl: undefined, webhookTimeoutMs: 5000, webhookAttempts: 4, webhookSecret: undefined },
       auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true, tokens: { maxLifetimeSeconds: 86_400 } },
       idempotencySecret: expect.stringMatching(/^[0-9a-f]{64}$/),
       subscriptionStallMs: 30_000,
@@ -56,6 +56,7 @@ describe("loadConfig", () => {
       NOTIFY_WEBHOOK_URL: "https://hooks.example/notify",
       NOTIFY_WEBHOOK_TIMEOUT_MS: "2000",
       NOTIFY_WEBHOOK_ATTEMPTS: "6",
+      NOTIFY_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     });
     expect(config).toEqual({
       nodeEnv: "production",
@@ -72,7 +73,12 @@ describe("loadConfig", () => {
       },
       eventStore: { url: "esdb://es:2113?tls=false", dataDir: "/var/data", embeddedPort: 0 },
       redis: { url: "redis://redis:6379", readModelKeyRoot: "staging:rm" },
-      notifications: { webhookUrl: "https://hooks.example/notify", webhookTimeoutMs: 2000, webhookAttempts: 6 },
+      notifications: {
+        webhookUrl: "https://hooks.example/notify",
+        webhookTimeoutMs: 2000,
+        webhookAttempts: 6,
+        webhookSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+      },
       auth: {
         secret: "s".repeat(32),
         usingDevelopmentSecret: false,
@@ -88,6 +94,14 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/AUTH_SECRET must be set when NODE_ENV=production/);
     expect(() => loadConfig({ NODE_ENV: "production", AUTH_SECRET: "" })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: "production", AUTH_SECRET: "short" })).toThrow(/at least 32/);
+  });
+
+  it("refuses unsigned webhook deliveries in production", () => {
+    const production = { NODE_ENV: "production", AUTH_SECRET: "x".repeat(32), NOTIFY_WEBHOOK_URL: "https://hooks.example/notify" };
+    expect(() => loadConfig(production)).toThrow(/NOTIFY_WEBHOOK_SECRET must be set/);
+    expect(loadConfig({ ...production, NOTIFY_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }).notifications.webhookSecret).toMatch(/^whsec_/);
+    // Development may try a webhook without one (the service warns at start).
+    expect(loadConfig({ NOTIFY_WEBHOOK_URL: "https://hooks.example/notify" }).notifications.webhookSecret).toBeUndefined();
   });
 
   it("treats empty variables as unset", () => {
@@ -122,6 +136,8 @@ describe("loadConfig", () => {
     ["NOTIFY_WEBHOOK_URL", "ftp://hooks.example/notify"],
     ["NOTIFY_WEBHOOK_TIMEOUT_MS", "5"],
     ["NOTIFY_WEBHOOK_ATTEMPTS", "0"],
+    ["NOTIFY_WEBHOOK_SECRET", "not-a-whsec-secret"],
+    ["NOTIFY_WEBHOOK_SECRET", "whsec_short"],
   ])("names the bad variable %s=%s", (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`invalid configuration: ${name}`));
   });

@@ -1,8 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { EventStoreDBClient, FORWARDS, StreamNotFoundError } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
+import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProjectionConsumers } from "../../projections/consumers.js";
 import { createRedisReadModels } from "../../projections/read-store.js";
@@ -192,13 +193,13 @@ describe("the notifier records one notification per customer-visible change", ()
 
 /** A webhook receiver on 127.0.0.1 that answers with the given statuses in turn (then the last one); `hang` never answers. */
 const startReceiver = async (statuses: Array<number | "hang">) => {
-  const requests: Array<{ headers: IncomingMessage["headers"]; body: unknown }> = [];
+  const requests: Array<{ headers: IncomingMessage["headers"]; body: unknown; raw: string }> = [];
   const hanging: ServerResponse[] = [];
   const httpServer: Server = createServer((req, res) => {
     let body = "";
     req.on("data", (chunk: Buffer) => (body += chunk.toString()));
     req.on("end", () => {
-      requests.push({ headers: req.headers, body: JSON.parse(body) as unknown });
+      requests.push({ headers: req.headers, body: JSON.parse(body) as unknown, raw: body });
       const status = statuses[Math.min(requests.length - 1, statuses.length - 1)] ?? 200;
       if (status === "hang") {
         hanging.push(res);
@@ -241,6 +242,42 @@ describe("the webhook channel", () => {
       expect(receiver.requests[0]?.headers["content-type"]).toBe("application/json");
       expect(receiver.requests[0]?.headers["idempotency-key"]).toBe(notification.id);
       expect(receiver.requests[2]?.body).toEqual(notification);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("signs every attempt as Standard Webhooks says, so the receiver can verify it with the shared secret", async () => {
+    const secret = `whsec_${randomBytes(32).toString("base64")}`;
+    const receiver = await startReceiver([503, 200]);
+    try {
+      const notification = aNotification();
+      await webhookChannel({ url: receiver.url, backoffMs: 10, attempts: 3, secret }).deliver(notification);
+      expect(receiver.requests).toHaveLength(2);
+      for (const request of receiver.requests) {
+        const headers = Object.fromEntries(
+          ["webhook-id", "webhook-timestamp", "webhook-signature"].map((name) => [name, String(request.headers[name] ?? "")]),
+        );
+        // The id is the notification's on every retry: receivers drop duplicates by it.
+        expect(headers["webhook-id"]).toBe(notification.id);
+        expect(Math.abs(Number(headers["webhook-timestamp"]) - Date.now() / 1000)).toBeLessThan(60);
+        expect(headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+        // What a receiver does (the library's verify): the genuine delivery passes ...
+        expect(new Webhook(secret).verify(request.raw, headers)).toEqual(notification);
+        // ... a changed body, or another secret, does not.
+        expect(() => new Webhook(secret).verify(request.raw.replace("payment.paid", "payment.refunded"), headers)).toThrow(WebhookVerificationError);
+        expect(() => new Webhook(`whsec_${randomBytes(32).toString("base64")}`).verify(request.raw, headers)).toThrow(WebhookVerificationError);
+      }
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("sends no signature headers without a secret", async () => {
+    const receiver = await startReceiver([200]);
+    try {
+      await webhookChannel({ url: receiver.url }).deliver(aNotification());
+      expect(receiver.requests[0]?.headers["webhook-signature"]).toBeUndefined();
     } finally {
       await receiver.close();
     }

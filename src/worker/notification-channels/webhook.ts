@@ -1,3 +1,4 @@
+import { Webhook } from "standardwebhooks";
 import type { Logger } from "../../logger.js";
 import { DeliveryFailedError, type DeliveryReceipt, type Notification, type NotificationChannel } from "./notification.js";
 
@@ -12,6 +13,8 @@ export interface WebhookChannelOptions {
   /** The wait before the second attempt; doubled for each one after, up to `maxBackoffMs`. */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** A Standard Webhooks secret (`whsec_…`): each attempt is signed with it. */
+  readonly secret?: string;
   readonly logger?: Logger;
 }
 
@@ -39,7 +42,10 @@ const retryAfterMs = (response: Response): number | undefined => {
  * answer delivers it. Network errors, timeouts, 408, 425, 429 and 5xx are retried with exponential
  * backoff (honouring `Retry-After`, capped); any other answer is a refusal and is not retried.
  * Every request carries `Idempotency-Key: <notification id>`, so a receiver can drop the duplicate
- * an at-least-once redelivery may cause.
+ * an at-least-once redelivery may cause. With a secret, every attempt is signed as Standard Webhooks
+ * says (`webhook-id` = the notification id, the same on every retry; `webhook-timestamp`;
+ * `webhook-signature: v1,<HMAC-SHA256>`), so a receiver can tell deliveries from forgeries and
+ * refuse replays of old ones.
  */
 export const webhookChannel = (options: WebhookChannelOptions): NotificationChannel => {
   const name = options.name ?? "webhook";
@@ -48,6 +54,16 @@ export const webhookChannel = (options: WebhookChannelOptions): NotificationChan
   const backoffMs = options.backoffMs ?? 250;
   const maxBackoffMs = options.maxBackoffMs ?? 4000;
   const url = new URL(options.url);
+  const signer = options.secret === undefined ? undefined : new Webhook(options.secret);
+  const signatureHeaders = (id: string, body: string): Record<string, string> => {
+    if (!signer) return {};
+    const now = new Date();
+    return {
+      "webhook-id": id,
+      "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+      "webhook-signature": signer.sign(id, now, body),
+    };
+  };
 
   return {
     name,
@@ -70,6 +86,7 @@ export const webhookChannel = (options: WebhookChannelOptions): NotificationChan
               "Content-Type": "application/json",
               "Idempotency-Key": notification.id,
               "User-Agent": "reservations-notifier/1",
+              ...signatureHeaders(notification.id, body),
             },
             body,
             redirect: "error",
