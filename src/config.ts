@@ -39,7 +39,10 @@ export interface Config {
     readonly embeddedPort: number;
   };
   readonly redis: {
-    readonly url: string;
+    /** Unset: start and manage a redis-server with its data under `DATA_DIR/redis`. */
+    readonly url: string | undefined;
+    /** The managed server's port; 0: any free port. */
+    readonly embeddedPort: number;
     /** Every Redis key (read models, schedules) starts with this (`READ_MODEL_KEY_ROOT`): one Redis can serve several deployments or test runs. */
     readonly readModelKeyRoot: string;
   };
@@ -92,7 +95,8 @@ const EnvSchema = z.object({
   EVENTSTORE_URL: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default("./data"),
   EMBEDDED_EVENTSTORE_PORT: port.default(2113),
-  REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
+  REDIS_URL: z.string().min(1).optional(),
+  EMBEDDED_REDIS_PORT: port.default(0),
   AUTH_SECRET: z.string().min(1).optional(),
   IDEMPOTENCY_SECRET: z.string().min(16, "use at least 16 characters").optional(),
   AUTH_ISSUER: z.string().min(1).optional(),
@@ -152,7 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       metricsToken: vars.METRICS_TOKEN,
     },
     eventStore: { url: vars.EVENTSTORE_URL, dataDir: vars.DATA_DIR, embeddedPort: vars.EMBEDDED_EVENTSTORE_PORT },
-    redis: { url: vars.REDIS_URL, readModelKeyRoot: vars.READ_MODEL_KEY_ROOT },
+    redis: { url: vars.REDIS_URL, embeddedPort: vars.EMBEDDED_REDIS_PORT, readModelKeyRoot: vars.READ_MODEL_KEY_ROOT },
     notifications: {
       webhookUrl: vars.NOTIFY_WEBHOOK_URL,
       webhookTimeoutMs: vars.NOTIFY_WEBHOOK_TIMEOUT_MS,
