@@ -19,8 +19,8 @@ export interface RedisEndpointSettings {
   readonly port: number;
   /** Nothing on disk (the event store is in memory too): a temporary folder, removed on stop. */
   readonly inMemory: boolean;
-  /** Overrides the search of PATH for `redis-server` (tests). */
-  readonly binary?: string | undefined;
+  /** Where to look for `redis-server` instead of `PATH` (tests). */
+  readonly searchPath?: string;
 }
 
 export interface RedisEndpoint {
@@ -38,7 +38,7 @@ export interface RedisEndpoint {
  */
 export const provideRedis = async (settings: RedisEndpointSettings, logger: Logger): Promise<RedisEndpoint> => {
   if (settings.url !== undefined) return { url: settings.url, managed: () => undefined, stop: async () => undefined };
-  const binary = settings.binary ?? findRedisServer();
+  const binary = findRedisServer(settings.searchPath);
   if (binary === undefined) {
     logger.error(
       { redis: DEFAULT_REDIS_URL },
