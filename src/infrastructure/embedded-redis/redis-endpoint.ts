@@ -74,7 +74,7 @@ export const provideRedis = async (settings: RedisEndpointSettings, logger: Logg
             (server) => {
               if (stopped) return void server.stop();
               current = server;
-              logger.info({ redis: server.url, pid: server.pid }, "managed Redis restarted");
+              logger.info({ redis: server.url, redisPid: server.pid }, "managed Redis restarted");
             },
             (error: unknown) => logger.error({ err: String(error) }, "the managed Redis could not be restarted; read models stay unavailable"),
           );
@@ -94,10 +94,10 @@ export const provideRedis = async (settings: RedisEndpointSettings, logger: Logg
   }
   const first = current;
   if (first.stale.kind === "stopped") {
-    logger.warn({ pid: first.stale.pid, dir }, "stopped a Redis that an earlier service left running in this data directory");
+    logger.warn({ redisPid: first.stale.pid, dir }, "stopped a Redis that an earlier service left running in this data directory");
   }
   logger.info(
-    { redis: first.url, pid: first.pid, dataDir: settings.inMemory ? "(in memory)" : dir },
+    { redis: first.url, redisPid: first.pid, dataDir: settings.inMemory ? "(in memory)" : dir },
     "managed Redis started (set REDIS_URL to use your own)",
   );
   return {
