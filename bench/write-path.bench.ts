@@ -17,6 +17,7 @@
  *     requests for p50/p99.
  * The default run takes about a minute and a half; every size is a flag.
  */
+import { TEST_REDIS_URL } from "../tests/support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -70,7 +71,7 @@ const env: NodeJS.ProcessEnv = {
   AUTH_SECRET: SECRET,
   LOG_LEVEL: logLevel,
   ROLE: role,
-  REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+  REDIS_URL: TEST_REDIS_URL,
   NODE_ENV: "production",
   EVENTSTORE_URL: "",
   ...(dataDir === undefined ? {} : { DATA_DIR: dataDir }),

@@ -23,9 +23,13 @@ interface Started {
   readonly redisPid: number;
 }
 
+/** Every service this file started, stopped in afterAll whatever the tests did. */
+const apps: AppProcess[] = [];
+
 const startWithoutRedisUrl = async (dataDir: string): Promise<Started> => {
   // REDIS_URL: undefined removes the test run's own Redis from the child's environment.
   const app = await startAppProcess({ REDIS_URL: undefined, DATA_DIR: dataDir, EMBEDDED_EVENTSTORE_PORT: "0", AUTH_SECRET: SECRET, NODE_ENV: "test" });
+  apps.push(app);
   const line = app.lines.map((text) => (text.startsWith("{") ? (JSON.parse(text) as Record<string, unknown>) : {})).find((entry) => typeof entry.msg === "string" && entry.msg.startsWith(MANAGED_REDIS_STARTED));
   expect(line, `no "${MANAGED_REDIS_STARTED}" line in\n${app.lines.join("\n")}`).toBeDefined();
   return { app, redisUrl: String(line?.redis), redisPid: Number(line?.redisPid) };
@@ -69,14 +73,14 @@ const myPageIds = async (app: AppProcess): Promise<string[]> => {
 
 describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the service with REDIS_URL unset", () => {
   const dataDirs: string[] = [];
-  const apps: AppProcess[] = [];
   const newDataDir = (): string => {
     const dir = mkdtempSync(path.join(tmpdir(), "service-managed-redis-"));
     dataDirs.push(dir);
     return dir;
   };
   afterAll(async () => {
-    for (const app of apps) await app.stop(0);
+    // SIGTERM first: a service stops its Redis; one that hangs is killed and its watchdog does it.
+    for (const app of apps.splice(0)) await app.stop(5000);
     for (const dir of dataDirs) {
       // Whatever a failed test left running in its folder goes with it.
       for (const pid of redisServersIn(path.join(dir, "redis"))) process.kill(pid, "SIGKILL");
@@ -88,7 +92,6 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     const dataDir = newDataDir();
     const redisDir = path.join(dataDir, "redis");
     const { app, redisUrl, redisPid } = await startWithoutRedisUrl(dataDir);
-    apps.push(app);
     expect(redisUrl).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
     expect(redisUrl).not.toBe(process.env.REDIS_URL);
     expect(redisServersIn(redisDir)).toEqual([redisPid]);
@@ -110,7 +113,6 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     const dataDir = newDataDir();
     const redisDir = path.join(dataDir, "redis");
     const first = await startWithoutRedisUrl(dataDir);
-    apps.push(first.app);
     const reservationId = await reserveAndSeeOnMyPage(first.app);
     // A key only this test writes: if it is there after the restart, Redis kept its data (the
     // projections could otherwise just have rebuilt My Page from the event log).
@@ -122,7 +124,6 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     await first.app.exited;
 
     const second = await startWithoutRedisUrl(dataDir);
-    apps.push(second.app);
     expect(isAlive(first.redisPid)).toBe(false);
     expect(redisServersIn(redisDir)).toEqual([second.redisPid]);
     const after = await connect(second.redisUrl);
