@@ -20,9 +20,13 @@ export default async function startTestRedis(): Promise<(() => Promise<void>) | 
   const dir = mkdtempSync(path.join(tmpdir(), "test-redis-"));
   const server = await startManagedRedis({ binary, dir, port: 0, persistent: false });
   process.env.REDIS_URL = server.url;
+  // The server itself goes on exit (its own hook); its folder too, also when the caller exits early.
+  const removeDir = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", removeDir);
   return async () => {
     await server.stop();
     delete process.env.REDIS_URL;
-    rmSync(dir, { recursive: true, force: true });
+    process.removeListener("exit", removeDir);
+    removeDir();
   };
 }
