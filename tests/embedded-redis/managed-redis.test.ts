@@ -4,7 +4,7 @@
  * Linux only for the process checks (they read /proc); skipped without redis-server.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -38,10 +38,12 @@ afterEach(async () => {
 describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("managed redis-server", () => {
   it("runs on loopback in its folder, recorded in a pid file, and stop() leaves nothing behind", async () => {
     const dir = tempDir();
+    chmodSync(dir, 0o755);
     const server = await started(dir);
     expect(server.url).toBe(`redis://127.0.0.1:${server.port}`);
     expect(redisServersIn(dir)).toEqual([server.pid]);
     expect(readServerRecord(dir)).toEqual({ pid: server.pid, port: server.port, ownerPid: process.pid, dir });
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
     const client = await connect(server.url);
     expect(await client.ping()).toBe("PONG");
     expect(await client.config("GET", "bind")).toEqual(["bind", "127.0.0.1"]);

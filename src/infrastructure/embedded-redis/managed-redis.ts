@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { Redis } from "ioredis";
@@ -103,6 +103,8 @@ const waitUntilReady = async (child: ChildProcess, exited: Promise<string>, port
 export const startManagedRedis = async (options: ManagedRedisOptions): Promise<ManagedRedis> => {
   const dir = path.resolve(options.dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // The server has no password: its files at least are the service user's alone.
+  chmodSync(dir, 0o700);
   const stale = await clearStaleServer(dir, options.probe);
   const attempts = options.port === 0 ? FREE_PORT_ATTEMPTS : 1;
   for (let attempt = 1; ; attempt += 1) {
