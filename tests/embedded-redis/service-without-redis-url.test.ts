@@ -12,7 +12,7 @@ import { readServerRecord } from "../../src/infrastructure/embedded-redis/server
 import { signToken } from "../../src/http/auth.js";
 import type { MyPageResponse, ProductResponse, ReservationResponse } from "../../src/http/schemas.js";
 import { startAppProcess, type AppProcess } from "../concurrency/processes.js";
-import { connect, isAlive, REDIS_SERVER, redisServersIn, within } from "./support.js";
+import { connect, isAlive, REDIS_SERVER, redisServersIn, watchdogsOf, within } from "./support.js";
 
 const SECRET = "managed-redis-test-secret-0123456789abcdef";
 const MANAGED_REDIS_STARTED = "managed Redis started";
@@ -126,6 +126,38 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     const second = await startWithoutRedisUrl(dataDir);
     expect(isAlive(first.redisPid)).toBe(false);
     expect(redisServersIn(redisDir)).toEqual([second.redisPid]);
+    const after = await connect(second.redisUrl);
+    expect(await after.get("managed-redis-test:marker")).toBe(reservationId);
+    after.disconnect();
+    expect(await myPageIds(second.app)).toContain(reservationId);
+
+    await second.app.stop();
+    expect(redisServersIn(redisDir)).toEqual([]);
+  }, 240_000);
+
+  it("a Redis that outlived a SIGKILLed service (its watchdog killed too) is stopped by the next start, its data kept", async () => {
+    const dataDir = newDataDir();
+    const redisDir = path.join(dataDir, "redis");
+    const first = await startWithoutRedisUrl(dataDir);
+    const reservationId = await reserveAndSeeOnMyPage(first.app);
+    const before = await connect(first.redisUrl);
+    await before.set("managed-redis-test:marker", reservationId);
+    before.disconnect();
+
+    const watchdogs = watchdogsOf(first.redisPid);
+    expect(watchdogs).toHaveLength(1);
+    for (const pid of watchdogs) process.kill(pid, "SIGKILL");
+    first.app.child.kill("SIGKILL");
+    await first.app.exited;
+    // Nothing stopped it: this is the orphan a power cut or `kill -9` of the whole tree can leave.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(redisServersIn(redisDir)).toEqual([first.redisPid]);
+
+    const second = await startWithoutRedisUrl(dataDir);
+    expect(isAlive(first.redisPid)).toBe(false);
+    expect(redisServersIn(redisDir)).toEqual([second.redisPid]);
+    const warning = second.app.problems.find((line) => typeof line.msg === "string" && line.msg.startsWith("stopped a Redis that an earlier service left running"));
+    expect(warning?.redisPid).toBe(first.redisPid);
     const after = await connect(second.redisUrl);
     expect(await after.get("managed-redis-test:marker")).toBe(reservationId);
     after.disconnect();
