@@ -4,16 +4,19 @@
  * Page; SIGTERM stops Redis with the service; after a SIGKILL the next start finds exactly one
  * redis-server for the data directory, and what the read side had written is still there.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { readServerRecord } from "../../src/infrastructure/embedded-redis/server-record.js";
 import { signToken } from "../../src/http/auth.js";
 import type { MyPageResponse, ProductResponse, ReservationResponse } from "../../src/http/schemas.js";
-import { startAppProcess, type AppProcess } from "../concurrency/processes.js";
+import { repoRoot, startAppProcess, type AppProcess } from "../concurrency/processes.js";
 import { connect, isAlive, REDIS_SERVER, redisServersIn, watchdogsOf, within } from "./support.js";
 
+const execFileAsync = promisify(execFile);
 const SECRET = "managed-redis-test-secret-0123456789abcdef";
 const MANAGED_REDIS_STARTED = "managed Redis started";
 
@@ -23,6 +26,12 @@ interface Started {
   readonly redisPid: number;
 }
 
+/** The first log line whose message starts with `message`. */
+const logLine = (app: AppProcess, message: string): Record<string, unknown> | undefined =>
+  app.lines
+    .map((text) => (text.startsWith("{") ? (JSON.parse(text) as Record<string, unknown>) : {}))
+    .find((entry) => typeof entry.msg === "string" && entry.msg.startsWith(message));
+
 /** Every service this file started, stopped in afterAll whatever the tests did. */
 const apps: AppProcess[] = [];
 
@@ -30,7 +39,7 @@ const startWithoutRedisUrl = async (dataDir: string): Promise<Started> => {
   // REDIS_URL: undefined removes the test run's own Redis from the child's environment.
   const app = await startAppProcess({ REDIS_URL: undefined, DATA_DIR: dataDir, EMBEDDED_EVENTSTORE_PORT: "0", AUTH_SECRET: SECRET, NODE_ENV: "test" });
   apps.push(app);
-  const line = app.lines.map((text) => (text.startsWith("{") ? (JSON.parse(text) as Record<string, unknown>) : {})).find((entry) => typeof entry.msg === "string" && entry.msg.startsWith(MANAGED_REDIS_STARTED));
+  const line = logLine(app, MANAGED_REDIS_STARTED);
   expect(line, `no "${MANAGED_REDIS_STARTED}" line in\n${app.lines.join("\n")}`).toBeDefined();
   return { app, redisUrl: String(line?.redis), redisPid: Number(line?.redisPid) };
 };
@@ -88,7 +97,7 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     }
   });
 
-  it("runs its own Redis under DATA_DIR: a reservation reaches My Page, and SIGTERM stops Redis too", async () => {
+  it("runs its own Redis under DATA_DIR: a reservation reaches My Page, projections:rebuild finds that Redis, SIGTERM stops it", async () => {
     const dataDir = newDataDir();
     const redisDir = path.join(dataDir, "redis");
     const { app, redisUrl, redisPid } = await startWithoutRedisUrl(dataDir);
@@ -100,7 +109,17 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     expect(await redis.config("GET", "appendonly")).toEqual(["appendonly", "yes"]);
     redis.disconnect();
 
-    await reserveAndSeeOnMyPage(app);
+    const reservationId = await reserveAndSeeOnMyPage(app);
+
+    // `npm run projections:rebuild` beside the running service finds this Redis by its pid file.
+    const eventStore = logLine(app, "embedded EventStoreDB started")?.eventStore;
+    const rebuild = await execFileAsync(path.join(repoRoot, "node_modules", ".bin", "tsx"), ["scripts/projections-rebuild.ts", "mypage"], {
+      cwd: repoRoot,
+      timeout: 90_000,
+      env: { ...process.env, REDIS_URL: "", EVENTSTORE_URL: String(eventStore), DATA_DIR: dataDir },
+    });
+    expect(rebuild.stderr).toContain(`into ${redisUrl}`);
+    expect(await myPageIds(app)).toContain(reservationId);
 
     await app.stop();
     expect((await app.exited).code).toBe(0);
