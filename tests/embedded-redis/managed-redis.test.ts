@@ -116,6 +116,20 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("man
     expect(isAlive(loose.pid)).toBe(true);
   });
 
+  it("refuses a configured port where another Redis answers, and leaves that Redis alone", async () => {
+    const dir = tempDir();
+    const other = await startLooseRedis(tempDir());
+    cleanups.push(() => other.stop());
+
+    // Whichever comes first: the other Redis answering our readiness probe, or ours failing to bind.
+    await expect(startManagedRedis({ binary, dir, port: other.port, persistent: false })).rejects.toThrow(
+      new RegExp(`port ${other.port} is taken by another Redis \\(pid ${other.pid}\\)|Address already in use`),
+    );
+    expect(isAlive(other.pid)).toBe(true);
+    expect(redisServersIn(dir)).toEqual([]);
+    expect(readServerRecord(dir)).toBeUndefined();
+  });
+
   it("goes when the process that started it is SIGKILLed (parent watchdog)", async () => {
     const dir = tempDir();
     const holder = spawn(process.execPath, ["--import", "tsx", path.join("tests", "embedded-redis", "fixtures", "hold-managed-redis.ts"), dir], {

@@ -70,8 +70,23 @@ const logTail = (dir: string): string => {
 
 const describeExit = (code: number | null, signal: NodeJS.Signals | null): string => (signal === null ? `exit code ${code}` : `signal ${signal}`);
 
-/** Resolves once the server answers PING (after loading its append-only file); rejects if it exits first. */
-const waitUntilReady = async (child: ChildProcess, exited: Promise<string>, port: number, timeoutMs: number): Promise<void> => {
+/** The pid of the Redis answering on `port`, or undefined while nothing answers there yet. */
+const answeringPid = async (client: Redis): Promise<number | undefined> => {
+  try {
+    await client.connect();
+    // INFO works while Redis loads its data, PING does not: first make sure it is ours, then wait for PONG.
+    const pid = Number(/^process_id:(\d+)/m.exec(await client.info("server"))?.[1]);
+    return Number.isInteger(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Resolves once the server answers PING (after loading its append-only file); rejects if it exits
+ * first, or if another Redis already answers on the port (ours would fail to bind it).
+ */
+const waitUntilReady = async (child: ChildProcess, pid: number, exited: Promise<string>, port: number, timeoutMs: number): Promise<void> => {
   let exit: string | undefined;
   void exited.then((how) => (exit = how));
   const deadline = Date.now() + timeoutMs;
@@ -80,10 +95,12 @@ const waitUntilReady = async (child: ChildProcess, exited: Promise<string>, port
     const client = new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 1000 });
     client.on("error", () => undefined);
     try {
-      await client.connect();
-      if ((await client.ping()) === "PONG") return;
-    } catch {
-      // not listening yet, or still loading its data
+      const answering = await answeringPid(client);
+      if (answering !== undefined && answering !== pid) {
+        child.kill("SIGKILL");
+        throw new Error(`port ${port} is taken by another Redis (pid ${answering})`);
+      }
+      if (answering === pid && (await client.ping().catch(() => undefined)) === "PONG") return;
     } finally {
       client.disconnect();
     }
@@ -149,11 +166,13 @@ const launch = async (options: ManagedRedisOptions, dir: string, port: number, s
   };
   void exited.then((how) => {
     cleanUp();
-    if (ready && !stopping) options.onUnexpectedExit?.(`${how}${logTail(dir) === "" ? "" : `; its log ends with:\n${logTail(dir)}`}`);
+    if (!ready || stopping) return;
+    const tail = logTail(dir);
+    options.onUnexpectedExit?.(`${how}${tail === "" ? "" : `; its log ends with:\n${tail}`}`);
   });
 
   try {
-    await waitUntilReady(child, exited, port, options.startTimeoutMs ?? 30_000);
+    await waitUntilReady(child, pid, exited, port, options.startTimeoutMs ?? 30_000);
     ready = true;
   } catch (error) {
     stopping = true;
