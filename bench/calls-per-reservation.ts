@@ -35,6 +35,8 @@ const config = loadConfig({
   PORT: "0",
   EMBEDDED_EVENTSTORE_PORT: "0",
   READ_MODEL_KEY_ROOT: `bench-calls-${Date.now()}`,
+  // A few simulated customers place thousands: the hoarding cap would refuse them.
+  MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",
   LOG_LEVEL: "warn",
 });
 const service = await startService(config, createLogger({ level: "warn" }), { inMemoryEventStore: true });

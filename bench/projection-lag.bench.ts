@@ -61,7 +61,7 @@ const startChild = async (dataDir: string): Promise<Target> => {
   const secret = `bench-${randomUUID()}`;
   const keyRoot = uniqueKeyRoot("bench-lag");
   const service = await startCompiledService({
-    env: { DATA_DIR: dataDir, REDIS_URL: SHARED_REDIS_URL, READ_MODEL_KEY_ROOT: keyRoot, AUTH_SECRET: secret, ROLE: "all", LOG_LEVEL: logLevel, ...ADMISSION },
+    env: { DATA_DIR: dataDir, REDIS_URL: SHARED_REDIS_URL, READ_MODEL_KEY_ROOT: keyRoot, AUTH_SECRET: secret, ROLE: "all", LOG_LEVEL: logLevel, MAX_UNPAID_HOLDS_PER_CUSTOMER: "0", ...ADMISSION },
     waitFor: "ready",
   });
   return {

@@ -71,6 +71,8 @@ const env: NodeJS.ProcessEnv = {
   AUTH_SECRET: SECRET,
   LOG_LEVEL: logLevel,
   ROLE: role,
+  // Fifty simulated customers place thousands: the hoarding cap would refuse them.
+  MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",
   REDIS_URL: TEST_REDIS_URL,
   NODE_ENV: "production",
   EVENTSTORE_URL: "",

@@ -68,6 +68,8 @@ export interface Config {
   readonly idempotencySecret: string;
   /** A consumer group with events waiting and no progress for this long is reported not ready. */
   readonly subscriptionStallMs: number;
+  /** Unpaid reservations one customer may keep at once across products; 0 for no cap. */
+  readonly maxUnpaidHoldsPerCustomer: number;
 }
 
 export class ConfigError extends Error {
@@ -109,6 +111,7 @@ const EnvSchema = z.object({
   ADMISSION_MAX_QUEUED: z.coerce.number().int().min(0).max(100_000).default(256),
   ADMISSION_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(250),
   ADMISSION_MAX_PER_USER: z.coerce.number().int().min(1).max(10_000).default(32),
+  MAX_UNPAID_HOLDS_PER_CUSTOMER: z.coerce.number().int().min(0).max(1_000_000).default(100),
   METRICS_TOKEN: z.string().min(16, "use at least 16 characters").optional(),
   SUBSCRIPTION_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
@@ -168,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokens: { maxLifetimeSeconds: vars.AUTH_MAX_TOKEN_LIFETIME_SECONDS, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
     },
     subscriptionStallMs: vars.SUBSCRIPTION_STALL_TIMEOUT_MS,
+    maxUnpaidHoldsPerCustomer: vars.MAX_UNPAID_HOLDS_PER_CUSTOMER,
     idempotencySecret:
       vars.IDEMPOTENCY_SECRET ??
       createHmac("sha256", vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET).update("reservations: idempotency ids").digest("hex"),

@@ -12,7 +12,6 @@ import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repos
 import { EventStoreCircuit } from "./infrastructure/eventstore/event-store-circuit.js";
 import { keyedIdempotencyIds } from "./infrastructure/eventstore/event-ids.js";
 import { connectEventStore, type EventStoreConnection } from "./infrastructure/eventstore/connect.js";
-import { PaymentTokenVault } from "./infrastructure/eventstore/payment-token-vault.js";
 import { GuardedPaymentProvider } from "./infrastructure/payments/guarded-provider.js";
 import { SimulatedPaymentProvider } from "./infrastructure/payments/simulated-provider.js";
 import { startWorkers } from "./worker/workers.js";
@@ -23,6 +22,8 @@ import { Metrics } from "./metrics.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
 import { provideRedis } from "./infrastructure/embedded-redis/redis-endpoint.js";
+import { RedisPaymentTokenStore } from "./infrastructure/redis-payment-token-store.js";
+import { RedisUnpaidHolds } from "./infrastructure/redis-unpaid-holds.js";
 import type { Logger } from "./logger.js";
 
 /**
@@ -113,11 +114,15 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   const products = new AggregateRepository(eventStore.client, productAggregate, { circuit });
   const reservations = new AggregateRepository(eventStore.client, reservationAggregate, { circuit });
   const payments = new AggregateRepository(eventStore.client, paymentAggregate, { circuit });
-  const paymentTokens = new PaymentTokenVault(eventStore.client);
   const provider = new GuardedPaymentProvider(new SimulatedPaymentProvider({ latencyMs: options.paymentLatencyMs ?? 0 }));
   metrics.circuit("payment_provider", () => provider.state);
 
   const keyRoot = config.redis.readModelKeyRoot;
+  const paymentTokens = new RedisPaymentTokenStore(redis, keyRoot);
+  const unpaidHolds =
+    config.maxUnpaidHoldsPerCustomer > 0
+      ? new RedisUnpaidHolds(redis, keyRoot, config.maxUnpaidHoldsPerCustomer, logger.child({ component: "unpaid-holds" }))
+      : undefined;
   const workers =
     config.role === "api"
       ? undefined
@@ -139,6 +144,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           payments,
           provider,
           paymentTokens,
+          ...(unpaidHolds ? { unpaidHolds } : {}),
           redisKeyRoot: keyRoot,
           onHandled: (group, outcome, appendedAt) => metrics.observeHandled(group, outcome, appendedAt),
           stallAfterMs: config.subscriptionStallMs,
@@ -160,6 +166,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
             reservations,
             payments,
             paymentTokens,
+            ...(unpaidHolds ? { unpaidHolds } : {}),
             idempotencyIds: keyedIdempotencyIds(config.idempotencySecret),
           }),
           payments: createPaymentService(payments, provider),

@@ -5,6 +5,8 @@
  */
 export interface ChargeRequest {
   readonly paymentId: string;
+  /** Whose money: lets a guard tell one customer's failing card from a provider outage. */
+  readonly customerId: string;
   readonly amount: number;
   readonly currency: string;
   readonly token: string;
@@ -23,7 +25,12 @@ export interface RefundRequest {
 
 export interface PaymentProvider {
   readonly name: string;
-  /** Resolves with the provider's verdict; rejects with `PaymentProviderUnavailableError` when it cannot give one. */
+  /**
+   * Resolves with the provider's verdict; rejects with `PaymentProviderUnavailableError` only when
+   * the provider cannot give one (5xx, timeout, connection refused). Anything the provider says about
+   * the request itself (an invalid, expired or unknown token, a 4xx) is a decline: an adapter that
+   * turned those into failures would let one customer's card look like an outage.
+   */
   charge(request: ChargeRequest): Promise<ChargeResult>;
   refund(request: RefundRequest): Promise<{ readonly reference: string }>;
 }

@@ -57,7 +57,7 @@ export const chargePayment = async (
 
   let verdict: { outcome: "succeeded"; reference: string } | { outcome: "declined" | "failed"; reason: string; retryAfterSeconds?: number };
   try {
-    const result = await provider.charge({ paymentId: state.paymentId, amount: state.amount, currency: state.currency, token: request.token });
+    const result = await provider.charge({ paymentId: state.paymentId, customerId: state.customerId, amount: state.amount, currency: state.currency, token: request.token });
     verdict = result.outcome === "succeeded" ? result : { outcome: "declined", reason: result.reason };
   } catch (error) {
     if (!(error instanceof PaymentProviderUnavailableError)) throw error;

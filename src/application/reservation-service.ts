@@ -1,3 +1,5 @@
+import type { PaymentTokenStore } from "./payment-token-store.js";
+import { type UnpaidHolds, UnpaidHoldsLimitError, provisionalHoldEnd } from "./unpaid-holds.js";
 import { randomUUID } from "node:crypto";
 import {
   type Product,
@@ -49,9 +51,11 @@ export interface ReservationServiceDependencies {
   readonly reservations: ReservationRepository;
   readonly payments: PaymentRepository;
   /** Keeps a payment token given with a reservation until the saga charges it. */
-  readonly paymentTokens: { store(reservationId: string, token: string, ttlSeconds: number): Promise<void> };
+  readonly paymentTokens: Pick<PaymentTokenStore, "store">;
   /** Reservation ids for requests with an Idempotency-Key (keyed with a server secret). */
   readonly idempotencyIds: IdempotencyIds;
+  /** The cap on one customer's unpaid holds across products; none when absent. */
+  readonly unpaidHolds?: UnpaidHolds;
   readonly clock?: () => Date;
 }
 
@@ -61,6 +65,7 @@ export const createReservationService = ({
   payments,
   paymentTokens,
   idempotencyIds,
+  unpaidHolds,
   clock = () => new Date(),
 }: ReservationServiceDependencies): ReservationService => {
   const view = async (reservation: Reservation, revision: number): Promise<ReservationView> => {
@@ -209,11 +214,30 @@ export const createReservationService = ({
     const metadata = commandMetadata(context, reservationId);
     // A random id names streams nobody wrote yet: they are appended to without being read first.
     const expectNew = idempotencyKey === undefined;
-    const now = clock().toISOString();
-    const product = await holdUnits(input, context.actor.userId, reservationId, now, metadata);
+    const customerId = context.actor.userId;
+    const at = clock();
+    const now = at.toISOString();
+    if (unpaidHolds && !(await unpaidHolds.claim(customerId, reservationId, provisionalHoldEnd(at)))) {
+      throw new UnpaidHoldsLimitError(unpaidHolds.limit);
+    }
+    let product: Awaited<ReturnType<typeof holdUnits>>;
+    try {
+      product = await holdUnits(input, customerId, reservationId, now, metadata);
+    } catch (error) {
+      await unpaidHolds?.release(customerId, reservationId);
+      throw error;
+    }
+    await unpaidHolds?.holdUntil(customerId, reservationId, new Date(at.getTime() + product.holdTtlSeconds * 1000));
     // Stored before the reservation exists, so the saga finds it when it sees the reservation placed.
     if (input.paymentToken !== undefined) {
-      await paymentTokens.store(reservationId, input.paymentToken, product.holdTtlSeconds);
+      try {
+        await paymentTokens.store(reservationId, input.paymentToken, product.holdTtlSeconds);
+      } catch (error) {
+        // A random id will never be used again, so no reservation can claim the hold: give it back now.
+        // Under an Idempotency-Key the client's retry claims it (or the watchdog ends it at its deadline).
+        if (expectNew) await releaseOrphanedHold(input.productId, reservationId, metadata);
+        throw error;
+      }
     }
     let placed: Awaited<ReturnType<typeof recordReservation>>;
     try {

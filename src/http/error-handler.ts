@@ -13,6 +13,7 @@ import {
 } from "../application/errors.js";
 import { PaymentProviderUnavailableError } from "../application/payment-provider.js";
 import { ReadModelUnavailableError } from "../application/read-models.js";
+import { UnpaidHoldsLimitError } from "../application/unpaid-holds.js";
 import { DomainError } from "../domain/errors.js";
 import { HttpProblem, problem, sendProblem, type Problem } from "./problem.js";
 import type { AppContext, AppState } from "./state.js";
@@ -98,6 +99,10 @@ export function toProblemResponse(error: unknown): ProblemResponse | undefined {
     }))
     .with(P.instanceOf(IdempotencyKeyReusedError), (e) => ({
       problem: problem(422, "idempotency-key-reused", { detail: e.message, extensions: { reservationId: e.reservationId } }),
+      headers: none,
+    }))
+    .with(P.instanceOf(UnpaidHoldsLimitError), (e) => ({
+      problem: problem(409, "unpaid-holds-limit", { detail: e.message, extensions: { limit: e.limit } }),
       headers: none,
     }))
     .with(P.instanceOf(AggregateDeletedError), (e) => ({

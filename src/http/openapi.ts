@@ -140,7 +140,7 @@ export function buildOpenApiDocument() {
     summary: "Reserve units of a product",
     ...secured(
       ["customer"],
-      "409 `insufficient-availability` (with `available`), `product-withdrawn`, `per-customer-limit` (with `limit`, `allocated`, `requested`), or `price-changed` (with `unitPrice` and `agreedUnitPrice`) when `unitPrice` is given and differs. " +
+      "409 `insufficient-availability` (with `available`), `product-withdrawn`, `per-customer-limit` (with `limit`, `allocated`, `requested`), `unpaid-holds-limit` (with `limit`: the customer already keeps `MAX_UNPAID_HOLDS_PER_CUSTOMER` unpaid reservations across products), or `price-changed` (with `unitPrice` and `agreedUnitPrice`) when `unitPrice` is given and differs. " +
         "A repeated `Idempotency-Key` from the same user answers 200 with the first result and changes nothing; " +
         "the same key with a different request (product, quantity, or whether a payment token is given) answers 422 `idempotency-key-reused` and holds nothing.",
     ),

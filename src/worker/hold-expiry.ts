@@ -7,6 +7,7 @@ import type { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
 import { reconcileAllocation } from "./reconcile-allocation.js";
 import type { ConsumedEvent, Consumer } from "./consumer-group.js";
+import { SchedulePoller } from "./schedule-poller.js";
 
 const SYSTEM_ACTOR: CommandMetadata["actor"] = { id: "hold-watchdog", role: "system" };
 
@@ -70,58 +71,43 @@ export interface HoldExpiryDependencies {
  * process died between the two writes — is abandoned and its units released.
  */
 export class HoldExpiryPoller {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
   private readonly clock: () => Date;
+  private readonly poller: SchedulePoller;
 
   constructor(private readonly deps: HoldExpiryDependencies) {
     this.clock = deps.clock ?? (() => new Date());
+    this.poller = new SchedulePoller({
+      schedule: deps.schedule,
+      work: async (entry) => {
+        const parsed = parseMember(entry);
+        return parsed ? this.settle(parsed.reservationId, parsed.productId) : undefined;
+      },
+      beforePass: () => this.restoreIfNeeded(),
+      logger: deps.logger,
+      what: "expired hold",
+      clock: this.clock,
+      ...(deps.intervalMs === undefined ? {} : { intervalMs: deps.intervalMs }),
+    });
   }
 
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.tick()
-        .then(() => undefined)
-        .catch((error: unknown) => this.deps.logger.warn({ err: String(error) }, "hold expiry poll failed; will retry"))
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.deps.intervalMs ?? 1000);
+    this.poller.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.poller.stop();
   }
 
   /** One pass over what is due; returns how many entries were settled. */
-  async tick(): Promise<number> {
-    if (this.deps.restore && !(await this.deps.schedule.isRestored())) {
-      const restored = await this.deps.restore();
-      await this.deps.schedule.markRestored();
-      this.deps.logger.info({ holds: restored }, "restored the hold deadlines from the event log");
-    }
-    const due = await this.deps.schedule.takeDue(this.clock());
-    let settled = 0;
-    for (const entry of due) {
-      const parsed = parseMember(entry);
-      if (!parsed) {
-        await this.deps.schedule.complete(entry);
-        continue;
-      }
-      try {
-        const reschedule = await this.settle(parsed.reservationId, parsed.productId);
-        if (reschedule) await this.deps.schedule.add(entry, reschedule);
-        else await this.deps.schedule.complete(entry);
-        settled += 1;
-      } catch (error) {
-        // The lease runs out and the entry comes back: nothing is lost by leaving it.
-        this.deps.logger.warn({ err: String(error), reservationId: parsed.reservationId }, "could not settle an expired hold yet");
-      }
-    }
-    return settled;
+  tick(): Promise<number> {
+    return this.poller.tick();
+  }
+
+  private async restoreIfNeeded(): Promise<void> {
+    if (!this.deps.restore || (await this.deps.schedule.isRestored())) return;
+    const restored = await this.deps.restore();
+    await this.deps.schedule.markRestored();
+    this.deps.logger.info({ holds: restored }, "restored the hold deadlines from the event log");
   }
 
   /** Returns a new deadline when it is not time yet. */

@@ -2,11 +2,12 @@ import {
   type Payment,
   type Reservation,
   InvalidTransitionError,
-  PaymentNotPayableError,
   isPlaced,
   isRequested,
 } from "../domain/index.js";
-import { chargePayment, type PaymentRepository } from "../application/payment-service.js";
+import type { PaymentRepository } from "../application/payment-service.js";
+import type { PaymentTokenStore } from "../application/payment-token-store.js";
+import type { UnpaidHolds } from "../application/unpaid-holds.js";
 import { type PaymentProvider, PaymentProviderUnavailableError } from "../application/payment-provider.js";
 import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
@@ -14,20 +15,20 @@ import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-rep
 import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
 import type { Logger } from "../logger.js";
 import { ENDED } from "./allocation-follow-up.js";
+import { AutomaticCharge, type AutomaticChargeDependencies } from "./automatic-charge.js";
 import { reconcileAllocation } from "./reconcile-allocation.js";
 import { type ConsumedEvent, type Consumer, TransientError } from "./consumer-group.js";
-
-export interface PaymentTokenSource {
-  read(reservationId: string): Promise<string | undefined>;
-  discard(reservationId: string): Promise<void>;
-}
 
 export interface ReservationSagaDependencies {
   readonly products: ProductRepository;
   readonly reservations: ReservationRepository;
   readonly payments: PaymentRepository;
   readonly provider: PaymentProvider;
-  readonly paymentTokens: PaymentTokenSource;
+  readonly paymentTokens: PaymentTokenStore;
+  /** The cap on unpaid holds per customer: a reservation paid or ended stops counting. */
+  readonly unpaidHolds?: Pick<UnpaidHolds, "release">;
+  /** Where automatic charges that met an unavailable provider wait for their next attempt. */
+  readonly chargeRetries: AutomaticChargeDependencies["retries"];
   readonly logger: Logger;
   readonly clock?: () => Date;
 }
@@ -51,6 +52,7 @@ const reservationIdOf = (streamId: string): string | undefined => {
 export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => {
   const clock = deps.clock ?? (() => new Date());
   const now = (): string => clock().toISOString();
+  const automaticCharge = new AutomaticCharge({ ...deps, retries: deps.chargeRetries, clock });
 
   const requestPayment = async (reservation: Reservation, metadata: CommandMetadata): Promise<Payment> => {
     const handled = await deps.payments.handle(
@@ -73,28 +75,18 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
   };
 
   /**
-   * The musical-seat flow: a reservation placed with a token is charged right away. The token is
-   * used at most once and deleted whatever happens: charged, declined, or no longer needed.
+   * The musical-seat flow: a reservation placed with a token is charged right away. Only the first
+   * attempt is the saga's; later ones come from the retry schedule, so a redelivered event never
+   * charges twice. Returns whether the provider was asked (and so whether the payment may have changed).
    */
-  /** Returns whether the provider was asked to charge (and so whether the payment may have changed). */
   const chargeWithToken = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<boolean> => {
     if (!reservation.paymentTokenProvided) return false;
-    const token = payment.status === "pending" && reservation.status === "placed" ? await deps.paymentTokens.read(reservation.reservationId) : undefined;
-    if (token !== undefined) {
-      try {
-        const result = await chargePayment(
-          deps.payments,
-          deps.provider,
-          { paymentId: payment.paymentId, token, attemptId: deterministicEventId(metadata.causationId, "charge", 0), now: clock },
-          metadata,
-        );
-        deps.logger.info({ reservationId: reservation.reservationId, outcome: result.outcome }, "charged the payment token given with the reservation");
-      } catch (error) {
-        if (!(error instanceof PaymentNotPayableError)) throw error;
-      }
+    if (payment.status !== "pending" || reservation.status !== "placed") {
+      await deps.paymentTokens.discard(reservation.reservationId);
+      return false;
     }
-    await deps.paymentTokens.discard(reservation.reservationId);
-    return token !== undefined;
+    if (payment.attempts.length > 0) return false;
+    return automaticCharge.first(reservation, payment, deterministicEventId(metadata.causationId, "charge", 0), metadata);
   };
 
   const refund = async (payment: Payment, reason: string, metadata: CommandMetadata): Promise<void> => {
@@ -144,6 +136,7 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
     const loaded = await deps.reservations.load(reservationId, upTo(event, deps.reservations.streamOf(reservationId)));
     if (!isPlaced(loaded.state)) return;
     const reservation = loaded.state;
+    if (reservation.status !== "placed") await deps.unpaidHolds?.release(reservation.customerId, reservationId);
     const current = await deps.payments.load(reservation.paymentId, upTo(event, deps.payments.streamOf(reservation.paymentId)));
     let payment = isRequested(current.state) ? current.state : await requestPayment(reservation, metadata);
     if (event.type === "ReservationPlaced" && (await chargeWithToken(reservation, payment, metadata))) {
@@ -151,6 +144,7 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
       if (isRequested(charged.state)) payment = charged.state;
     }
     if (ENDED.has(reservation.status)) {
+      if (reservation.paymentTokenProvided) await deps.paymentTokens.discard(reservation.reservationId);
       // Units first: giving them back must not wait for a refund while the provider is down.
       await reconcileUnits(reservation, metadata);
       await reconcilePayment(reservation, payment, metadata);

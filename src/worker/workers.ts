@@ -8,7 +8,11 @@ import { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
 import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, type ConsumerState } from "./consumer-group.js";
 import { HoldExpiryPoller, holdDeadlineConsumer, restoreHoldDeadlines } from "./hold-expiry.js";
-import { type PaymentTokenSource, reservationSaga } from "./reservation-saga.js";
+import type { PaymentTokenStore } from "../application/payment-token-store.js";
+import type { UnpaidHolds } from "../application/unpaid-holds.js";
+import { AutomaticCharge } from "./automatic-charge.js";
+import { reservationSaga } from "./reservation-saga.js";
+import { SchedulePoller } from "./schedule-poller.js";
 import { StallMonitor } from "./stall-monitor.js";
 import { isTransientFailure } from "./transient.js";
 
@@ -20,10 +24,13 @@ export interface WorkerDependencies {
   readonly reservations: ReservationRepository;
   readonly payments: PaymentRepository;
   readonly provider: PaymentProvider;
-  readonly paymentTokens: PaymentTokenSource;
+  readonly paymentTokens: PaymentTokenStore;
+  readonly unpaidHolds?: Pick<UnpaidHolds, "release">;
   /** Read-side consumers (projections, notifier) that run beside the saga. */
   readonly readSide?: readonly Consumer[];
   readonly holdExpiryIntervalMs?: number;
+  /** How often due retries of automatic charges are looked for (1 s unless told). */
+  readonly chargeRetryIntervalMs?: number;
   /** Prefix of the worker's Redis keys, so that deployments or test runs sharing a Redis stay apart. */
   readonly redisKeyRoot: string;
   readonly onHandled?: ConsumerGroupOptions["onHandled"];
@@ -73,9 +80,13 @@ export interface RunningWorkers {
   stop(): Promise<void>;
 }
 
-/** The worker role: the reservation saga, the hold watchdog and the read side, as consumer-group members. */
+/**
+ * The worker role: the reservation saga, the hold watchdog, the retries of automatic charges and the
+ * read side, as consumer-group members.
+ */
 export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
   const schedule = new DeadlineSchedule(deps.redis, `${deps.redisKeyRoot}:schedule:hold-deadlines`);
+  const chargeRetries = new DeadlineSchedule(deps.redis, `${deps.redisKeyRoot}:schedule:charge-retries`);
   const concurrency = { ...DEFAULT_CONCURRENCY, ...deps.concurrency };
   const saga = reservationSaga({
     products: deps.products,
@@ -83,7 +94,25 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
     payments: deps.payments,
     provider: deps.provider,
     paymentTokens: deps.paymentTokens,
+    ...(deps.unpaidHolds ? { unpaidHolds: deps.unpaidHolds } : {}),
+    chargeRetries,
     logger: deps.logger.child({ consumer: "reservation-saga" }),
+  });
+  const automaticCharge = new AutomaticCharge({
+    reservations: deps.reservations,
+    payments: deps.payments,
+    provider: deps.provider,
+    paymentTokens: deps.paymentTokens,
+    retries: chargeRetries,
+    logger: deps.logger.child({ component: "charge-retry" }),
+    clock: () => new Date(),
+  });
+  const chargeRetryPoller = new SchedulePoller({
+    schedule: chargeRetries,
+    work: (reservationId) => automaticCharge.retry(reservationId),
+    logger: deps.logger.child({ component: "charge-retry" }),
+    what: "payment retry",
+    ...(deps.chargeRetryIntervalMs === undefined ? {} : { intervalMs: deps.chargeRetryIntervalMs }),
   });
   const consumers: Consumer[] = [
     withOrdering(saga, sagaKey, concurrency.saga),
@@ -113,6 +142,7 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
   );
   for (const group of groups) group.start();
   poller.start();
+  chargeRetryPoller.start();
   monitor.start();
   return {
     states: () => {
@@ -128,6 +158,7 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
     stop: async () => {
       await monitor.stop();
       await poller.stop();
+      await chargeRetryPoller.stop();
       await Promise.all(groups.map((group) => group.stop()));
     },
   };

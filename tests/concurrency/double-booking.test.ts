@@ -113,6 +113,8 @@ describe("no double booking across two API processes on one event store", () => 
       LOG_LEVEL: "info",
       REDIS_URL: TEST_REDIS_URL,
       NODE_ENV: "test",
+      // Eight customers storm one product with no worker to settle anything: the hoarding cap would refuse them.
+      MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",
     };
     const started = await Promise.allSettled([startAppProcess(env), startAppProcess(env)]);
     for (const result of started) if (result.status === "fulfilled") apps.push(result.value);

@@ -30,7 +30,7 @@ class LogBuilder {
   }
 
   build(): EventLog {
-    return { head: this.position, total: [...this.streams.values()].reduce((n, list) => n + list.length, 0), streams: this.streams, typeCounts: {} };
+    return { head: this.position, total: [...this.streams.values()].reduce((n, list) => n + list.length, 0), streams: this.streams, typeCounts: {}, tokenLeaks: [] };
   }
 }
 

@@ -83,7 +83,15 @@ export interface EventLog {
   readonly streams: ReadonlyMap<string, readonly LoggedEvent[]>;
   /** Event counts per type (categories of interest only). */
   readonly typeCounts: Readonly<Record<string, number>>;
+  /** Events anywhere in `$all` (system streams included) whose data or metadata holds a payment token. */
+  readonly tokenLeaks: readonly string[];
 }
+
+/** The simulated provider's tokens, the only secrets the workload sends. */
+const PAYMENT_TOKEN = /tok_(?:ok|declined|unavailable)/;
+
+const holdsPaymentToken = (value: unknown): boolean =>
+  value instanceof Uint8Array ? PAYMENT_TOKEN.test(Buffer.from(value).toString("utf8")) : PAYMENT_TOKEN.test(JSON.stringify(value) ?? "");
 
 const CATEGORIES = ["product-", "reservation-", "payment-", "notification-"] as const;
 
@@ -92,10 +100,14 @@ export const readEventLog = async (client: EventStoreDBClient): Promise<EventLog
   const typeCounts: Record<string, number> = {};
   let head = 0n;
   let total = 0;
+  const tokenLeaks: string[] = [];
   for await (const resolved of client.readAll({ direction: FORWARDS, fromPosition: START })) {
     const recorded = resolved.event;
     if (!recorded) continue;
     total += 1;
+    if (holdsPaymentToken(recorded.data) || holdsPaymentToken(recorded.metadata)) {
+      tokenLeaks.push(`${recorded.streamId}@${recorded.revision} ${recorded.type}`);
+    }
     head = recorded.position?.commit ?? head;
     if (recorded.streamId.startsWith("$") || recorded.type.startsWith("$")) continue;
     if (!CATEGORIES.some((prefix) => recorded.streamId.startsWith(prefix))) continue;
@@ -113,7 +125,7 @@ export const readEventLog = async (client: EventStoreDBClient): Promise<EventLog
     else streams.set(recorded.streamId, [event]);
     typeCounts[recorded.type] = (typeCounts[recorded.type] ?? 0) + 1;
   }
-  return { head, total, streams, typeCounts };
+  return { head, total, streams, typeCounts, tokenLeaks };
 };
 
 /** The commit position of the last event in `$all` (read to its end: an abandoned read keeps its call open). */
@@ -155,7 +167,8 @@ export type InvariantName =
   | "system.parked-messages"
   | "system.unexpected-exit"
   | "system.log-changed-during-checks"
-  | "tokens.retained";
+  | "tokens.retained"
+  | "tokens.in-log";
 
 export interface Violation {
   readonly invariant: InvariantName;

@@ -177,6 +177,8 @@ export async function startService(settings: ServiceSettings): Promise<ServicePr
     AUTH_SECRET: secret,
     LOG_LEVEL: logLevel,
     READ_MODEL_KEY_ROOT: `load-${randomUUID()}`,
+    // A few simulated customers place thousands: the hoarding cap would refuse them.
+    MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",
     REDIS_URL: TEST_REDIS_URL,
     ADMISSION_MAX_IN_FLIGHT: admission.maxInFlight === undefined ? "" : String(admission.maxInFlight),
     ADMISSION_MAX_QUEUED: admission.maxQueued === undefined ? "" : String(admission.maxQueued),

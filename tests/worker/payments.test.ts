@@ -178,7 +178,8 @@ describe("PaymentService.pay", () => {
   it("answers 'unavailable' with a recorded failed attempt while the provider's circuit is open", async () => {
     const failing = new FlakyProvider();
     failing.healthy = false;
-    const guarded = new GuardedPaymentProvider(failing, { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 });
+    // One customer here: a circuit that opens on one customer's failures makes the open state reachable.
+    const guarded = new GuardedPaymentProvider(failing, { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 60_000, minCustomersToOpen: 1 });
     const service = createPaymentService(w.payments, guarded);
     const { paymentId, owner } = await pendingPayment();
     const errors: unknown[] = [];
@@ -212,7 +213,13 @@ class FlakyProvider implements PaymentProvider {
   }
 }
 
-const charge = (paymentId = "p-1", token = "tok_ok"): ChargeRequest => ({ paymentId, amount: 1000, currency: "KRW", token });
+const charge = (paymentId = "p-1", token = "tok_ok", customerId = `customer-of-${paymentId}`): ChargeRequest => ({
+  paymentId,
+  customerId,
+  amount: 1000,
+  currency: "KRW",
+  token,
+});
 
 describe("GuardedPaymentProvider (circuit breaker)", () => {
   it("passes answers through, declines included, and keeps the circuit closed on declines", async () => {
@@ -237,7 +244,8 @@ describe("GuardedPaymentProvider (circuit breaker)", () => {
     const flaky = new FlakyProvider();
     flaky.healthy = false;
     const guarded = new GuardedPaymentProvider(flaky, { volumeThreshold: 3, errorThresholdPercentage: 50, resetTimeoutMs: 300 });
-    for (let i = 0; i < 3; i += 1) await expect(guarded.charge(charge())).rejects.toBeInstanceOf(PaymentProviderUnavailableError);
+    // An outage fails everyone: three customers' charges.
+    for (let i = 0; i < 3; i += 1) await expect(guarded.charge(charge(`p-${i}`))).rejects.toBeInstanceOf(PaymentProviderUnavailableError);
     expect(guarded.state).toBe("open");
     expect(flaky.calls).toBe(3);
 
@@ -254,6 +262,25 @@ describe("GuardedPaymentProvider (circuit breaker)", () => {
     expect(await guarded.charge(charge())).toMatchObject({ outcome: "succeeded" });
     expect(guarded.state).toBe("closed");
     expect(flaky.calls).toBe(4);
+  });
+
+  it("does not open on one customer's failures, however many, and still answers that customer 'unavailable'", async () => {
+    const flaky = new FlakyProvider();
+    flaky.healthy = false;
+    const guarded = new GuardedPaymentProvider(flaky, { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 60_000 });
+    for (let i = 0; i < 12; i += 1) {
+      await expect(guarded.charge(charge(`p-${i}`, "tok_ok", "mallory"))).rejects.toBeInstanceOf(PaymentProviderUnavailableError);
+    }
+    expect(guarded.state).toBe("closed");
+    expect(flaky.calls).toBe(12); // each reached the provider: nothing failed fast
+    // A second customer failing too is still not an outage.
+    await expect(guarded.charge(charge("p-b", "tok_ok", "bob"))).rejects.toBeInstanceOf(PaymentProviderUnavailableError);
+    expect(guarded.state).toBe("closed");
+    // An outage fails everyone: from the third customer on, failures count and the circuit opens
+    // (later than without the attack: the filtered failures count as answers in the window).
+    for (let i = 0; i < 30; i += 1) await guarded.charge(charge(`p-outage-${i}`, "tok_ok", `customer-${i}`)).catch(() => undefined);
+    expect(guarded.state).toBe("open");
+    expect(flaky.calls).toBeLessThan(13 + 30);
   });
 
   it("counts a provider slower than timeoutMs as a failure", async () => {

@@ -29,7 +29,7 @@ import { createReservationService, type ReservationRepository } from "../../src/
 import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
 import { AggregateRepository } from "../../src/infrastructure/eventstore/aggregate-repository.js";
 import { parseEventMetadata } from "../../src/infrastructure/eventstore/event-metadata.js";
-import { PaymentTokenVault } from "../../src/infrastructure/eventstore/payment-token-vault.js";
+import type { PaymentTokenStore } from "../../src/application/payment-token-store.js";
 import { SimulatedPaymentProvider } from "../../src/infrastructure/payments/simulated-provider.js";
 import { createLogger, type Logger } from "../../src/logger.js";
 import type { ConsumedEvent, Consumer } from "../../src/worker/consumer-group.js";
@@ -252,7 +252,8 @@ export interface World {
   readonly products: ProductRepository;
   readonly reservations: ReservationRepository;
   readonly payments: PaymentRepository;
-  readonly vault: PaymentTokenVault;
+  readonly tokens: PaymentTokenStore;
+  readonly chargeRetries: MemoryRetrySchedule;
   readonly provider: CountingProvider;
   readonly reservationService: ReservationService;
   readonly paymentService: PaymentService;
@@ -273,17 +274,65 @@ export interface World {
   runSaga(reservationId: string, delivered?: Set<string>): Promise<void>;
 }
 
-export function world(client: EventStoreDBClient, options: { provider?: CountingProvider; clock?: () => Date } = {}): World {
+/**
+ * The payment-token port in memory, with the expiry it has in Redis. Shared by every world of a test
+ * file, as Redis is shared by every process (reservation ids never repeat).
+ */
+export class MemoryPaymentTokenStore implements PaymentTokenStore {
+  private readonly tokens = new Map<string, { token: string; expiresAtMs: number }>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async store(reservationId: string, token: string, ttlSeconds: number): Promise<void> {
+    this.tokens.set(reservationId, { token, expiresAtMs: this.now() + ttlSeconds * 1000 });
+  }
+
+  async read(reservationId: string): Promise<string | undefined> {
+    const kept = this.tokens.get(reservationId);
+    return kept && kept.expiresAtMs > this.now() ? kept.token : undefined;
+  }
+
+  async discard(reservationId: string): Promise<void> {
+    this.tokens.delete(reservationId);
+  }
+}
+
+/** The retry schedule's `add`/`complete` in memory; `dueAt` says what the saga left scheduled. */
+export class MemoryRetrySchedule {
+  private readonly entries = new Map<string, Date>();
+
+  async add(member: string, due: Date): Promise<void> {
+    this.entries.set(member, due);
+  }
+
+  async complete(member: string): Promise<void> {
+    this.entries.delete(member);
+  }
+
+  dueAt(member: string): Date | undefined {
+    return this.entries.get(member);
+  }
+}
+
+const sharedTokens = new MemoryPaymentTokenStore();
+const sharedRetries = new MemoryRetrySchedule();
+
+export function world(
+  client: EventStoreDBClient,
+  options: { provider?: CountingProvider; clock?: () => Date; paymentTokens?: PaymentTokenStore } = {},
+): World {
   const products: ProductRepository = new AggregateRepository(client, productAggregate);
   const reservations: ReservationRepository = new AggregateRepository(client, reservationAggregate);
   const payments: PaymentRepository = new AggregateRepository(client, paymentAggregate);
-  const vault = new PaymentTokenVault(client);
+  // A running service's saga reads tokens from its Redis: tests driving one pass its store.
+  const tokens = options.paymentTokens ?? sharedTokens;
+  const chargeRetries = sharedRetries;
   const provider = options.provider ?? new CountingProvider();
   const logger = testLogger();
   const clock = options.clock ?? (() => new Date());
-  const reservationService = createReservationService({ products, reservations, payments, paymentTokens: vault, idempotencyIds: IDEMPOTENCY_IDS, clock });
+  const reservationService = createReservationService({ products, reservations, payments, paymentTokens: tokens, idempotencyIds: IDEMPOTENCY_IDS, clock });
   const paymentService = createPaymentService(payments, provider, clock);
-  const saga = reservationSaga({ products, reservations, payments, provider, paymentTokens: vault, logger, clock });
+  const saga = reservationSaga({ products, reservations, payments, provider, paymentTokens: tokens, chargeRetries, logger, clock });
   const theSeller = seller();
 
   const streamEvents = (kind: "product" | "reservation" | "payment", id: string) => readStream(client, `${kind}-${id}`);
@@ -293,7 +342,8 @@ export function world(client: EventStoreDBClient, options: { provider?: Counting
     products,
     reservations,
     payments,
-    vault,
+    tokens,
+    chargeRetries,
     provider,
     reservationService,
     paymentService,

@@ -16,7 +16,15 @@ export interface GuardOptions {
   readonly resetTimeoutMs?: number;
   /** Calls needed in the window before the percentage means anything. */
   readonly volumeThreshold?: number;
+  /**
+   * Charge failures count toward opening the circuit only once this many different customers saw
+   * one within the rolling window: one customer retrying a card the provider chokes on must not
+   * stop everyone's payments, while a real outage fails everyone's calls.
+   */
+  readonly minCustomersToOpen?: number;
 }
+
+const ROLLING_WINDOW_MS = 10_000;
 
 export type CircuitState = "closed" | "open" | "half-open";
 
@@ -39,9 +47,20 @@ export class GuardedPaymentProvider implements PaymentProvider {
       errorThresholdPercentage: options.errorThresholdPercentage ?? 50,
       resetTimeout: this.resetTimeoutMs,
       volumeThreshold: options.volumeThreshold ?? 5,
-      rollingCountTimeout: 10_000,
+      rollingCountTimeout: ROLLING_WINDOW_MS,
     };
-    this.chargeBreaker = new CircuitBreaker((request: ChargeRequest) => provider.charge(request), settings);
+    const failingCustomers = new RecentFailures(ROLLING_WINDOW_MS);
+    const minCustomers = options.minCustomersToOpen ?? 3;
+    const charge = (request: ChargeRequest): Promise<ChargeResult> =>
+      provider.charge(request).catch((error: unknown) => {
+        throw new CustomerChargeFailure(error, request.customerId);
+      });
+    this.chargeBreaker = new CircuitBreaker(charge, {
+      ...settings,
+      // A filtered failure still fails the call; it only does not count toward opening the circuit.
+      errorFilter: (error: unknown) =>
+        error instanceof CustomerChargeFailure && failingCustomers.record(error.customerId, Date.now()) < minCustomers,
+    });
     this.refundBreaker = new CircuitBreaker((request: RefundRequest) => provider.refund(request), settings);
   }
 
@@ -61,7 +80,8 @@ export class GuardedPaymentProvider implements PaymentProvider {
   private async guard<T>(call: Promise<T>): Promise<T> {
     try {
       return await call;
-    } catch (error) {
+    } catch (caught) {
+      const error = caught instanceof CustomerChargeFailure ? caught.failure : caught;
       if (error instanceof PaymentProviderUnavailableError) throw error;
       const open = this.state === "open";
       throw new PaymentProviderUnavailableError(
@@ -69,5 +89,35 @@ export class GuardedPaymentProvider implements PaymentProvider {
         open ? Math.ceil(this.resetTimeoutMs / 1000) : 1,
       );
     }
+  }
+}
+
+/** Who failed recently: the number of distinct customers with a failure inside the window. */
+class RecentFailures {
+  private readonly lastFailureAt = new Map<string, number>();
+
+  constructor(private readonly windowMs: number) {}
+
+  /** Records a failure and returns how many customers failed within the window, this one included. */
+  record(customerId: string, now: number): number {
+    this.lastFailureAt.delete(customerId);
+    this.lastFailureAt.set(customerId, now);
+    // Oldest first (re-inserted on every failure), so expired entries are all at the front.
+    for (const [customer, at] of this.lastFailureAt) {
+      if (now - at <= this.windowMs) break;
+      this.lastFailureAt.delete(customer);
+    }
+    return this.lastFailureAt.size;
+  }
+}
+
+/** A charge's failure with the customer it was for, so that the circuit can tell whose it was. */
+class CustomerChargeFailure extends Error {
+  override readonly name = "CustomerChargeFailure";
+  constructor(
+    readonly failure: unknown,
+    readonly customerId: string,
+  ) {
+    super(failure instanceof Error ? failure.message : String(failure));
   }
 }
