@@ -22,6 +22,7 @@ describe("loadConfig", () => {
       auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true, tokens: { maxLifetimeSeconds: 86_400 } },
       idempotencySecret: expect.stringMatching(/^[0-9a-f]{64}$/),
       subscriptionStallMs: 30_000,
+      maxUnpaidHoldsPerCustomer: 100,
     });
   });
 
@@ -79,6 +80,7 @@ describe("loadConfig", () => {
       },
       idempotencySecret: "an-idempotency-secret-for-tests",
       subscriptionStallMs: 5000,
+      maxUnpaidHoldsPerCustomer: 100,
     });
   });
 
