@@ -43,7 +43,7 @@ export const provideRedis = async (settings: RedisEndpointSettings, logger: Logg
     logger.error(
       { redis: DEFAULT_REDIS_URL },
       `redis-server was not found on PATH, so no managed Redis runs: install it (${redisInstallHint()}) or set REDIS_URL. ` +
-        `Until then My Page, lists and notifications answer 503; reservations still work.`,
+        `Until then the read side (My Page, lists, notifications) answers 503; the write side runs.`,
     );
     return { url: DEFAULT_REDIS_URL, managed: () => undefined, stop: async () => undefined };
   }
