@@ -4,6 +4,7 @@
  * Linux only for the process checks (they read /proc); skipped without redis-server.
  */
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -179,6 +180,32 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("man
     client.disconnect();
     await endpoint.stop();
     expect(redisServersIn(path.join(dataDir, "redis"))).toEqual([]);
+  });
+
+  it("keeps trying to restart while its port is taken, and comes back on that port once it is free", async () => {
+    const dataDir = tempDir();
+    const endpoint = await provideRedis({ url: undefined, dataDir, port: 0, inMemory: false }, createLogger({ level: "silent" }));
+    cleanups.push(() => endpoint.stop());
+    const first = endpoint.managed();
+    const port = first?.port ?? 0;
+    process.kill(first?.pid ?? 0, "SIGKILL");
+    await within(5000, () => expect(isAlive(first?.pid ?? 0)).toBe(false));
+    // Something else takes the port before the first restart (it waits 500 ms).
+    const squatter = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => squatter.listen(port, "127.0.0.1", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(endpoint.managed()).toBeUndefined();
+    await new Promise<void>((resolve) => squatter.close(() => resolve()));
+
+    const back = await within(20_000, () => {
+      const current = endpoint.managed();
+      expect(current).toBeDefined();
+      return current;
+    });
+    expect(back?.port).toBe(port);
+    const client = await connect(endpoint.url);
+    expect(await client.ping()).toBe("PONG");
+    client.disconnect();
   });
 });
 

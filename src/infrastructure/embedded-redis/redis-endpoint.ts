@@ -63,27 +63,36 @@ export const provideRedis = async (settings: RedisEndpointSettings, logger: Logg
       persistent: !settings.inMemory,
       onUnexpectedExit: (how) => {
         current = undefined;
-        if (stopped) return;
-        const delay = RESTART_DELAYS_MS[Math.min(restarts, RESTART_DELAYS_MS.length - 1)] ?? 10_000;
-        restarts += 1;
-        logger.error({ how, restartInMs: delay }, "the managed Redis stopped unexpectedly; restarting it");
-        restartTimer = setTimeout(() => {
-          restartTimer = undefined;
-          if (stopped) return;
-          start().then(
-            (server) => {
-              if (stopped) return void server.stop();
-              current = server;
-              logger.info({ redis: server.url, redisPid: server.pid }, "managed Redis restarted");
-            },
-            (error: unknown) => logger.error({ err: String(error) }, "the managed Redis could not be restarted; read models stay unavailable"),
-          );
-        }, delay);
-        restartTimer.unref();
+        logger.error({ how }, "the managed Redis stopped unexpectedly; restarting it");
+        scheduleRestart();
       },
     });
     port = server.port;
     return server;
+  };
+
+  // Until it is back or the service stops: the read side depends on it, the write side does not wait for it.
+  const scheduleRestart = (): void => {
+    if (stopped) return;
+    const delay = RESTART_DELAYS_MS[Math.min(restarts, RESTART_DELAYS_MS.length - 1)] ?? 10_000;
+    restarts += 1;
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (stopped) return;
+      start().then(
+        (server) => {
+          if (stopped) return void server.stop();
+          current = server;
+          restarts = 0;
+          logger.info({ redis: server.url, redisPid: server.pid }, "managed Redis restarted");
+        },
+        (error: unknown) => {
+          logger.error({ err: String(error), retryInMs: RESTART_DELAYS_MS[Math.min(restarts, RESTART_DELAYS_MS.length - 1)] }, "the managed Redis could not be restarted; trying again");
+          scheduleRestart();
+        },
+      );
+    }, delay);
+    restartTimer.unref();
   };
 
   try {
