@@ -7,7 +7,8 @@
  *        [--poll-interval 20] [--token tok_ok] [--drain 30] [--in-process] [--log-level warn]
  *
  * The service runs as its own process (`node dist/src/main.js`, ROLE=all, what `npm start` runs,
- * built first) on a durable temporary data dir, the real Redis (REDIS_URL, default 127.0.0.1:6379)
+ * built first) on a durable temporary data dir, a real Redis (REDIS_URL, or the managed one of
+ * bench/lib/test-redis.ts)
  * and a key root of its own (deleted at the end, with the data dir). `--in-process` runs it inside
  * this process instead (the load generator then shares its event loop).
  * The default run takes about 80 s; every size is a flag.

@@ -9,7 +9,8 @@
  *
  * Every service is a fresh child process running the compiled `dist/src/main.js` (what `npm start`
  * runs) with NODE_ENV=production, a durable embedded event store in a temporary DATA_DIR and its own
- * Redis key root (Redis at REDIS_URL, default 127.0.0.1:6379). `--quick` takes about two minutes.
+ * Redis key root (Redis at REDIS_URL, or a throwaway managed one: bench/lib/test-redis.ts). `--quick`
+ * takes about two minutes.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";

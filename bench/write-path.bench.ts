@@ -17,6 +17,7 @@
  *     requests for p50/p99.
  * The default run takes about a minute and a half; every size is a flag.
  */
+import { TEST_REDIS_URL } from "../tests/support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -72,7 +73,7 @@ const env: NodeJS.ProcessEnv = {
   ROLE: role,
   // Fifty simulated customers place thousands: the hoarding cap would refuse them.
   MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",
-  REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+  REDIS_URL: TEST_REDIS_URL,
   NODE_ENV: "production",
   EVENTSTORE_URL: "",
   ...(dataDir === undefined ? {} : { DATA_DIR: dataDir }),

@@ -5,7 +5,8 @@
  *   npm run projections:rebuild -- all --batch-size 1000
  *
  * Keys live under READ_MODEL_KEY_ROOT (`rm`), or `--key-root`. Connects to EVENTSTORE_URL, or — when it is unset — to the embedded server of the running
- * service on 127.0.0.1:EMBEDDED_EVENTSTORE_PORT (it never starts one of its own), and to REDIS_URL.
+ * service on 127.0.0.1:EMBEDDED_EVENTSTORE_PORT (it never starts one of its own), and to REDIS_URL, or —
+ * when it is unset — to the running service's managed Redis (found by its pid file under DATA_DIR/redis).
  * Progress (events/s, `$all` position) goes to stderr; the result is one JSON line on stdout.
  */
 import { EventStoreDBClient } from "@eventstore/db-client";
@@ -13,6 +14,7 @@ import { PROJECTION_NAMES, type ProjectionName } from "../projections/keys.js";
 import { rebuildProjections } from "../projections/rebuild.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { createRedis } from "../src/infrastructure/redis.js";
+import { runningManagedRedisUrl } from "../src/infrastructure/embedded-redis/running-redis.js";
 
 const USAGE = `usage: npm run projections:rebuild -- <${PROJECTION_NAMES.join("|")}|all>... [--batch-size N] [--key-root ROOT]`;
 
@@ -62,11 +64,18 @@ async function main(): Promise<number> {
   const config = loadConfig();
   const connectionString = config.eventStore.url ?? `esdb://127.0.0.1:${config.eventStore.embeddedPort}?tls=false`;
   const client = EventStoreDBClient.connectionString(connectionString);
-  const redis = createRedis(config.redis.url, config.redis.sentinel);
+  // Behind Sentinel the sentinels name the server; otherwise REDIS_URL, or the running service's managed Redis.
+  const redisUrl = config.redis.url ?? (config.redis.sentinel ? "redis://127.0.0.1:6379" : await runningManagedRedisUrl(config.eventStore.dataDir));
+  if (redisUrl === undefined) {
+    process.stderr.write(`no REDIS_URL, and no managed Redis of a running service under ${config.eventStore.dataDir}/redis: start the service first\n`);
+    await client.dispose();
+    return 1;
+  }
+  const redis = createRedis(redisUrl, config.redis.sentinel);
   redis.on("error", () => undefined);
   try {
     await redis.connect();
-    process.stderr.write(`rebuilding ${args.projections.join(", ")} from ${connectionString} into ${config.redis.url}\n`);
+    process.stderr.write(`rebuilding ${args.projections.join(", ")} from ${connectionString} into ${redisUrl}\n`);
     const result = await rebuildProjections({
       client,
       redis,

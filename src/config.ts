@@ -40,7 +40,10 @@ export interface Config {
     readonly embeddedPort: number;
   };
   readonly redis: {
-    readonly url: string;
+    /** Unset: start and manage a redis-server with its data under `DATA_DIR/redis`. */
+    readonly url: string | undefined;
+    /** The managed server's port; 0: any free port. */
+    readonly embeddedPort: number;
     /** Every Redis key (read models, schedules) starts with this (`READ_MODEL_KEY_ROOT`): one Redis can serve several deployments or test runs. */
     readonly readModelKeyRoot: string;
     /** `REDIS_SENTINELS` + `REDIS_MASTER_NAME`: find the primary through Sentinel (then `url`'s host is not used). */
@@ -121,7 +124,8 @@ const EnvSchema = z.object({
   EVENTSTORE_URL: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default("./data"),
   EMBEDDED_EVENTSTORE_PORT: port.default(2113),
-  REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
+  REDIS_URL: z.string().min(1).optional(),
+  EMBEDDED_REDIS_PORT: port.default(0),
   REDIS_SENTINELS: sentinelList.optional(),
   REDIS_MASTER_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "letters, digits and _ . - only").optional(),
   AUTH_SECRET: z.string().min(1).optional(),
@@ -197,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     eventStore: { url: vars.EVENTSTORE_URL, dataDir: vars.DATA_DIR, embeddedPort: vars.EMBEDDED_EVENTSTORE_PORT },
     redis: {
       url: vars.REDIS_URL,
+      embeddedPort: vars.EMBEDDED_REDIS_PORT,
       readModelKeyRoot: vars.READ_MODEL_KEY_ROOT,
       sentinel:
         vars.REDIS_SENTINELS && vars.REDIS_MASTER_NAME ? { sentinels: vars.REDIS_SENTINELS, masterName: vars.REDIS_MASTER_NAME } : undefined,

@@ -21,6 +21,7 @@ import { createProjectionConsumers, createRedisReadModels } from "../projections
 import { Metrics } from "./metrics.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
+import { provideRedis } from "./infrastructure/embedded-redis/redis-endpoint.js";
 import { RedisPaymentTokenStore } from "./infrastructure/redis-payment-token-store.js";
 import { RedisUnpaidHolds } from "./infrastructure/redis-unpaid-holds.js";
 import type { Logger } from "./logger.js";
@@ -49,7 +50,7 @@ const answerUnparseableRequest = (error: Error & { code?: string }, socket: Dupl
 };
 
 export interface ServiceOptions {
-  /** Embedded event store only: keep nothing on disk (tests). */
+  /** Embedded event store (and the managed Redis, when `REDIS_URL` is unset) keep nothing on disk (tests). */
   readonly inMemoryEventStore?: boolean;
   /** Simulated payment provider latency. */
   readonly paymentLatencyMs?: number;
@@ -90,7 +91,20 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   } else {
     logger.info({ eventStore: eventStore.connectionString }, "using EventStoreDB");
   }
-  const redis = createRedis(config.redis.url, config.redis.sentinel);
+  const redisEndpoint = await provideRedis(
+    {
+      // Behind Sentinel the sentinels name the server: there is nothing to manage.
+      url: config.redis.url ?? (config.redis.sentinel ? "redis://127.0.0.1:6379" : undefined),
+      dataDir: config.eventStore.dataDir,
+      port: config.redis.embeddedPort,
+      inMemory: options.inMemoryEventStore ?? false,
+    },
+    logger,
+  ).catch(async (error: unknown) => {
+    await eventStore.close();
+    throw error;
+  });
+  const redis = createRedis(redisEndpoint.url, config.redis.sentinel);
   redis.on("error", (error: Error) => logger.debug({ err: error.message }, "redis connection error"));
   redis.connect().catch((error: unknown) => logger.warn({ err: String(error) }, "Redis is not reachable yet; read models will be unavailable until it is"));
 
@@ -181,6 +195,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
       redis.disconnect();
       circuit.shutdown();
       await eventStore.close();
+      await redisEndpoint.stop();
     },
   };
 };

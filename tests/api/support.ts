@@ -5,6 +5,7 @@
  * in separate forks), so every file sees an empty event store. Redis (`REDIS_URL`) is used by the
  * workers; the routes under test are the write side and the consistent reads by id.
  */
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, expect } from "vitest";
@@ -119,7 +120,7 @@ export async function startApi(): Promise<Api> {
     EMBEDDED_EVENTSTORE_PORT: "0",
     AUTH_SECRET: TEST_SECRET,
     LOG_LEVEL: "silent",
-    REDIS_URL: "redis://127.0.0.1:6379",
+    REDIS_URL: TEST_REDIS_URL,
     // Its own Redis keys: other test files' services share this Redis.
     READ_MODEL_KEY_ROOT: `test-api-${randomUUID()}`,
   });

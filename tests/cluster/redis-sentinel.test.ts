@@ -100,7 +100,7 @@ describe.skipIf(!hasRedisServer)("Redis through Sentinel", () => {
       REDIS_SENTINELS: `127.0.0.1:${sentinelPort}`,
       REDIS_MASTER_NAME: MASTER,
     });
-    const client = createRedis(config.redis.url, config.redis.sentinel);
+    const client = createRedis(config.redis.url ?? "", config.redis.sentinel);
     client.on("error", () => undefined);
     try {
       await client.connect();

@@ -26,6 +26,7 @@
  *   bounded retries under contention); they are counted by reason and printed, and they held
  *   nothing (the stream has no UnitsHeld but the 201s'). No error is logged by either process.
  */
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventStoreDBClient, FORWARDS, START } from "@eventstore/db-client";
 import { signToken } from "../../src/http/auth.js";
@@ -110,7 +111,7 @@ describe("no double booking across two API processes on one event store", () => 
       ROLE: "api",
       AUTH_SECRET: SECRET,
       LOG_LEVEL: "info",
-      REDIS_URL: "redis://127.0.0.1:6379",
+      REDIS_URL: TEST_REDIS_URL,
       NODE_ENV: "test",
       // Eight customers storm one product with no worker to settle anything: the hoarding cap would refuse them.
       MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",

@@ -4,7 +4,7 @@
  * system must heal by itself: the invariants of invariants.ts must hold on the event log, and My
  * Page must equal a fresh rebuild. `CRASH_SEED` replays a run; bench/crash.ts runs larger sizes.
  *
- * Needs Redis (REDIS_URL, default redis://127.0.0.1:6379), like the rest of the read-side tests.
+ * Uses the test run's Redis (TEST_REDIS_URL), like the rest of the read-side tests.
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { formatViolations, summarize } from "./invariants.js";

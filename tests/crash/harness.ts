@@ -17,6 +17,7 @@
  * expired, orphaned holds been abandoned). Then no event is in flight anywhere, so the check may
  * demand that every saga step has happened.
  */
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
@@ -299,7 +300,7 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
   const stableMs = options.stableMs ?? 2000;
   const horizonMs = options.watchdogHorizonMs ?? 20_000;
   const startupKillProbability = options.startupKillProbability ?? 0.2;
-  const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
   const keyRoot = `crash:${options.mode}:${randomBytes(5).toString("hex")}`;
   const secret = `crash-secret-${randomBytes(16).toString("hex")}`;
 

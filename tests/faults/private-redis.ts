@@ -1,7 +1,8 @@
 /**
  * A throwaway redis-server for fault tests: its own free port, nothing on disk (`--save ""
- * --appendonly no`), so it can be killed, frozen and restarted without touching the shared Redis
- * at 127.0.0.1:6379 that other tests use. A restart is empty, like a node that lost its data.
+ * --appendonly no`), so it can be killed, frozen and restarted without touching the Redis of the
+ * test run (tests/support/redis-global-setup.ts) that other tests use. A restart is empty, like a
+ * node that lost its data.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { Redis } from "ioredis";

@@ -8,8 +8,9 @@ import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RedisUnpaidHolds } from "../../src/infrastructure/redis-unpaid-holds.js";
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const REDIS_URL = TEST_REDIS_URL;
 const logger = pino({ level: "silent" });
 
 describe("RedisUnpaidHolds", () => {

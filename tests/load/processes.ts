@@ -7,6 +7,7 @@
  * The store can be killed (`SIGKILL`, a crash) and started again on the same port and data
  * directory, so the service's connection string stays valid and it must recover by itself.
  */
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
@@ -178,7 +179,7 @@ export async function startService(settings: ServiceSettings): Promise<ServicePr
     READ_MODEL_KEY_ROOT: `load-${randomUUID()}`,
     // A few simulated customers place thousands: the hoarding cap would refuse them.
     MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",
-    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_URL: TEST_REDIS_URL,
     ADMISSION_MAX_IN_FLIGHT: admission.maxInFlight === undefined ? "" : String(admission.maxInFlight),
     ADMISSION_MAX_QUEUED: admission.maxQueued === undefined ? "" : String(admission.maxQueued),
     ADMISSION_QUEUE_TIMEOUT_MS: admission.queueTimeoutMs === undefined ? "" : String(admission.queueTimeoutMs),

@@ -1,3 +1,4 @@
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { type EventStoreDBClient, FORWARDS, START, jsonEvent } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
@@ -6,7 +7,7 @@ import { createRedis } from "../../src/infrastructure/redis.js";
 import type { ConsumedEvent } from "../../src/worker/consumer-group.js";
 import { createLogger } from "../../src/logger.js";
 
-export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const REDIS_URL = TEST_REDIS_URL;
 
 export const silentLogger = () => createLogger({ level: "silent" });
 

@@ -8,6 +8,7 @@
  * its own (`READ_MODEL_KEY_ROOT`), so runs sharing one Redis never see each other's keys, and
  * `stop()` deletes every key under that root.
  */
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import type { Role } from "../../src/application/ports.js";
@@ -27,7 +28,7 @@ import { startService, type RunningService, type ServiceOptions } from "../../sr
 export type { MyPageResponse, NotificationResponse, PaymentResponse, ProductResponse, ReservationResponse };
 export type MyPageItem = MyPageResponse["reservations"][number];
 
-export const SHARED_REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const SHARED_REDIS_URL = TEST_REDIS_URL;
 
 /** The users of every scenario. */
 export const USERS = {
@@ -58,7 +59,7 @@ export interface RequestOptions {
 }
 
 export interface ScenarioOptions {
-  /** Where Redis is; the shared one at 127.0.0.1:6379 unless told. */
+  /** Where Redis is; the test run's (TEST_REDIS_URL) unless told. */
   readonly redisUrl?: string;
   /** A durable data dir for the embedded event store; in memory when absent. */
   readonly dataDir?: string;

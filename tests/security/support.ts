@@ -4,6 +4,7 @@
  * `fetch` requests that keep the raw answer, token crafting (valid, expired, foreign, `alg: none`,
  * claims missing or wrong), and the head of `$all` to tell whether a request appended anything.
  */
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { BACKWARDS, END, type EventStoreDBClient } from "@eventstore/db-client";
 import { Redis } from "ioredis";
@@ -50,7 +51,7 @@ export const settlesWithin = async (work: Promise<unknown>, ms: number): Promise
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const secret = options.secret ?? `security-suite-secret-${randomUUID()}`;
   const keyRoot = `sec-${randomUUID()}`;
-  const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  const redisUrl = TEST_REDIS_URL;
   const level = options.logLevel ?? "silent";
   const config = loadConfig({
     PORT: "0",

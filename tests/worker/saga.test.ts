@@ -4,6 +4,7 @@
  * writes nothing new — and then through the whole service (`startService`, role `all`), where the
  * saga runs as a persistent-subscription member.
  */
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PaymentDeclinedError } from "../../src/application/errors.js";
@@ -590,7 +591,7 @@ describe("the reservation saga inside the running service (role all)", () => {
       EMBEDDED_EVENTSTORE_PORT: "0",
       AUTH_SECRET: secret,
       LOG_LEVEL: "silent",
-      REDIS_URL: process.env.REDIS_URL || "redis://127.0.0.1:6379",
+      REDIS_URL: TEST_REDIS_URL,
     });
     service = await startService(config, testLogger(), { inMemoryEventStore: true, holdExpiryIntervalMs: 50 });
     redis = redisClient();
@@ -664,7 +665,7 @@ describe("shutting the service down", () => {
         EMBEDDED_EVENTSTORE_PORT: "0",
         AUTH_SECRET: `worker-tests-${randomUUID()}`,
         LOG_LEVEL: "silent",
-        REDIS_URL: process.env.REDIS_URL || "redis://127.0.0.1:6379",
+        REDIS_URL: TEST_REDIS_URL,
       });
       const service = await startService(config, testLogger(), { inMemoryEventStore: true });
       const redis = redisClient();

@@ -4,6 +4,7 @@
  * and nothing handed out for longer than its bound; readiness then says the group is not running.
  * Time is the monitor's injected clock: the test advances it, nothing waits on a timer.
  */
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { jsonEvent } from "@eventstore/db-client";
 import { Redis } from "ioredis";
@@ -48,7 +49,7 @@ describe("StallMonitor against the embedded store", () => {
 
   beforeAll(async () => {
     store = await startStore();
-    redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { lazyConnect: true });
+    redis = new Redis(TEST_REDIS_URL, { lazyConnect: true });
   });
 
   afterAll(async () => {

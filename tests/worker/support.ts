@@ -6,6 +6,7 @@
  * Every test uses unique ids, group names, stream prefixes and Redis keys, and polls with a bound
  * instead of sleeping.
  */
+import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { keyedIdempotencyIds } from "../../src/infrastructure/eventstore/event-ids.js";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -38,7 +39,7 @@ import { reservationSaga } from "../../src/worker/reservation-saga.js";
 export const IDEMPOTENCY_IDS = keyedIdempotencyIds("worker-tests-idempotency-secret");
 import { isPlaced, isRegistered, isRequested, type Payment, type Product, type Reservation } from "../../src/domain/index.js";
 
-export const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
+export const REDIS_URL = TEST_REDIS_URL;
 
 /** Silent unless WORKER_TEST_LOG_LEVEL is set (e.g. `debug`) to look at a failing run. */
 export const testLogger = (): Logger =>
