@@ -51,7 +51,7 @@ export const createHttpApi = (dependencies: HttpApiDependencies): HttpApi => {
     const url = new URL(request.url ?? "/", "http://localhost");
     const segments = segmentsOf(url.pathname);
     response.setHeader("Access-Control-Allow-Origin", "*");
-    response.setHeader("Access-Control-Expose-Headers", "Location, ES-CurrentVersion, ETag");
+    response.setHeader("Access-Control-Expose-Headers", "Location, ES-CurrentVersion, ES-Position, ETag");
     if (!segments) return sendStatus(response, 400, "Bad Request");
     const [first, ...rest] = segments;
     const method = request.method ?? "GET";

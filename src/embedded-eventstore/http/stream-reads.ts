@@ -189,7 +189,11 @@ const getEvent = (
   const record = toRecord(log, stored, resolve);
   // A link whose target is gone reads as not found, as on EventStoreDB.
   if (!record.event) return sendStatus(response, 404, "Not Found");
-  const headers = number === "head" ? revalidate(positionETag(stored.revision, contentType)) : IMMUTABLE;
+  // ES-Position is this server's addition (EventStoreDB's HTTP API never tells an event's log position): the browser shows it.
+  const headers = {
+    ...(number === "head" ? revalidate(positionETag(stored.revision, contentType)) : IMMUTABLE),
+    "ES-Position": String(record.event.position),
+  };
   const event = record.event;
   switch (contentType) {
     case ATOM_JSON:
