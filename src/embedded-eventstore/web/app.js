@@ -103,11 +103,11 @@ const recentStreams = async () => {
   return { changed: [...changed.values()], created: createdList };
 };
 
-const streamTable = (entries, id) =>
+const streamTable = (entries, id, eventTitle) =>
   h(
     "table",
     { id, class: "list" },
-    h("thead", null, h("tr", null, h("th", null, "Stream"), h("th", null, "Last event"), h("th", null, "Time"))),
+    h("thead", null, h("tr", null, h("th", null, "Stream"), h("th", null, eventTitle), h("th", null, "Time"))),
     h(
       "tbody",
       null,
@@ -132,8 +132,8 @@ const homePage = async (current) => {
     h(
       "div",
       { class: "columns" },
-      h("section", null, h("h2", null, "Recently created streams"), streamTable(recent.created.slice(0, 50), "recently-created")),
-      h("section", null, h("h2", null, "Recently changed streams"), streamTable(hideSystem(recent.changed).slice(0, 50), "recently-changed")),
+      h("section", null, h("h2", null, "Recently created streams"), streamTable(recent.created.slice(0, 50), "recently-created", "First event")),
+      h("section", null, h("h2", null, "Recently changed streams"), streamTable(hideSystem(recent.changed).slice(0, 50), "recently-changed", "Last event")),
     ),
     h("p", null, h("a", { href: "#/all" }, "Browse $all"), " · ", h("a", { href: "#/subscriptions" }, "Persistent subscriptions")),
   );
