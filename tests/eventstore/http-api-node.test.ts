@@ -144,6 +144,9 @@ describe("the node", () => {
     const script = await store().get("/web/app.js");
     expect(script.headers.get("content-type")).toMatch(/javascript/);
     expect(await script.text()).not.toContain("innerHTML");
+    const browser = await store().get("/streams/some%24stream/3", { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" });
+    expect(browser.status).toBe(302);
+    expect(browser.headers.get("location")).toBe("/web/#/streams/some%24stream/3");
     expect((await store().get("/web/../../package.json")).status).toBe(404);
     expect((await store().get("/web/%2e%2e%2fpackage.json")).status).toBe(404);
   });

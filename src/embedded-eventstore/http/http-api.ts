@@ -4,7 +4,7 @@ import type { GroupCommit } from "../log/group-commit.js";
 import type { PersistentSubscriptions } from "../persistent/persistent-subscriptions.js";
 import { getAll } from "./all-reads.js";
 import { nodeRoute } from "./node-routes.js";
-import { sendStatus } from "./respond.js";
+import { negotiate, sendStatus } from "./respond.js";
 import { getStream } from "./stream-reads.js";
 import { postToStream } from "./stream-writes.js";
 import { subscriptionRoute } from "./subscription-routes.js";
@@ -31,6 +31,8 @@ const segmentsOf = (pathname: string): string[] | undefined => {
     return undefined;
   }
 };
+
+const prefersHtml = (request: IncomingMessage): boolean => negotiate(request, ["application/vnd.eventstore.atom+json", "text/html"]) === "text/html";
 
 /**
  * EventStoreDB's HTTP API (the AtomPub reads and writes, persistent-subscription statistics, node
@@ -64,6 +66,13 @@ export const createHttpApi = (dependencies: HttpApiDependencies): HttpApi => {
     if (first === "streams" && rest[0] !== undefined) {
       const [stream, ...below] = rest as [string, ...string[]];
       if (method === "GET" || method === "HEAD") {
+        // A browser asking for a stream gets the stream browser, as EventStoreDB sends it to its web UI.
+        if (prefersHtml(request)) {
+          const event = below.length === 1 && /^\d+$/.test(below[0] ?? "") ? `/${below[0]}` : "";
+          response.writeHead(302, { Location: `/web/#/streams/${encodeURIComponent(stream)}${event}` });
+          response.end();
+          return;
+        }
         if (stream === "$all") return getAll(readContext, request, response, below, url.searchParams);
         return getStream(readContext, request, response, stream, below, url.searchParams);
       }

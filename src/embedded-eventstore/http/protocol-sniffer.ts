@@ -15,6 +15,9 @@ export const protocolOf = (bytes: Buffer): Protocol | undefined => {
   return length === HTTP2_PREFACE.length ? "http2" : undefined;
 };
 
+/** A connection that says nothing for this long is closed: it holds a socket and goes to no server. */
+const SILENT_CONNECTION_MS = 30_000;
+
 /**
  * Reads the first bytes of an accepted connection, puts them back, and hands the socket to the
  * server of its protocol, so that gRPC and the HTTP API share one port as on EventStoreDB.
@@ -28,6 +31,8 @@ export const routeByProtocol = (socket: Socket, route: (protocol: Protocol, sock
     if (!protocol) return;
     socket.off("data", onData);
     socket.off("error", onError);
+    socket.off("timeout", onError);
+    socket.setTimeout(0);
     socket.pause();
     socket.unshift(seen);
     route(protocol, socket);
@@ -41,4 +46,6 @@ export const routeByProtocol = (socket: Socket, route: (protocol: Protocol, sock
   };
   socket.on("data", onData);
   socket.on("error", onError);
+  socket.setTimeout(SILENT_CONNECTION_MS);
+  socket.on("timeout", onError);
 };
