@@ -110,9 +110,28 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
 
     await at.locator("a.pager-previous").first().click();
     await expect.poll(() => rowTitles(at)).toEqual(titles(last, last - 19));
+    // The newest page has nothing newer to go to.
+    expect(await at.locator("a.pager-previous").count()).toBe(0);
 
     await at.locator("a.pager-last").first().click();
     await expect.poll(() => rowTitles(at)).toEqual(titles(19, 0));
+    await at.close();
+  });
+
+  test("the search box opens a stream by name; $all filters by event type", async () => {
+    const at = await openPage();
+    await at.goto(`${story.eventStoreUrl}/web/`);
+    const stream = `payment-${story.reservation.id}`;
+    await at.locator("#stream-name").fill(stream);
+    await at.locator("#open-stream button").click();
+    await at.locator("h1 .stream-name", { hasText: stream }).waitFor();
+    await expect.poll(() => at.locator("#events td.type").allTextContents()).toContain("PaymentRequested");
+
+    await at.locator("nav a[data-nav=all]").click();
+    await at.locator("#all-filter select").selectOption("type");
+    await at.locator("#all-filter input").fill("ReservationPlaced");
+    await at.locator("#all-filter button").click();
+    await expect.poll(() => at.locator("#events td.type").allTextContents()).toEqual(Array(story.reservations).fill("ReservationPlaced"));
     await at.close();
   });
 

@@ -55,20 +55,34 @@ const parseFilter = (query: URLSearchParams): EventFilter | string => {
   return filter;
 };
 
-/** Up to `count` events of `$all` the filter selects, scanning on past those it does not. */
-const readAllPage = (log: EventLog, page: AllPage, filter: EventFilter | undefined): { events: StoredEvent[]; scannedTo: number } => {
+/** Records one request may scan for a filtered read, so that a rare match cannot hold the server's thread for long. */
+const SCAN_LIMIT = 20_000;
+
+interface AllRead {
+  readonly events: StoredEvent[];
+  /** Where the next read in the same direction continues (backwards: exclusive; forwards: inclusive). */
+  readonly continueFrom: number;
+  /** Nothing further in this direction. */
+  readonly exhausted: boolean;
+}
+
+/** Up to `count` events of `$all` the filter selects, scanning on past those it does not (up to a limit). */
+const readAllPage = (log: EventLog, page: AllPage, filter: EventFilter | undefined): AllRead => {
   const events: StoredEvent[] = [];
+  const forwards = page.direction === "forwards";
   let from = page.from === "head" ? log.endPosition() : page.from;
+  let scanned = 0;
   for (;;) {
     const batch = log.readAll(from, page.direction, SCAN_PAGE);
     for (const event of batch) {
+      scanned += 1;
+      from = forwards ? event.position + 1 : event.position;
       if (!selectsFromAll(filter, event)) continue;
       events.push(event);
-      if (events.length === page.count) return { events, scannedTo: event.position };
+      if (events.length === page.count) return { events, continueFrom: from, exhausted: false };
     }
-    const last = batch.at(-1);
-    if (!last || batch.length < SCAN_PAGE) return { events, scannedTo: page.direction === "forwards" ? log.endPosition() : 0 };
-    from = page.direction === "forwards" ? last.position + 1 : last.position;
+    if (batch.length < SCAN_PAGE) return { events, continueFrom: from, exhausted: true };
+    if (scanned >= SCAN_LIMIT) return { events, continueFrom: from, exhausted: false };
   }
 };
 
@@ -108,7 +122,7 @@ export const getAll = async (
   const suffix = filtered ? `?${query.toString()}` : "";
   const newest = page.direction === "forwards" ? events.at(-1) : events[0];
   const oldest = page.direction === "forwards" ? events[0] : events.at(-1);
-  const endReached = events.length < page.count;
+  const endReached = read.exhausted;
   const links: AtomLink[] = [
     { uri: `${self}${suffix}`, relation: "self" },
     { uri: `${self}/head/backward/${page.count}${suffix}`, relation: "first" },
@@ -116,10 +130,11 @@ export const getAll = async (
   const olderExist = page.direction === "backwards" ? !endReached : page.from !== 0 && page.from !== "head";
   if (olderExist) {
     links.push({ uri: `${self}/${formatAllPosition(0)}/forward/${page.count}${suffix}`, relation: "last" });
-    const nextFrom = oldest?.position ?? (page.from === "head" ? log.endPosition() : page.from);
+    const nextFrom = page.direction === "backwards" ? read.continueFrom : (oldest?.position ?? (page.from === "head" ? 0 : page.from));
     links.push({ uri: `${self}/${formatAllPosition(nextFrom)}/backward/${page.count}${suffix}`, relation: "next" });
   }
-  const previousFrom = newest ? newest.position + 1 : page.from === "head" ? log.endPosition() : page.from;
+  const previousFrom =
+    page.direction === "forwards" ? read.continueFrom : newest ? newest.position + 1 : page.from === "head" ? log.endPosition() : page.from;
   if (page.direction === "backwards" || !endReached || events.length > 0) {
     links.push({ uri: `${self}/${formatAllPosition(previousFrom)}/forward/${page.count}${suffix}`, relation: "previous" });
   }

@@ -164,9 +164,10 @@ const pagerHash = (stream, path) => {
   return `${streamHash(stream)}?page=${encodeURIComponent(rest)}`;
 };
 
-const pager = (stream, feed) => {
+const pager = (stream, feed, atHead) => {
   const item = (relation, label) => {
-    const target = pagerHash(stream, linkOf(feed, relation));
+    // At the head nothing is newer yet: the page follows new events by itself.
+    const target = atHead && relation === "previous" ? undefined : pagerHash(stream, linkOf(feed, relation));
     return target ? h("a", { href: target, class: `pager-${relation}` }, label) : h("span", { class: `pager-${relation} disabled` }, label);
   };
   // EventStoreDB's names: "first" is the newest page, "last" the oldest; "previous" goes newer, "next" older.
@@ -211,20 +212,20 @@ const streamPage = async (current, stream, page) => {
     return show(h("h1", null, "Stream ", h("span", { class: "stream-name" }, stream)), failure(error, `Stream ${stream}`));
   }
   if (current !== generation) return;
-  const atHead = !page || page.startsWith("head/");
+  const atHead = !page || page.startsWith("head/") || feed.headOfStream === true;
   const status = h("span", { class: "live", id: "live" }, atHead ? "live: new events appear here" : "");
   const body = h("tbody", null, eventRows(feed.entries ?? []));
   show(
     h("h1", null, "Stream ", h("span", { class: "stream-name" }, stream)),
     h("p", null, status),
-    pager(stream, feed),
+    pager(stream, feed, atHead),
     h(
       "table",
       { class: "events list", id: "events" },
       h("thead", null, h("tr", null, h("th", null, "#"), h("th", null, "Event"), h("th", null, "Type"), h("th", null, "Time"))),
       body,
     ),
-    pager(stream, feed),
+    pager(stream, feed, atHead),
   );
   if (atHead) void follow(current, stream, linkOf(feed, "previous"), body);
 };
