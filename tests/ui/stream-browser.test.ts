@@ -92,6 +92,36 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
     await at.close();
   });
 
+  test("an event's causation link opens the event that caused it", async () => {
+    interface BodyEntry {
+      readonly eventId: string;
+      readonly eventType: string;
+      readonly eventNumber: number;
+      readonly streamId: string;
+      readonly metaData?: string;
+    }
+    const response = await fetch(`${story.eventStoreUrl}/streams/%24all/head/backward/2000?embed=body`, {
+      headers: { Accept: ATOM, "ES-ResolveLinkTos": "false" },
+    });
+    const entries = ((await response.json()) as { entries: BodyEntry[] }).entries;
+    const meta = (entry: BodyEntry): Record<string, unknown> => (entry.metaData ? (JSON.parse(entry.metaData) as Record<string, unknown>) : {});
+    const saga = entries.filter((entry) => meta(entry).$correlationId === story.reservation.id);
+    const byId = new Map(saga.map((entry) => [entry.eventId, entry]));
+    const effect = saga.find((entry) => byId.has(String(meta(entry).$causationId)));
+    expect(effect, "an event of the saga caused by another event of it").toBeDefined();
+    const cause = byId.get(String(effect && meta(effect).$causationId));
+
+    const at = await openPage();
+    await at.goto(`${story.eventStoreUrl}/web/#/streams/${encodeURIComponent(effect?.streamId ?? "")}/${effect?.eventNumber}`);
+    const link = at.locator("#causation a");
+    await link.waitFor();
+    expect(await link.textContent()).toBe(`${cause?.eventNumber}@${cause?.streamId} (${cause?.eventType})`);
+    await link.click();
+    await expect.poll(() => at.locator("#event-type").textContent()).toBe(cause?.eventType);
+    expect(await at.locator("h1").textContent()).toBe(`${cause?.eventNumber}@${cause?.streamId}`);
+    await at.close();
+  });
+
   test("pages through a stream longer than a page: newest first, older, newer, oldest", async () => {
     const at = await openPage();
     const stream = `product-${story.product.id}`;
