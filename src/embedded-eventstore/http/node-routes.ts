@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { cpus, freemem, loadavg, totalmem } from "node:os";
 import type { EventLog } from "../log/event-log.js";
-import { sendJson, sendStatus } from "./respond.js";
+import { sendJson } from "./respond.js";
 
 /** The EventStoreDB release whose HTTP API this server follows. */
 export const COMPATIBLE_VERSION = "24.10.0";
@@ -25,14 +25,15 @@ const stats = (log: EventLog, startedAt: Date, response: ServerResponse): void =
       startTime: startedAt.toISOString(),
       id: process.pid,
       mem: memory.rss,
-      cpu: (usage.user + usage.system) / 1000 / Math.max(1, process.uptime() * 1000) * 100,
+      // Percent of one core since start, as EventStoreDB reports its process's share.
+      cpu: ((usage.user + usage.system) / 1000 / Math.max(1, process.uptime() * 1000)) * 100,
       threadsCount: 0,
       contentionsRate: 0,
       thrownExceptionsRate: 0,
       gc: { allocationSpeed: 0, gen0ItemsCount: 0, gen1ItemsCount: 0, gen2ItemsCount: 0, totalBytesInHeaps: memory.heapUsed },
     },
     sys: {
-      cpu: (loadavg()[0] ?? 0) / Math.max(1, cpus().length) * 100,
+      cpu: ((loadavg()[0] ?? 0) / Math.max(1, cpus().length)) * 100,
       freeMem: freemem(),
       totalMem: totalmem(),
       loadavg: { "1m": loadavg()[0], "5m": loadavg()[1], "15m": loadavg()[2] },
@@ -46,7 +47,7 @@ const stats = (log: EventLog, startedAt: Date, response: ServerResponse): void =
   });
 };
 
-/** `/info`, `/stats`, `/health/live` and `/ping`; undefined when the path is none of them. */
+/** Answers `/info`, `/stats`, `/health/live` and `/ping`; false when the request is for none of them. */
 export const nodeRoute = (
   log: EventLog,
   startedAt: Date,
@@ -78,4 +79,3 @@ export const nodeRoute = (
   }
 };
 
-export { sendStatus };
