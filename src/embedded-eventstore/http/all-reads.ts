@@ -3,7 +3,7 @@ import type { EventLog } from "../log/event-log.js";
 import { type EventFilter, createFilter, selectsFromAll } from "../log/event-filter.js";
 import type { Direction, StoredEvent } from "../log/types.js";
 import { AUTHOR, type AtomLink, atomEntry, parseEmbed } from "./atom-entry.js";
-import { IMMUTABLE, baseUrl, longPollSeconds, nextAppend, positionETag, resolveLinkTos, revalidate, toRecord } from "./read-options.js";
+import { IMMUTABLE, baseUrl, longPollSeconds, positionETag, resolveLinkTos, revalidate, toRecord } from "./read-options.js";
 import { ATOM_JSON, JSON_TYPE, atomTime, negotiate, sendJson, sendStatus } from "./respond.js";
 import type { StreamReadContext } from "./stream-reads.js";
 
@@ -113,7 +113,7 @@ export const getAll = async (
   let read = readAllPage(log, page, filter);
   const deadline = Date.now() + poll * 1000;
   while (page.direction === "forwards" && read.events.length === 0 && Date.now() < deadline && !response.destroyed) {
-    await nextAppend(log, deadline - Date.now(), context.closed);
+    await context.longPolls.nextAppend(deadline - Date.now());
     read = readAllPage(log, page, filter);
   }
   const { events } = read;

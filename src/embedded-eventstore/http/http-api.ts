@@ -3,6 +3,7 @@ import type { EventLog } from "../log/event-log.js";
 import type { GroupCommit } from "../log/group-commit.js";
 import type { PersistentSubscriptions } from "../persistent/persistent-subscriptions.js";
 import { getAll } from "./all-reads.js";
+import { LongPolls } from "./long-poll.js";
 import { nodeRoute } from "./node-routes.js";
 import { negotiate, sendStatus } from "./respond.js";
 import { getStream } from "./stream-reads.js";
@@ -42,11 +43,8 @@ const prefersHtml = (request: IncomingMessage): boolean => negotiate(request, ["
 export const createHttpApi = (dependencies: HttpApiDependencies): HttpApi => {
   const { log, commits, subscriptions } = dependencies;
   const startedAt = new Date();
-  let closeAll: () => void = () => undefined;
-  const closed = new Promise<void>((resolve) => {
-    closeAll = resolve;
-  });
-  const readContext = { log, closed };
+  const longPolls = new LongPolls(log);
+  const readContext = { log, longPolls };
   const writeContext = { commits, maxAppendSize: dependencies.maxAppendSize };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -98,7 +96,7 @@ export const createHttpApi = (dependencies: HttpApiDependencies): HttpApi => {
   return {
     server,
     close: () => {
-      closeAll();
+      longPolls.stop();
       server.closeAllConnections();
     },
   };

@@ -33,19 +33,6 @@ export const toRecord = (log: EventLog, stored: StoredEvent, resolve: boolean): 
   return { event: log.resolveLink(stored), link: stored };
 };
 
-/** Resolves once the log commits something, or after `ms`; whichever comes first. */
-export const nextAppend = (log: EventLog, ms: number, closed: Promise<void>): Promise<void> =>
-  new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      unsubscribe();
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    const unsubscribe = log.onAppended(() => done());
-    void closed.then(done);
-  });
-
 /** EventStoreDB's ETag: the last event number and a hash of the media type, so each representation caches apart. */
 export const positionETag = (position: number, contentType: string): string => {
   let hash = 0;

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EventLog } from "../log/event-log.js";
+import type { LongPolls } from "./long-poll.js";
 import { isMetastream, metastreamOf } from "../log/types.js";
 import { AUTHOR, type AtomLink, type EmbedLevel, atomEntry, eventDocument, isJsonEvent, parseEmbed, streamUrl } from "./atom-entry.js";
 import {
   IMMUTABLE,
   baseUrl,
   longPollSeconds,
-  nextAppend,
   positionETag,
   resolveLinkTos,
   revalidate,
@@ -42,8 +42,7 @@ const parsePage = (rest: readonly string[]): Page | { readonly event: number | "
 
 export interface StreamReadContext {
   readonly log: EventLog;
-  /** Resolves when the server stops, so that long polls end at once. */
-  readonly closed: Promise<void>;
+  readonly longPolls: LongPolls;
 }
 
 /** `GET /streams/{stream}…` for any stream but `$all`: pages of an atom feed, or one event. */
@@ -138,7 +137,7 @@ const getForward = async (
   const deadline = Date.now() + poll * 1000;
   // A long poll waits at the head of the stream for the next commit instead of answering empty.
   while (Array.isArray(events) && events.length === 0 && Date.now() < deadline && !response.destroyed) {
-    await nextAppend(log, deadline - Date.now(), context.closed);
+    await context.longPolls.nextAppend(deadline - Date.now());
     events = log.readStream(stream, page.from, "forwards", page.count);
   }
   if (events === "deleted") return sendStatus(response, 410, "Deleted");
