@@ -15,7 +15,7 @@ import { createHttpApi } from "./http/http-api.js";
 import { routeByProtocol } from "./http/protocol-sniffer.js";
 
 export interface EmbeddedEventStoreOptions {
-  /** gRPC port; 0 picks a free one. Default 2113, EventStoreDB's. */
+  /** The port of gRPC and of the HTTP API (and stream browser) alike; 0 picks a free one. Default 2113, EventStoreDB's. */
   readonly port?: number;
   readonly host?: string;
   /** Directory of the durable log. Required unless `inMemory`. */
