@@ -147,3 +147,28 @@ describe("ES-ExpectedVersion", () => {
     expect((await postEvents(stream, one())).status).toBe(410);
   });
 });
+
+describe("DELETE /streams/{stream}", () => {
+  const one = () => [{ eventId: randomUUID(), eventType: "ToDelete", data: {} }];
+  const del = (stream: string, headers: Record<string, string> = {}): Promise<Response> =>
+    fetch(`${store().url}/streams/${stream}`, { method: "DELETE", headers, signal: AbortSignal.timeout(20_000) });
+
+  test("a soft delete (204), after which reads are 404 and a write brings the stream back", async () => {
+    const stream = unique("soft");
+    expect((await postEvents(stream, one())).status).toBe(201);
+    expect((await del(stream, { "ES-ExpectedVersion": "5" })).status).toBe(400);
+    expect((await del(stream, { "ES-ExpectedVersion": "0" })).status).toBe(204);
+    expect((await store().get(`/streams/${stream}`, { Accept: "application/json" })).status).toBe(404);
+    expect((await postEvents(stream, one())).status).toBe(201);
+    expect((await readAll(stream)).map((event) => event.event?.revision)).toEqual([1n]);
+  });
+
+  test("ES-HardDelete tombstones the stream: reads and writes are 410 from then on", async () => {
+    const stream = unique("hard");
+    expect((await postEvents(stream, one())).status).toBe(201);
+    expect((await del(stream, { "ES-HardDelete": "true" })).status).toBe(204);
+    expect((await store().get(`/streams/${stream}`, { Accept: "application/json" })).status).toBe(410);
+    expect((await postEvents(stream, one())).status).toBe(410);
+    expect((await del(stream, { "ES-HardDelete": "true" })).status).toBe(410);
+  });
+});

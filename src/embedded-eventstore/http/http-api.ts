@@ -7,7 +7,7 @@ import { LongPolls } from "./long-poll.js";
 import { nodeRoute } from "./node-routes.js";
 import { negotiate, sendStatus } from "./respond.js";
 import { getStream } from "./stream-reads.js";
-import { postToStream } from "./stream-writes.js";
+import { deleteStream, postToStream } from "./stream-writes.js";
 import { subscriptionRoute } from "./subscription-routes.js";
 import { serveWeb } from "./web-assets.js";
 
@@ -45,7 +45,7 @@ export const createHttpApi = (dependencies: HttpApiDependencies): HttpApi => {
   const startedAt = new Date();
   const longPolls = new LongPolls(log);
   const readContext = { log, longPolls };
-  const writeContext = { commits, maxAppendSize: dependencies.maxAppendSize };
+  const writeContext = { commits, log, maxAppendSize: dependencies.maxAppendSize };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? "/", "http://localhost");
@@ -78,6 +78,7 @@ export const createHttpApi = (dependencies: HttpApiDependencies): HttpApi => {
       if (method === "POST" && below.length === 2 && below[0] === "incoming") {
         return postToStream(writeContext, request, response, stream, below[1]);
       }
+      if (method === "DELETE" && below.length === 0) return deleteStream(writeContext, request, response, stream);
       return sendStatus(response, 405, "Method Not Allowed");
     }
     if (first === "subscriptions") {

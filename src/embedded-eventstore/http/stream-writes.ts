@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { EventLog } from "../log/event-log.js";
 import type { GroupCommit } from "../log/group-commit.js";
 import type { ExpectedRevision, ProposedEvent } from "../log/types.js";
 import { baseUrl } from "./read-options.js";
@@ -9,6 +10,8 @@ import { streamUrl } from "./atom-entry.js";
 export interface StreamWriteContext {
   /** The same group commit the gRPC appends use, so expected versions and idempotency are one set of rules. */
   readonly commits: GroupCommit;
+  /** Deletes go to the log directly, as the gRPC `Delete` and `Tombstone` do. */
+  readonly log: EventLog;
   readonly maxAppendSize: number;
 }
 
@@ -135,6 +138,33 @@ export const postToStream = async (
       const first = outcome.revision - parsed.events.length + 1;
       return sendStatus(response, 201, "Created", { Location: `${streamUrl(baseUrl(request), stream)}/${Math.max(first, 0)}` });
     }
+    case "wrong_expected_version": {
+      const current = String(outcome.current === "no_stream" ? -1 : outcome.current);
+      return sendStatus(response, 400, "Wrong expected EventNumber", { "ES-CurrentVersion": current });
+    }
+    case "stream_deleted":
+      return sendStatus(response, 410, "Stream deleted");
+  }
+};
+
+/**
+ * `DELETE /streams/{stream}`: a soft delete, or a tombstone with `ES-HardDelete: true`; 204 "Stream
+ * deleted", 400 "Wrong expected EventNumber" with `ES-CurrentVersion`, 410 when already tombstoned.
+ */
+export const deleteStream = (context: StreamWriteContext, request: IncomingMessage, response: ServerResponse, stream: string): void => {
+  if (stream === "") return sendStatus(response, 400, `Invalid stream name '${stream}'`);
+  const expected = expectedVersion(request);
+  if (!expected) return sendStatus(response, 400, "ES-ExpectedVersion header in wrong format.");
+  const hard = header(request, "es-harddelete");
+  if (hard !== undefined && hard.toLowerCase() !== "true" && hard.toLowerCase() !== "false") {
+    return sendStatus(response, 400, "ES-HardDelete header in wrong format.");
+  }
+  const outcome = hard?.toLowerCase() === "true" ? context.log.tombstone(stream, expected) : context.log.delete(stream, expected);
+  switch (outcome.kind) {
+    case "success":
+      response.writeHead(204, "Stream deleted");
+      response.end();
+      return;
     case "wrong_expected_version": {
       const current = String(outcome.current === "no_stream" ? -1 : outcome.current);
       return sendStatus(response, 400, "Wrong expected EventNumber", { "ES-CurrentVersion": current });
