@@ -103,6 +103,9 @@ describe("GET /streams/{stream}", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
     expect(titles((await response.json()) as AtomFeed)).toEqual(range(1, 0, stream));
+    // With a trailing slash it is the same stream (EventStoreDB answers through a redirect).
+    const slashed = await fetch(`${store().url}/streams/${stream}/`, { headers: { Accept: "application/json" } });
+    expect(titles((await slashed.json()) as AtomFeed)).toEqual(range(1, 0, stream));
   });
 
   test("embed=rich and embed=body add the event's fields, its data and metadata as JSON text", async () => {

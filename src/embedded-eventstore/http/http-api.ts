@@ -62,12 +62,14 @@ export const createHttpApi = (dependencies: HttpApiDependencies): HttpApi => {
     }
     if (first === "web" && method === "GET") return serveWeb(response, rest.join("/"));
     if (first === "streams" && rest[0] !== undefined) {
-      const [stream, ...below] = rest as [string, ...string[]];
+      // `/streams/{stream}/` is the stream itself (EventStoreDB redirects there).
+      const [stream, ...below] = (rest.at(-1) === "" && rest.length > 1 ? rest.slice(0, -1) : rest) as [string, ...string[]];
       if (method === "GET" || method === "HEAD") {
         // A browser asking for a stream gets the stream browser, as EventStoreDB sends it to its web UI.
         if (prefersHtml(request)) {
           const event = below.length === 1 && /^\d+$/.test(below[0] ?? "") ? `/${below[0]}` : "";
-          response.writeHead(302, { Location: `/web/#/streams/${encodeURIComponent(stream)}${event}` });
+          const page = stream === "$all" ? "/web/#/all" : `/web/#/streams/${encodeURIComponent(stream)}${event}`;
+          response.writeHead(302, { Location: page });
           response.end();
           return;
         }
