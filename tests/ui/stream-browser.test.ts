@@ -18,12 +18,15 @@ if (!hasChromium) {
 
 const ATOM = "application/vnd.eventstore.atom+json";
 
+/** Pages render after their requests answer: wait for what they show, generously when the machine is busy. */
+const poll = <T>(check: () => Promise<T> | T) => expect.poll(check, { timeout: 15_000, interval: 100 });
+
 interface FeedEntry {
   readonly title: string;
   readonly eventType?: string;
 }
 
-describe.skipIf(!hasChromium)("stream browser in chromium", () => {
+describe.skipIf(!hasChromium)("stream browser in chromium", { timeout: 60_000 }, () => {
   let story: ReservationStory;
   let browser: Browser;
   let page: Page;
@@ -59,7 +62,7 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
     const reservationStream = `reservation-${story.reservation.id}`;
     const listed = at.locator("#recently-changed a.stream", { hasText: reservationStream });
     await listed.waitFor();
-    await expect.poll(() => at.locator("#recently-created a.stream", { hasText: reservationStream }).count()).toBe(1);
+    await poll(() => at.locator("#recently-created a.stream", { hasText: reservationStream }).count()).toBe(1);
     await listed.click();
 
     await at.locator("h1 .stream-name", { hasText: reservationStream }).waitFor();
@@ -72,7 +75,7 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
     expect(types).toContain("ReservationPaymentSettled");
 
     await at.locator("#events a.event", { hasText: `0@${reservationStream}` }).click();
-    await expect.poll(() => at.locator("#event-type").textContent()).toBe("ReservationPlaced");
+    await poll(() => at.locator("#event-type").textContent()).toBe("ReservationPlaced");
     const data = JSON.parse((await at.locator("#event-data").textContent()) ?? "") as Record<string, unknown>;
     expect(data.reservationId).toBe(story.reservation.id);
     // The product's name holds markup: it is shown as text, never parsed.
@@ -117,7 +120,7 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
     await link.waitFor();
     expect(await link.textContent()).toBe(`${cause?.eventNumber}@${cause?.streamId} (${cause?.eventType})`);
     await link.click();
-    await expect.poll(() => at.locator("#event-type").textContent()).toBe(cause?.eventType);
+    await poll(() => at.locator("#event-type").textContent()).toBe(cause?.eventType);
     expect(await at.locator("h1").textContent()).toBe(`${cause?.eventNumber}@${cause?.streamId}`);
     await at.close();
   });
@@ -136,15 +139,15 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
     expect(await rowTitles(at)).toEqual(titles(last, last - 19));
 
     await at.locator("a.pager-next").first().click();
-    await expect.poll(() => rowTitles(at)).toEqual(titles(last - 20, Math.max(0, last - 39)));
+    await poll(() => rowTitles(at)).toEqual(titles(last - 20, Math.max(0, last - 39)));
 
     await at.locator("a.pager-previous").first().click();
-    await expect.poll(() => rowTitles(at)).toEqual(titles(last, last - 19));
+    await poll(() => rowTitles(at)).toEqual(titles(last, last - 19));
     // The newest page has nothing newer to go to.
     expect(await at.locator("a.pager-previous").count()).toBe(0);
 
     await at.locator("a.pager-last").first().click();
-    await expect.poll(() => rowTitles(at)).toEqual(titles(19, 0));
+    await poll(() => rowTitles(at)).toEqual(titles(19, 0));
     await at.close();
   });
 
@@ -155,13 +158,13 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
     await at.locator("#stream-name").fill(stream);
     await at.locator("#open-stream button").click();
     await at.locator("h1 .stream-name", { hasText: stream }).waitFor();
-    await expect.poll(() => at.locator("#events td.type").allTextContents()).toContain("PaymentRequested");
+    await poll(() => at.locator("#events td.type").allTextContents()).toContain("PaymentRequested");
 
     await at.locator("nav a[data-nav=all]").click();
     await at.locator("#all-filter select").selectOption("type");
     await at.locator("#all-filter input").fill("ReservationPlaced");
     await at.locator("#all-filter button").click();
-    await expect.poll(() => at.locator("#events td.type").allTextContents()).toEqual(Array(story.reservations).fill("ReservationPlaced"));
+    await poll(() => at.locator("#events td.type").allTextContents()).toEqual(Array(story.reservations).fill("ReservationPlaced"));
     await at.close();
   });
 
@@ -181,7 +184,7 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
       (globalThis as unknown as { stayed: boolean }).stayed = true;
     });
     expect((await post("Second")).status).toBe(201);
-    await expect.poll(() => rowTitles(at), { timeout: 10_000 }).toEqual([`1@${stream}`, `0@${stream}`]);
+    await poll(() => rowTitles(at)).toEqual([`1@${stream}`, `0@${stream}`]);
     expect(await at.evaluate(() => (globalThis as unknown as { stayed?: boolean }).stayed)).toBe(true);
     await at.close();
   });
@@ -197,7 +200,7 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
     });
     expect(response.status).toBe(201);
     await at.goto(`${story.eventStoreUrl}/web/#/streams/${stream}/0`);
-    await expect.poll(() => at.locator("#event-type").textContent()).toBe("<b>Type</b>");
+    await poll(() => at.locator("#event-type").textContent()).toBe("<b>Type</b>");
     const shown = JSON.parse((await at.locator("#event-data").textContent()) ?? "") as { payload?: string };
     expect(shown.payload).toBe(payload);
     expect(await at.locator("main img, main script, #event-type b").count()).toBe(0);
@@ -217,13 +220,18 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
       break;
     }
     await subscription.unsubscribe();
+    // The page shows what the server says when it loads: wait until the server has parked the message.
+    await poll(async () => {
+      const info = await fetch(`${story.eventStoreUrl}/subscriptions/${stream}/${group}/info`, { headers: { Accept: "application/json" } });
+      return ((await info.json()) as { parkedMessageCount: number }).parkedMessageCount;
+    }).toBe(1);
 
     const at = await openPage();
     await at.goto(`${story.eventStoreUrl}/web/#/subscriptions`);
     const row = at.locator(`#subscriptions tr[data-group="${group}"]`);
     await row.waitFor();
-    await expect.poll(() => row.locator("td.parked").textContent(), { timeout: 10_000 }).toBe("1");
-    await expect.poll(() => at.locator(`#subscriptions tr[data-group="reservation-saga"] td`).nth(2).textContent()).toMatch(/Live|Behind/);
+    await poll(() => row.locator("td.parked").textContent()).toBe("1");
+    await poll(() => at.locator(`#subscriptions tr[data-group="reservation-saga"] td`).nth(2).textContent()).toMatch(/Live|Behind/);
 
     await row.locator("a", { hasText: "parked messages" }).click();
     await at.locator("#events a.event", { hasText: `0@${stream}` }).waitFor();
@@ -231,7 +239,7 @@ describe.skipIf(!hasChromium)("stream browser in chromium", () => {
     await at.goBack();
     await at.locator(`#subscriptions tr[data-group="${group}"] button.replay`).click();
     await at.locator("#replay-result", { hasText: "being replayed" }).waitFor();
-    await expect.poll(() => at.locator(`#subscriptions tr[data-group="${group}"] td.parked`).textContent(), { timeout: 10_000 }).toBe("0");
+    await poll(() => at.locator(`#subscriptions tr[data-group="${group}"] td.parked`).textContent()).toBe("0");
     await at.close();
   });
 });
