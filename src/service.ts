@@ -85,7 +85,11 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   });
   if (eventStore.embedded) {
     logger.info(
-      { eventStore: eventStore.connectionString, dataDir: options.inMemoryEventStore ? "(in memory)" : config.eventStore.dataDir },
+      {
+        eventStore: eventStore.connectionString,
+        streamBrowser: `http://127.0.0.1:${eventStore.embedded.port}/web/`,
+        dataDir: options.inMemoryEventStore ? "(in memory)" : config.eventStore.dataDir,
+      },
       "embedded EventStoreDB started (set EVENTSTORE_URL to use a real one)",
     );
   } else {

@@ -28,6 +28,7 @@ const main = async (): Promise<void> => {
   console.log(
     `Embedded EventStoreDB listening on ${store.connectionString} (${values.memory ? "in memory" : `data in ${values.data}`})`,
   );
+  console.log(`Stream browser and HTTP API on http://${values.host}:${store.port}/web/`);
   const shutdown = (): void => {
     void store.stop().then(() => process.exit(0));
   };

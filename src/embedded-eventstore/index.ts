@@ -11,9 +11,11 @@ import { persistentGrpc, serverFeaturesGrpc, streamsGrpc } from "./grpc/proto.js
 import { PersistentSubscriptions } from "./persistent/persistent-subscriptions.js";
 import { persistentSubscriptionsService } from "./grpc/persistent/service.js";
 import { writeSystemStreams } from "./log/system-streams.js";
+import { createHttpApi } from "./http/http-api.js";
+import { routeByProtocol } from "./http/protocol-sniffer.js";
 
 export interface EmbeddedEventStoreOptions {
-  /** gRPC port; 0 picks a free one. Default 2113, EventStoreDB's. */
+  /** The port of gRPC and of the HTTP API (and stream browser) alike; 0 picks a free one. Default 2113, EventStoreDB's. */
   readonly port?: number;
   readonly host?: string;
   /** Directory of the durable log. Required unless `inMemory`. */
@@ -68,9 +70,16 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
   server.addService(serverFeaturesGrpc.ServerFeaturesService, { getSupportedMethods: getSupportedMethodsHandler });
 
   // Connections are accepted here rather than by grpc-js so that Nagle's algorithm can be switched
-  // off: with it, streamed reads stall on delayed acknowledgements and run several times slower.
+  // off (with it, streamed reads stall on delayed acknowledgements and run several times slower), and
+  // so that, as on EventStoreDB, the HTTP API answers on the same port: the first bytes decide.
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const listener = createServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+  const http = createHttpApi({ log, commits, subscriptions, maxAppendSize: limits.maxAppendSize });
+  const listener = createServer({ noDelay: true }, (socket) =>
+    routeByProtocol(socket, (protocol, routed) => {
+      if (protocol === "http2") injector.injectConnection(routed);
+      else http.server.emit("connection", routed);
+    }),
+  );
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
@@ -97,6 +106,7 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
       stopped ??= (async () => {
         subscriptions.stop();
         listener.close();
+        http.close();
         await new Promise<void>((resolve) => {
           // Open subscriptions never end on their own: give calls a moment, then cut them.
           const force = setTimeout(() => {
