@@ -25,6 +25,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 # The embedded server's stream browser: static files that tsc does not copy.
 COPY --from=build /app/src/embedded-eventstore/web ./dist/src/embedded-eventstore/web
+COPY --from=build /app/src/http/docs ./dist/src/http/docs
 COPY --from=build /app/dist/projections ./dist/projections
 # Operations while the service runs, e.g. `node dist/scripts/projections-rebuild.js mypage`.
 COPY --from=build /app/dist/scripts ./dist/scripts

@@ -13,6 +13,7 @@ import { routeFallback } from "./fallback.js";
 import { requestId } from "./request-id.js";
 import { healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
+import { docsRoutes } from "./routes/docs.js";
 import { openApiRoutes } from "./routes/openapi.js";
 import { paymentRoutes } from "./routes/payments.js";
 import { productRoutes } from "./routes/products.js";
@@ -51,6 +52,7 @@ export function createRouter(deps: AppDependencies): Router<AppState> {
   healthRoutes(router, deps.readiness);
   metricsRoutes(router, deps.metrics, { token: deps.config.http.metricsToken });
   openApiRoutes(router);
+  docsRoutes(router);
   return router;
 }
 

@@ -29,6 +29,7 @@ import {
 } from "./schemas.js";
 
 const BEARER = "bearerAuth";
+const METRICS = "metricsToken";
 
 const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   400: "Invalid input (`validation-failed` with `errors`, `invalid-json`, `invalid-body`, `invalid-if-match`, or a rule's `invalid-command`)",
@@ -84,10 +85,16 @@ export function buildOpenApiDocument() {
     bearerFormat: "JWT",
     description: `HS256, claims \`sub\` and \`role\` (${ROLES.join(" | ")}); \`exp\` is honoured`,
   });
+  registry.registerComponent("securitySchemes", METRICS, {
+    type: "http",
+    scheme: "bearer",
+    description: "`METRICS_TOKEN`, when the service is configured with one",
+  });
 
   registry.registerPath({
     method: "post",
     path: "/products",
+    operationId: "registerProduct",
     tags: ["products"],
     summary: "Register a product",
     ...secured(["seller", "admin"]),
@@ -100,6 +107,9 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/products",
+    operationId: "listProducts",
+    // Public: no credentials.
+    security: [],
     tags: ["products"],
     summary: "List products (anyone), newest first",
     description: readModelNote,
@@ -109,6 +119,9 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/products/{id}",
+    operationId: "getProduct",
+    // Public: no credentials.
+    security: [],
     tags: ["products"],
     summary: "Read a product (anyone)",
     request: { params: IdParams },
@@ -117,6 +130,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "patch",
     path: "/products/{id}",
+    operationId: "updateProduct",
     tags: ["products"],
     summary: "Change name, capacity or price",
     ...secured(["seller (owner)", "admin"], "409 `capacity-below-allocated` when capacity would fall below held + committed."),
@@ -126,6 +140,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "delete",
     path: "/products/{id}",
+    operationId: "withdrawProduct",
     tags: ["products"],
     summary: "Withdraw a product",
     ...secured(["seller (owner)", "admin"], "409 `units-in-use` while units are held or rented out."),
@@ -136,6 +151,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "post",
     path: "/reservations",
+    operationId: "placeReservation",
     tags: ["reservations"],
     summary: "Reserve units of a product",
     ...secured(
@@ -154,6 +170,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/reservations",
+    operationId: "listReservations",
     tags: ["reservations"],
     summary: "List reservations, newest first",
     ...secured(["customer (own)", "seller (on own products)", "admin (all)"], readModelNote),
@@ -163,6 +180,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/reservations/{id}",
+    operationId: "getReservation",
     tags: ["reservations"],
     summary: "Read a reservation",
     ...secured(["its customer", "the product's seller", "admin"]),
@@ -173,6 +191,7 @@ export function buildOpenApiDocument() {
     registry.registerPath({
       method: "post",
       path: `/reservations/{id}/${command.name}`,
+      operationId: `${command.name}Reservation`,
       tags: ["reservations"],
       summary: command.summary,
       ...secured(command.roles, "Ownership is checked against the reservation."),
@@ -187,6 +206,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/payments",
+    operationId: "listPayments",
     tags: ["payments"],
     summary: "List payments, newest first",
     ...secured(["customer (own)", "admin (all)"], readModelNote),
@@ -196,6 +216,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/payments/{id}",
+    operationId: "getPayment",
     tags: ["payments"],
     summary: "Read a payment (its id is its reservation's id)",
     ...secured(["its customer", "admin"]),
@@ -205,6 +226,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "post",
     path: "/payments/{id}/pay",
+    operationId: "payPayment",
     tags: ["payments"],
     summary: "Pay a pending payment",
     ...secured(
@@ -220,6 +242,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/my-page",
+    operationId: "getMyPage",
     tags: ["read models"],
     summary: "The customer's own reservations and payment states, newest first",
     ...secured(["customer"], readModelNote),
@@ -228,6 +251,7 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/notifications",
+    operationId: "listNotifications",
     tags: ["read models"],
     summary: "Notifications, newest first: one per customer-visible status change of a reservation or payment",
     ...secured(["customer (own)", "admin (all)"], readModelNote),
@@ -238,6 +262,9 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/health/live",
+    operationId: "getLiveness",
+    // Public: no credentials.
+    security: [],
     tags: ["operations"],
     summary: "200 while the process runs",
     responses: { 200: json(LiveBody, "Alive", {}) },
@@ -245,6 +272,9 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/metrics",
+    operationId: "getMetrics",
+    // Loopback clients without credentials, or anyone presenting METRICS_TOKEN.
+    security: [{}, { [METRICS]: [] }],
     tags: ["operations"],
     summary: "Prometheus metrics: commands in flight and shed, circuit breakers, command latency, subscription lag",
     responses: { 200: { description: "Prometheus text exposition format", content: { "text/plain": { schema: { type: "string" } } } } },
@@ -252,6 +282,9 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/health/ready",
+    operationId: "getReadiness",
+    // Public: no credentials.
+    security: [],
     tags: ["operations"],
     summary: "200 when every dependency answers, else 503 with what is down",
     responses: { 200: json(ReadyBody, "Ready", {}), 503: json(ReadyBody, "Not ready", {}) },
@@ -259,13 +292,28 @@ export function buildOpenApiDocument() {
   registry.registerPath({
     method: "get",
     path: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    // Public: no credentials.
+    security: [],
     tags: ["operations"],
     summary: "This document",
     responses: { 200: { description: "OpenAPI 3.1 document", content: { "application/json": { schema: z.looseObject({}) } } } },
   });
 
+  registry.registerPath({
+    method: "get",
+    path: "/docs",
+    operationId: "getApiDocs",
+    security: [],
+    tags: ["operations"],
+    summary: "Interactive documentation of this API (Swagger UI, served by the service itself)",
+    responses: { 200: { description: "An HTML page", content: { "text/html": { schema: { type: "string" } } } } },
+  });
+
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",
+    // Relative: the service that serves this document is the server, wherever it is deployed.
+    servers: [{ url: "/", description: "the service serving this document" }],
     info: {
       title: "Reservations API",
       version: "1.0.0",

@@ -1,3 +1,4 @@
+import { createConfig, lintFromString } from "@redocly/openapi-core";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createRouter } from "../../src/http/app.js";
@@ -7,7 +8,7 @@ import { createReadModels } from "../../src/application/read-models.js";
 import { FakePayments, FakeProducts, FakeReadiness, FakeReadModelStore, FakeReservations, startTestServer } from "./support.js";
 import { Metrics } from "../../src/metrics.js";
 
-type Operation = { security?: unknown[]; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
+type Operation = { operationId?: string; security?: unknown[]; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
 type Document = {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
@@ -27,10 +28,15 @@ function routesOfTheApp(): Array<[string, string]> {
     readModels: createReadModels(new FakeReadModelStore()),
     readiness: new FakeReadiness(),
   });
-  return router.stack.flatMap((layer) =>
-    layer.methods
-      .filter((method) => method !== "HEAD")
-      .map((method): [string, string] => [method.toLowerCase(), layer.path.toString().replace(/:(\w+)/g, "{$1}")]),
+  return (
+    router.stack
+      // The documentation page's own script and style files are not API operations.
+      .filter((layer) => layer.path.toString() !== "/docs/:asset")
+      .flatMap((layer) =>
+        layer.methods
+          .filter((method) => method !== "HEAD")
+          .map((method): [string, string] => [method.toLowerCase(), layer.path.toString().replace(/:(\w+)/g, "{$1}")]),
+      )
   );
 }
 
@@ -50,14 +56,36 @@ describe("the OpenAPI document", () => {
 
   it("has the bearer scheme, and requires it exactly where the app does", () => {
     expect(document.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
-    const publicRoutes = ["get /products", "get /products/{id}", "get /health/live", "get /health/ready", "get /metrics", "get /openapi.json"];
+    const publicRoutes = ["get /products", "get /products/{id}", "get /health/live", "get /health/ready", "get /openapi.json", "get /docs"];
     for (const [path, operations] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
-        const isPublic = publicRoutes.includes(`${method} ${path}`);
-        expect(operation.security === undefined, `${method} ${path}`).toBe(isPublic);
-        if (!isPublic) expect(operation.responses, `${method} ${path}`).toHaveProperty("401");
+        const route = `${method} ${path}`;
+        if (route === "get /metrics") {
+          // Loopback without credentials, or METRICS_TOKEN.
+          expect(operation.security, route).toEqual([{}, { metricsToken: [] }]);
+        } else if (publicRoutes.includes(route)) {
+          expect(operation.security, route).toEqual([]);
+        } else {
+          expect(operation.security, route).toEqual([{ bearerAuth: [] }]);
+          expect(operation.responses, route).toHaveProperty("401");
+        }
       }
     }
+  });
+
+  it("names every operation with a unique operationId, and says where the server is", () => {
+    const ids = Object.values(document.paths).flatMap((operations) => Object.values(operations).map((operation) => operation.operationId));
+    expect(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id)), JSON.stringify(ids)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(document.paths["/reservations/{id}/cancel"]?.post?.operationId).toBe("cancelReservation");
+    expect((document as unknown as { servers: unknown }).servers).toEqual([{ url: "/", description: expect.any(String) }]);
+  });
+
+  it("passes Redocly's recommended lint rules with no error", async () => {
+    const config = await createConfig({ extends: ["recommended"] });
+    const problems = await lintFromString({ source: JSON.stringify(document), absoluteRef: "openapi.json", config });
+    const errors = problems.filter((problem) => problem.severity === "error").map((problem) => `${problem.ruleId}: ${problem.message} at ${problem.location[0]?.pointer ?? "?"}`);
+    expect(errors).toEqual([]);
   });
 
   it("carries API.md's constraints from the zod schemas", () => {
@@ -88,6 +116,40 @@ describe("the OpenAPI document", () => {
       expect(response.status).toBe(200);
       expect(response.headers.get("content-type")).toContain("application/json");
       expect(await response.json()).toEqual(JSON.parse(JSON.stringify(document)));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("the interactive documentation at /docs", () => {
+  it("serves Swagger UI from the service itself, with a CSP that lets only its own files run", async () => {
+    const server = await startTestServer();
+    try {
+      const page = await server.request("/docs");
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toContain("text/html");
+      const csp = page.headers.get("content-security-policy") ?? "";
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toMatch(/script-src[^;]*(unsafe-inline|https?:)/);
+      const html = await page.text();
+      const referenced = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] ?? "");
+      expect(referenced.sort()).toEqual(["/docs/init.js", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]);
+      for (const [path, type] of [
+        ["/docs/swagger-ui-bundle.js", "text/javascript"],
+        ["/docs/swagger-ui.css", "text/css"],
+        ["/docs/init.js", "text/javascript"],
+      ] as const) {
+        const asset = await server.request(path);
+        expect(asset.status, path).toBe(200);
+        expect(asset.headers.get("content-type"), path).toContain(type);
+        expect((await asset.arrayBuffer()).byteLength, path).toBeGreaterThan(100);
+      }
+      expect(await (await server.request("/docs/init.js")).text()).toContain("openapi.json");
+      // Only the listed files: nothing else under /docs, and no way out of it.
+      for (const path of ["/docs/index.html", "/docs/package.json", "/docs/..%2F..%2Fpackage.json", "/docs/swagger-ui-bundle.js.map"]) {
+        expect((await server.request(path)).status, path).toBe(404);
+      }
     } finally {
       await server.close();
     }
