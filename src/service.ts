@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -22,6 +23,7 @@ import { Metrics } from "./metrics.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
 import { provideRedis } from "./infrastructure/embedded-redis/redis-endpoint.js";
+import { RedisIdempotencyRecords } from "./infrastructure/redis-idempotency-records.js";
 import { RedisPaymentTokenStore } from "./infrastructure/redis-payment-token-store.js";
 import { RedisUnpaidHolds } from "./infrastructure/redis-unpaid-holds.js";
 import type { Logger } from "./logger.js";
@@ -174,7 +176,10 @@ export const startService = async (config: Config, logger: Logger, options: Serv
             ...(unpaidHolds ? { unpaidHolds } : {}),
             idempotencyIds: keyedIdempotencyIds(config.idempotencySecret),
           }),
-          payments: createPaymentService(payments, provider),
+          payments: createPaymentService(payments, provider, undefined, {
+            records: new RedisIdempotencyRecords(redis, keyRoot),
+            fingerprint: (token) => createHmac("sha256", config.idempotencySecret).update(`payment token\n${token}`).digest("base64url"),
+          }),
           readModels: createRedisReadModels(redis, { keyRoot }),
           metrics,
           readiness,

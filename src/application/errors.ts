@@ -34,8 +34,16 @@ export class RevisionMismatchError extends Error {
  */
 export class IdempotencyKeyReusedError extends Error {
   override readonly name = "IdempotencyKeyReusedError";
-  constructor(readonly reservationId: string) {
-    super(`this Idempotency-Key was already used for a different request (reservation ${reservationId})`);
+  /** `reservationId`: a payment's id is its reservation's, so both requests name one reservation. */
+  constructor(
+    readonly reservationId: string,
+    request: "reservation" | "payment" = "reservation",
+  ) {
+    super(
+      request === "reservation"
+        ? `this Idempotency-Key was already used for a different request (reservation ${reservationId})`
+        : `this Idempotency-Key was already used to pay with another token (payment ${reservationId})`,
+    );
   }
 }
 

@@ -11,7 +11,8 @@ import {
 import type { AggregateRepository, CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
 import { deterministicEventId, idFromIdempotencyKey } from "../infrastructure/eventstore/event-ids.js";
 import { commandMetadata } from "./command-context.js";
-import { AccessDeniedError, PaymentDeclinedError, ResourceNotFoundError } from "./errors.js";
+import { AccessDeniedError, IdempotencyKeyReusedError, PaymentDeclinedError, ResourceNotFoundError } from "./errors.js";
+import type { PaymentKeyRecords } from "./idempotency-records.js";
 import { type PaymentProvider, PaymentProviderUnavailableError } from "./payment-provider.js";
 import type { Actor, CommandContext, PaymentService, PaymentView } from "./ports.js";
 
@@ -106,6 +107,7 @@ export const createPaymentService = (
   payments: PaymentRepository,
   provider: PaymentProvider,
   clock: () => Date = () => new Date(),
+  keyRecords?: PaymentKeyRecords,
 ): PaymentService => {
   const loadOwned = async (actor: Actor, paymentId: string): Promise<{ payment: Payment; revision: number }> => {
     const { state, revision } = await payments.load(paymentId);
@@ -129,6 +131,11 @@ export const createPaymentService = (
       let attemptId: string = randomUUID();
       if (idempotencyKey !== undefined) {
         const base = idFromIdempotencyKey(context.actor.userId, `pay\n${paymentId}\n${idempotencyKey}`);
+        if (keyRecords) {
+          const fingerprint = keyRecords.fingerprint(token);
+          const first = await keyRecords.records.remember(`pay:${base}`, fingerprint);
+          if (first !== undefined && first !== fingerprint) throw new IdempotencyKeyReusedError(paymentId, "payment");
+        }
         const earlier = payment.attempts.filter((attempt) => attempt.attemptId === base || attempt.attemptId.startsWith(`${base}:`));
         const answered = earlier.find((attempt) => attempt.outcome !== "failed");
         // The same key again: answer what the provider answered the first time, without calling it again.

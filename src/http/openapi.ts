@@ -41,7 +41,7 @@ const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   412: "`If-Match` did not match the current revision",
   413: "Body too large",
   415: "Body is not JSON",
-  422: "`idempotency-key-reused`: this user already used the `Idempotency-Key` for a different request (`reservationId` names its reservation)",
+  422: "`idempotency-key-reused`: this user already used the `Idempotency-Key` for a different request (`reservationId` names its reservation; a payment's id is its reservation's)",
   503: "Overloaded or a dependency is down; retry after `Retry-After` seconds",
 };
 
@@ -231,12 +231,13 @@ export function buildOpenApiDocument() {
     summary: "Pay a pending payment",
     ...secured(
       ["its customer"],
-      "Paying a paid payment answers 200 and changes nothing; a repeated `Idempotency-Key` answers what the first request answered. " +
+      "Paying a paid payment answers 200 and changes nothing; a repeated `Idempotency-Key` answers what the first request answered, " +
+        "and the same key with another token answers 422 `idempotency-key-reused` without paying (keys are remembered a day). " +
         "402 `payment-declined`; 409 `payment-not-payable` when voided or refunded, `too-many-payment-attempts` after 20 attempts; 503 `payment-provider-unavailable` " +
         "(with `Retry-After`) when the provider is down or its circuit is open — the payment stays pending.",
     ),
     request: { params: IdParams, headers: IdempotencyKeyHeader, body: jsonBody(PayPaymentBody) },
-    responses: { 200: json(PaymentBody, "The paid payment"), ...problems(400, 401, 402, 403, 404, 409, 413, 415, 503) },
+    responses: { 200: json(PaymentBody, "The paid payment"), ...problems(400, 401, 402, 403, 404, 409, 413, 415, 422, 503) },
   });
 
   registry.registerPath({

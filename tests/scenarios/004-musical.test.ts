@@ -126,8 +126,15 @@ describe("004 musical seats: a declined card, a payment provider outage", () => 
     await waitForNotifications(s, reservation.id, ["payment.declined"], "bob");
     await waitForMyPage(s, reservation.id, { reservationStatus: "placed", paymentStatus: "pending" }, "bob");
 
-    const refused = expectProblem(await pay(s, reservation.id, "tok_declined", "bob"), 402, "payment-declined");
+    const key = { "idempotency-key": `pay-${reservation.id}` };
+    const refused = expectProblem(await pay(s, reservation.id, "tok_declined", "bob", key), 402, "payment-declined");
     expect(refused).toMatchObject({ paymentId: reservation.id, paymentStatus: "pending" });
+    expect((await getPayment(s, reservation.id, "bob")).attempts.map((attempt) => attempt.outcome)).toEqual(["declined", "declined"]);
+    // The same key again is a repeat: the first answer, and the provider is not asked again ...
+    expectProblem(await pay(s, reservation.id, "tok_declined", "bob", key), 402, "payment-declined");
+    // ... but the same key with another token is another request, refused without paying.
+    const reused = expectProblem(await pay(s, reservation.id, "tok_ok", "bob", key), 422, "idempotency-key-reused");
+    expect(reused).toMatchObject({ reservationId: reservation.id });
     expect((await getPayment(s, reservation.id, "bob")).attempts.map((attempt) => attempt.outcome)).toEqual(["declined", "declined"]);
     // Only the payment's customer pays it.
     expectProblem(await pay(s, reservation.id, "tok_ok", "alice"), 403, "forbidden");
