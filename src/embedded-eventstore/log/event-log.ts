@@ -19,10 +19,21 @@ import {
 } from "./types.js";
 import { type StreamMetadata, parseStreamMetadata } from "./stream-metadata.js";
 import { clockMicros } from "./clock.js";
+import { type LinkRow, LinkIndex } from "./link-index.js";
+import { isProjectionStream, linkMetadataOf, linkTargetOf, projectRecord } from "./standard-projections.js";
+import { linkIdOf } from "./link-id.js";
 
 export interface EventLogOptions {
   /** Directory for the SQLite file; omitted means a throwaway in-memory log. */
   readonly dataDir?: string;
+  /**
+   * Run EventStoreDB's standard projections (`$streams`, `$by_category`, `$by_event_type`,
+   * `$by_correlation_id`): every write adds its links in the same transaction, and records written
+   * while they were off are caught up when the log opens.
+   */
+  readonly standardProjections?: boolean;
+  /** Told how a long catch-up of the projections is going. */
+  readonly onProgress?: (message: string) => void;
 }
 
 interface StreamState {
@@ -64,6 +75,13 @@ const utf8Length = (text: string): number => Buffer.byteLength(text, "utf8");
 const recordSize = (stream: string, type: string, data: Uint8Array, metadata: Uint8Array): number =>
   96 + utf8Length(stream) + utf8Length(type) + data.length + metadata.length;
 
+/** A link record's size: its metadata (checkpoint tag, ids) is put together when read, so it is estimated. */
+const linkRecordSize = (stream: string, target: string): number => 96 + utf8Length(stream) + 2 + utf8Length(target) + 160;
+
+/** Catch-up of the projections: records per transaction, and how often it reports when it runs long. */
+const CATCH_UP_PAGE = 5000;
+const CATCH_UP_REPORT_MS = 2000;
+
 export type AppendListener = (lastPosition: number) => void;
 
 export interface AppendRequest {
@@ -97,6 +115,10 @@ export class EventLog {
   private readonly statements;
   /** Runs one append in a SAVEPOINT when called inside the group's transaction. */
   private readonly appendInSavepoint;
+  private readonly links: LinkIndex;
+  private readonly projecting: boolean;
+  /** Whether `$all` must be merged with the projections' links at all. */
+  private hasLinks: boolean;
 
   constructor(options: EventLogOptions = {}) {
     if (options.dataDir !== undefined) {
@@ -141,16 +163,28 @@ export class EventLog {
       allForwards: this.db.prepare(`SELECT * FROM events WHERE position >= ? ORDER BY position ASC LIMIT ?`),
       allBackwards: this.db.prepare(`SELECT * FROM events WHERE position < ? ORDER BY position DESC LIMIT ?`),
       lastRow: this.db.prepare(`SELECT * FROM events ORDER BY position DESC LIMIT 1`),
+      atPosition: this.db.prepare(`SELECT * FROM events WHERE position = ?`),
+      eventsAfter: this.db.prepare(`SELECT * FROM events WHERE position > ? ORDER BY position ASC LIMIT ?`),
+      eventCount: this.db.prepare(`SELECT COUNT(*) AS count FROM events WHERE position > ?`),
       idsInStream: this.db.prepare(`SELECT revision FROM events WHERE stream = ? AND event_id = ?`),
     };
     this.appendInSavepoint = this.db.transaction((request: AppendRequest) =>
       this.appendInTransaction(request.streamId, request.expected, request.events),
     );
+    this.links = new LinkIndex(this.db);
+    this.projecting = options.standardProjections ?? false;
     const last = this.statements.lastRow.get() as EventRow | undefined;
     if (last) {
       this.lastPosition = last.position;
       this.nextPosition = last.position + recordSize(last.stream, last.type, last.data, last.metadata);
     }
+    const lastLink = this.links.lastLink();
+    this.hasLinks = lastLink !== undefined;
+    if (lastLink && lastLink.position > this.lastPosition) {
+      this.lastPosition = lastLink.position;
+      this.nextPosition = lastLink.position + linkRecordSize(lastLink.stream, this.linkEvent(lastLink).targetText);
+    }
+    if (this.projecting) this.catchUpProjections(options.onProgress);
   }
 
   close(): void {
@@ -196,7 +230,11 @@ export class EventLog {
     const before = this.positions();
     let results: GroupAppendResult[];
     try {
-      results = this.db.transaction(() => requests.map((request) => this.appendOne(request)))();
+      results = this.db.transaction(() => {
+        const outcomes = requests.map((request) => this.appendOne(request));
+        this.saveProjectionCheckpoint();
+        return outcomes;
+      })();
     } catch (error) {
       this.restore(before);
       throw toError(error);
@@ -256,17 +294,15 @@ export class EventLog {
     const first = this.firstReadableRevision(state);
     if (state.last < 0 || first > state.last) return "not_found";
     const capped = Math.min(limit, Number.MAX_SAFE_INTEGER);
-    let rows: EventRow[];
+    let events: StoredEvent[];
     if (direction === "forwards") {
       const start = from === "start" ? first : from === "end" ? state.last + 1 : Math.max(from, first);
-      rows = this.statements.streamForwards.all(streamId, start, capped) as EventRow[];
+      events = this.streamPage(streamId, start, direction, capped);
     } else {
       const start = from === "end" ? state.last : from === "start" ? first : Math.min(from, state.last);
-      rows = (this.statements.streamBackwards.all(streamId, start, capped) as EventRow[]).filter(
-        (row) => row.revision >= first,
-      );
+      events = this.streamPage(streamId, start, direction, capped).filter((event) => event.revision >= first);
     }
-    return this.applyMaxAge(state.metadata, rows.map(toStored));
+    return this.applyMaxAge(state.metadata, events);
   }
 
   /** A page of `$all` in log order; forwards includes `from`, backwards starts strictly below it. */
@@ -275,10 +311,33 @@ export class EventLog {
       direction === "forwards"
         ? (this.statements.allForwards.all(from, limit) as EventRow[])
         : (this.statements.allBackwards.all(from, limit) as EventRow[]);
-    return rows.map(toStored);
+    if (!this.hasLinks) return rows.map(toStored);
+    // The projections' links sit in `$all` between events: merge the two orders.
+    const links = this.links.allPage(from, direction, limit);
+    const before = direction === "forwards" ? (a: number, b: number) => a < b : (a: number, b: number) => a > b;
+    const merged: StoredEvent[] = [];
+    let event = 0;
+    let link = 0;
+    while (merged.length < limit) {
+      const nextEvent = rows[event];
+      const nextLink = links[link];
+      if (!nextEvent && !nextLink) break;
+      if (nextEvent && (!nextLink || before(nextEvent.position, nextLink.position))) {
+        merged.push(toStored(nextEvent));
+        event += 1;
+      } else if (nextLink) {
+        merged.push(this.linkEvent(nextLink).event);
+        link += 1;
+      }
+    }
+    return merged;
   }
 
   eventAt(streamId: string, revision: number): StoredEvent | undefined {
+    if (isProjectionStream(streamId)) {
+      const link = this.links.at(streamId, revision);
+      return link ? this.linkEvent(link).event : undefined;
+    }
     const row = this.statements.byRevision.get(streamId, revision) as EventRow | undefined;
     return row ? toStored(row) : undefined;
   }
@@ -289,8 +348,10 @@ export class EventLog {
     const text = Buffer.from(link.data).toString("utf8");
     const at = text.indexOf("@");
     if (at <= 0) return undefined;
-    const revision = Number(text.slice(0, at));
+    const digits = text.slice(0, at);
     const streamId = text.slice(at + 1);
+    // long.MaxValue, a tombstone's number, is beyond a double's exact range.
+    const revision = digits === INT64_MAX ? TOMBSTONE_REVISION : Number(digits);
     if (!Number.isSafeInteger(revision)) return undefined;
     const state = this.state(streamId);
     if (state.tombstoned || revision < this.firstReadableRevision(state)) return undefined;
@@ -310,7 +371,11 @@ export class EventLog {
   private writeTransaction<T>(write: () => T): T {
     const before = this.positions();
     try {
-      return this.db.transaction(write)();
+      return this.db.transaction(() => {
+        const result = write();
+        this.saveProjectionCheckpoint();
+        return result;
+      })();
     } catch (error) {
       this.restore(before);
       throw error;
@@ -363,6 +428,7 @@ export class EventLog {
 
   private insert(streamId: string, revision: number, event: ProposedEvent): number {
     const position = this.nextPosition;
+    const createdMicros = clockMicros();
     this.statements.insert.run({
       position,
       stream: streamId,
@@ -372,11 +438,114 @@ export class EventLog {
       content_type: event.contentType,
       data: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength),
       metadata: Buffer.from(event.metadata.buffer, event.metadata.byteOffset, event.metadata.byteLength),
-      created_us: clockMicros(),
+      created_us: createdMicros,
     });
     this.lastPosition = position;
     this.nextPosition = position + recordSize(streamId, event.type, event.data, event.metadata);
+    if (this.projecting) {
+      this.project({
+        position,
+        streamId,
+        revision,
+        eventId: event.id,
+        type: event.type,
+        contentType: event.contentType,
+        data: event.data,
+        metadata: event.metadata,
+        createdMicros,
+      });
+    }
     return position;
+  }
+
+  /** Adds the links the standard projections make of one record, right behind it in `$all`. */
+  private project(record: StoredEvent): void {
+    const resolved = record.type === LINK_EVENT_TYPE ? this.resolveLink(record) : undefined;
+    for (const link of projectRecord({ record, resolved })) {
+      const state = this.state(link.stream);
+      const position = this.nextPosition;
+      this.links.insert({ position, stream: link.stream, revision: state.last + 1, source: record.position, kind: link.kind });
+      state.last += 1;
+      this.hasLinks = true;
+      this.lastPosition = position;
+      this.nextPosition = position + linkRecordSize(link.stream, link.target);
+    }
+  }
+
+  /** Records that every record up to the log's head has been projected, in the transaction that wrote them. */
+  private saveProjectionCheckpoint(): void {
+    if (this.projecting && this.lastPosition >= 0) this.links.setCheckpoint(this.lastPosition);
+  }
+
+  /**
+   * Projects the records written while the projections were off (or before they existed), as a
+   * real node's projections catch up: their links go to the end of the log.
+   */
+  private catchUpProjections(onProgress: ((message: string) => void) | undefined): void {
+    let scanned = this.links.checkpoint();
+    if (scanned >= this.lastPosition) return;
+    const total = (this.statements.eventCount.get(scanned) as { count: number }).count;
+    const started = Date.now();
+    let reported = started;
+    let done = 0;
+    for (;;) {
+      const page = (this.statements.eventsAfter.all(scanned, CATCH_UP_PAGE) as EventRow[]).map(toStored);
+      const last = page.at(-1);
+      if (!last) break;
+      this.writeCatchUpPage(page, last.position);
+      scanned = last.position;
+      done += page.length;
+      if (Date.now() - reported >= CATCH_UP_REPORT_MS) {
+        reported = Date.now();
+        onProgress?.(`Standard projections: indexed ${done} of ${total} records (${Math.floor((done / total) * 100)}%)`);
+      }
+    }
+    this.writeTransaction(() => undefined);
+    if (reported !== started) onProgress?.(`Standard projections: indexed ${done} records in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  private writeCatchUpPage(page: readonly StoredEvent[], lastScanned: number): void {
+    const before = this.positions();
+    try {
+      this.db.transaction(() => {
+        for (const record of page) this.project(record);
+        this.links.setCheckpoint(lastScanned);
+      })();
+    } catch (error) {
+      this.restore(before);
+      throw error;
+    }
+  }
+
+  /** A link of a projection stream as a `$>` event: its data and metadata are derived from the record it came from. */
+  private linkEvent(row: LinkRow): { readonly event: StoredEvent; readonly targetText: string } {
+    const sourceRow = this.statements.atPosition.get(row.source) as EventRow | undefined;
+    if (!sourceRow) throw new Error(`projection link at ${row.position} points to no record (${row.source})`);
+    const record = toStored(sourceRow);
+    const resolved = record.type === LINK_EVENT_TYPE ? this.resolveLink(record) : undefined;
+    const targetText = linkTargetOf(row.kind, { record, resolved });
+    return {
+      targetText,
+      event: {
+        position: row.position,
+        streamId: row.stream,
+        revision: row.revision,
+        eventId: linkIdOf(row.position),
+        type: LINK_EVENT_TYPE,
+        contentType: "application/octet-stream",
+        data: Buffer.from(targetText, "utf8"),
+        metadata: Buffer.from(linkMetadataOf(row.kind, { record, resolved }), "utf8"),
+        createdMicros: record.createdMicros,
+      },
+    };
+  }
+
+  private streamPage(streamId: string, from: number, direction: Direction, limit: number): StoredEvent[] {
+    if (isProjectionStream(streamId)) {
+      return this.links.streamPage(streamId, from, direction, limit).map((row) => this.linkEvent(row).event);
+    }
+    const statement = direction === "forwards" ? this.statements.streamForwards : this.statements.streamBackwards;
+    return (statement.all(streamId, from, limit) as EventRow[]).map(toStored);
   }
 
   /**
@@ -452,8 +621,11 @@ export class EventLog {
   private state(streamId: string): StreamState {
     let state = this.streams.get(streamId);
     if (!state) {
-      const last = (this.statements.lastRevision.get(streamId) as { last: number | null }).last ?? -1;
-      const tombstoned = this.statements.tombstone.get(streamId) !== undefined;
+      const projected = isProjectionStream(streamId);
+      const last = projected
+        ? this.links.lastRevision(streamId)
+        : ((this.statements.lastRevision.get(streamId) as { last: number | null }).last ?? -1);
+      const tombstoned = !projected && this.statements.tombstone.get(streamId) !== undefined;
       state = { last, tombstoned, metadata: this.loadMetadata(streamId), isMetastream: isMetastream(streamId) };
       this.streams.set(streamId, state);
     }

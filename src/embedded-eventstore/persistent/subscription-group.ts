@@ -22,8 +22,11 @@ export interface Consumer {
 }
 
 export interface Delivery {
+  /** The event, or the link itself when it is not resolved (or did not resolve: see `unresolved`). */
   readonly event: StoredEvent;
   readonly link: StoredEvent | undefined;
+  /** A link the group was asked to resolve whose event is gone: it is sent as the link alone. */
+  readonly unresolved: boolean;
   readonly retryCount: number;
 }
 
@@ -178,7 +181,9 @@ export class SubscriptionGroup {
     if (!last) return;
     for (const link of replayed) {
       const original = this.log.resolveLink(link);
-      if (original) this.retryQueue.push({ event: original, link, ackId: link.eventId, slot: undefined, retryCount: 0, consumer: undefined, deadline: 0 });
+      if (original) {
+        this.retryQueue.push({ event: original, link, unresolved: false, ackId: link.eventId, slot: undefined, retryCount: 0, consumer: undefined, deadline: 0 });
+      }
     }
     this.log.append(metastreamOf(parkedStream), { kind: "any" }, [
       jsonEvent(METADATA_EVENT_TYPE, { $tb: last.revision + 1, $acl: ADMIN_ONLY_ACL }),
@@ -325,11 +330,12 @@ export class SubscriptionGroup {
   }
 
   private toMessage(record: StoredEvent, slot: Slot | undefined, retryCount: number): Message {
-    const resolved =
-      this.definition.settings.resolveLinkTos && record.type === LINK_EVENT_TYPE ? this.log.resolveLink(record) : undefined;
+    const resolving = this.definition.settings.resolveLinkTos && record.type === LINK_EVENT_TYPE;
+    const resolved = resolving ? this.log.resolveLink(record) : undefined;
     return {
       event: resolved ?? record,
       link: resolved ? record : undefined,
+      unresolved: resolving && !resolved,
       ackId: record.eventId,
       slot,
       retryCount,

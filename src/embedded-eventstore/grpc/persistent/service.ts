@@ -223,7 +223,8 @@ const createConsumer = (
 const toReadResp = (delivery: Delivery, source: GroupSource, structuredIds: boolean): pb.ReadResp => {
   const response = new persistentPb.ReadResp();
   const readEvent = new persistentPb.ReadResp.ReadEvent();
-  readEvent.setEvent(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.event, structuredIds));
+  if (delivery.unresolved) readEvent.setLink(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.event, structuredIds));
+  else readEvent.setEvent(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.event, structuredIds));
   if (delivery.link) readEvent.setLink(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.link, structuredIds));
   if (source.kind === "all") readEvent.setCommitPosition(String((delivery.link ?? delivery.event).position));
   else readEvent.setNoPosition(new sharedPb.Empty());

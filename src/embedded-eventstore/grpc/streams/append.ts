@@ -2,7 +2,15 @@ import { status, type sendUnaryData, type ServerDuplexStream, type ServerReadabl
 import type { GroupCommit } from "../../log/group-commit.js";
 import type { AppendOutcome, ExpectedRevision, ProposedEvent } from "../../log/types.js";
 import { readStreamName, readUuid, streamIdentifier } from "../convert.js";
-import { invalidArgument, maximumAppendSizeExceededError, rpcError, storageError, streamDeletedError } from "../errors.js";
+import {
+  invalidArgument,
+  maximumAppendSizeExceededError,
+  projectionStreamWriteError,
+  rpcError,
+  storageError,
+  streamDeletedError,
+} from "../errors.js";
+import { isProjectionStream } from "../../log/standard-projections.js";
 import {
   anyPb,
   codePb,
@@ -109,6 +117,7 @@ export const appendHandler =
       if (failure) return callback(failure);
       if (streamName === undefined) return callback(invalidArgument("Append requests must start with options"));
       if (streamName === "") return callback(handlerException());
+      if (isProjectionStream(streamName)) return callback(projectionStreamWriteError(streamName));
       const name = streamName;
       commits.append({ streamId: name, expected, events }).then(
         (outcome) => {
@@ -271,6 +280,14 @@ const collect = (batch: PendingBatch, messages: readonly ProposedMessage[], limi
 
 const complete = async (commits: GroupCommit, batch: PendingBatch, correlation: UUID): Promise<BatchAppendResp> => {
   if (batch.streamName === "") return errorResponse(correlation, batch.streamName, badRequest("Stream name must not be empty"));
+  if (isProjectionStream(batch.streamName)) {
+    return errorResponse(correlation, batch.streamName, {
+      code: codePb.Code.PERMISSION_DENIED,
+      message: "AccessDenied",
+      typeName: "event_store.client.AccessDenied",
+      details: new sharedPb.AccessDenied().serializeBinary(),
+    });
+  }
   if (batch.deadlineMs !== undefined && Date.now() > batch.deadlineMs) {
     return errorResponse(correlation, batch.streamName, {
       code: codePb.Code.DEADLINE_EXCEEDED,
