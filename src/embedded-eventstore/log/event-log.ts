@@ -109,6 +109,8 @@ interface Positions {
 export class EventLog {
   private readonly db: Database.Database;
   private readonly streams = new Map<string, StreamState>();
+  /** Last revisions of the projection streams, for appending links. */
+  private readonly projectionHeads = new Map<string, number>();
   private readonly listeners = new Set<AppendListener>();
   private nextPosition = 0;
   private lastPosition = -1;
@@ -391,6 +393,7 @@ export class EventLog {
     this.lastPosition = positions.lastPosition;
     this.nextPosition = positions.nextPosition;
     this.streams.clear();
+    this.projectionHeads.clear();
   }
 
   private appendInTransaction(streamId: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): AppendOutcome {
@@ -462,14 +465,29 @@ export class EventLog {
   private project(record: StoredEvent): void {
     const resolved = record.type === LINK_EVENT_TYPE ? this.resolveLink(record) : undefined;
     for (const link of projectRecord({ record, resolved })) {
-      const state = this.state(link.stream);
+      const revision = this.projectionHead(link.stream) + 1;
       const position = this.nextPosition;
-      this.links.insert({ position, stream: link.stream, revision: state.last + 1, source: record.position, kind: link.kind });
-      state.last += 1;
+      this.links.insert({ position, stream: link.stream, revision, source: record.position, kind: link.kind });
+      this.projectionHeads.set(link.stream, revision);
+      const cached = this.streams.get(link.stream);
+      if (cached) cached.last = revision;
       this.hasLinks = true;
       this.lastPosition = position;
       this.nextPosition = position + linkRecordSize(link.stream, link.target);
     }
+  }
+
+  /**
+   * Last revision of a projection stream, without the metadata a reader's stream state loads: most
+   * `$bc-` streams are written once and never read.
+   */
+  private projectionHead(stream: string): number {
+    let head = this.projectionHeads.get(stream) ?? this.streams.get(stream)?.last;
+    if (head === undefined) {
+      head = this.links.lastRevision(stream);
+      this.projectionHeads.set(stream, head);
+    }
+    return head;
   }
 
   /** Records that every record up to the log's head has been projected, in the transaction that wrote them. */

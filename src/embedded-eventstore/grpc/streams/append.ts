@@ -190,7 +190,19 @@ interface PendingBatch {
   readonly deadlineMs: number | undefined;
   readonly events: ProposedEvent[];
   size: number;
+  /** Fires the append's timeout while its chunks are still coming. */
+  timer: NodeJS.Timeout | undefined;
 }
+
+/** Deadlines beyond what a timer can wait (about 24.8 days) never fire in practice. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const timeoutFailure = (): BatchFailure => ({
+  code: codePb.Code.DEADLINE_EXCEEDED,
+  message: "Timeout",
+  typeName: "event_store.client.Timeout",
+  details: new sharedPb.Timeout().serializeBinary(),
+});
 
 const badRequest = (message: string): BatchFailure => {
   const details = new sharedPb.BadRequest();
@@ -229,23 +241,43 @@ export const batchAppendHandler =
         // Chunks for a correlation id that was never opened with options are ignored, as by EventStoreDB.
         if (!options) return;
         const deadline = options.getDeadline();
-        batch = {
+        const opened: PendingBatch = {
           streamName: readStreamName(options.getStreamIdentifier()) ?? "",
           expected: readExpectedRevision(options, () => (options.hasStreamPosition() ? options.getStreamPosition() : undefined)),
           deadlineMs: deadline ? deadline.getSeconds() * 1000 + Math.floor(deadline.getNanos() / 1e6) : undefined,
           events: [],
           size: 0,
+          timer: undefined,
         };
+        const remainingMs = opened.deadlineMs === undefined ? undefined : opened.deadlineMs - Date.now();
+        const timedOut = (): void => {
+          pending.delete(correlationId);
+          failed.add(correlationId);
+          if (!call.cancelled && call.writable) call.write(errorResponse(correlation, opened.streamName, timeoutFailure()));
+        };
+        // As EventStoreDB: options already past their deadline are answered at once, before anything
+        // else is looked at; otherwise the append times out if its last chunk is not in by then.
+        if (remainingMs !== undefined && remainingMs <= 0) {
+          timedOut();
+          return;
+        }
+        if (remainingMs !== undefined && remainingMs < MAX_TIMER_MS) {
+          opened.timer = setTimeout(timedOut, remainingMs);
+          opened.timer.unref();
+        }
+        batch = opened;
         pending.set(correlationId, batch);
       }
       const failure = collect(batch, request.getProposedMessagesList(), limits);
       if (failure) {
+        clearTimeout(batch.timer);
         pending.delete(correlationId);
         failed.add(correlationId);
         call.write(errorResponse(correlation, batch.streamName, failure));
         return;
       }
       if (request.getIsFinal()) {
+        clearTimeout(batch.timer);
         pending.delete(correlationId);
         committing += 1;
         void complete(commits, batch, correlation).then((response) => {
@@ -286,14 +318,6 @@ const complete = async (commits: GroupCommit, batch: PendingBatch, correlation: 
       message: "AccessDenied",
       typeName: "event_store.client.AccessDenied",
       details: new sharedPb.AccessDenied().serializeBinary(),
-    });
-  }
-  if (batch.deadlineMs !== undefined && Date.now() > batch.deadlineMs) {
-    return errorResponse(correlation, batch.streamName, {
-      code: codePb.Code.DEADLINE_EXCEEDED,
-      message: "Timeout",
-      typeName: "event_store.client.Timeout",
-      details: new sharedPb.Timeout().serializeBinary(),
     });
   }
   let outcome: AppendOutcome;
