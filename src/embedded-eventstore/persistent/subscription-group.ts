@@ -1,6 +1,6 @@
 import type { EventLog } from "../log/event-log.js";
 import { type EventFilter, createFilter, selectsFromAll } from "../log/event-filter.js";
-import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, type ProposedEvent, type StoredEvent, metastreamOf } from "../log/types.js";
+import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, type ProposedEvent, type StoredEvent, isHiddenFromAll, metastreamOf } from "../log/types.js";
 import { chooseConsumer } from "./consumer-strategy.js";
 import {
   type GroupDefinition,
@@ -316,6 +316,8 @@ export class SubscriptionGroup {
     for (const record of records) {
       const position = source.kind === "stream" ? record.revision : record.position;
       this.cursor = position + 1;
+      // What `$all` never shows (the epoch at position 0, $all groups' own streams) is no position of the group's.
+      if (source.kind === "all" && isHiddenFromAll(record.streamId)) continue;
       this.lastKnown = position;
       const slot: Slot = { position, done: false };
       this.slots.push(slot);
