@@ -2,6 +2,7 @@ import type { EventLog } from "../log/event-log.js";
 import { type EventFilter, createFilter, selectsFromAll } from "../log/event-filter.js";
 import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, type ProposedEvent, type StoredEvent, isHiddenFromAll, metastreamOf } from "../log/types.js";
 import { chooseConsumer } from "./consumer-strategy.js";
+import type { Measurement, RequestStatistics } from "./request-statistics.js";
 import {
   type GroupDefinition,
   checkpointStreamOf,
@@ -14,9 +15,15 @@ export interface Consumer {
   readonly id: string;
   readonly connectionName: string;
   readonly from: string;
+  /** The user the connection runs as: "system" on an insecure node, which authenticates everyone so. */
+  readonly username: string;
   readonly capacity: number;
   inFlight: number;
   totalItems: number;
+  /** `totalItems` when statistics were last asked for: the per-second rate is measured between two asks. */
+  totalItemsAtLastMeasurement: number;
+  /** Set when the group keeps extra statistics. */
+  readonly statistics: RequestStatistics | undefined;
   deliver(delivery: Delivery): void;
   drop(reason: "deleted" | "updated" | "stopped"): void;
 }
@@ -72,6 +79,8 @@ export class SubscriptionGroup {
   private lastCheckpoint: number | undefined;
   private processedSinceCheckpoint = 0;
   private totalItems = 0;
+  private totalItemsAtLastMeasurement = 0;
+  private lastMeasuredAt = performance.now();
   private parkedCount = 0;
   private rotation = 0;
   private pumping = false;
@@ -192,18 +201,38 @@ export class SubscriptionGroup {
     this.schedulePump();
   }
 
+  /**
+   * The group's statistics. As on EventStoreDB, the rates and "since last measurement" counts cover the
+   * time since statistics were last asked for, so asking resets them.
+   */
   info(): GroupStatistics {
+    const now = performance.now();
+    const elapsedSeconds = (now - this.lastMeasuredAt) / 1000;
+    const perSecond = (items: number): number => (elapsedSeconds > 0 ? Math.floor(items / elapsedSeconds) : 0);
+    this.lastMeasuredAt = now;
+    const sinceLast = this.totalItems - this.totalItemsAtLastMeasurement;
+    this.totalItemsAtLastMeasurement = this.totalItems;
     return {
-      consumers: this.consumers.map((consumer) => ({
-        id: consumer.id,
-        from: consumer.from,
-        connectionName: consumer.connectionName,
-        totalItems: consumer.totalItems,
-        inFlight: consumer.inFlight,
-        availableSlots: Math.max(0, consumer.capacity - consumer.inFlight),
-      })),
+      consumers: this.consumers.map((consumer) => {
+        const consumerSinceLast = consumer.totalItems - consumer.totalItemsAtLastMeasurement;
+        consumer.totalItemsAtLastMeasurement = consumer.totalItems;
+        return {
+          id: consumer.id,
+          from: consumer.from,
+          username: consumer.username,
+          connectionName: consumer.connectionName,
+          totalItems: consumer.totalItems,
+          countSinceLastMeasurement: consumerSinceLast,
+          averageItemsPerSecond: perSecond(consumerSinceLast),
+          inFlight: consumer.inFlight,
+          availableSlots: Math.max(0, consumer.capacity - consumer.inFlight),
+          measurements: consumer.statistics?.measurements() ?? [],
+        };
+      }),
       status: this.sourceExhausted && this.readBuffer.length === 0 ? "Live" : "Behind",
       totalItems: this.totalItems,
+      countSinceLastMeasurement: sinceLast,
+      averagePerSecond: perSecond(sinceLast),
       lastCheckpoint: this.lastCheckpoint === undefined ? "" : formatPosition(this.definition.source, this.lastCheckpoint),
       lastKnown: this.lastKnown === undefined ? "" : formatPosition(this.definition.source, this.lastKnown),
       readBufferCount: this.readBuffer.length,
@@ -296,6 +325,7 @@ export class SubscriptionGroup {
     this.outstanding.set(message.ackId, message);
     consumer.inFlight += 1;
     consumer.totalItems += 1;
+    consumer.statistics?.start(message.ackId);
     this.totalItems += 1;
     consumer.deliver(message);
   }
@@ -350,7 +380,10 @@ export class SubscriptionGroup {
     const message = this.outstanding.get(id);
     if (!message) return undefined;
     this.outstanding.delete(id);
-    if (message.consumer) message.consumer.inFlight -= 1;
+    if (message.consumer) {
+      message.consumer.inFlight -= 1;
+      message.consumer.statistics?.end(id);
+    }
     message.consumer = undefined;
     return message;
   }
@@ -366,7 +399,10 @@ export class SubscriptionGroup {
 
   private retry(message: Message): void {
     this.outstanding.delete(message.ackId);
-    if (message.consumer) message.consumer.inFlight -= 1;
+    if (message.consumer) {
+      message.consumer.inFlight -= 1;
+      message.consumer.statistics?.end(message.ackId);
+    }
     message.consumer = undefined;
     if (message.retryCount >= this.definition.settings.maxRetryCount) {
       this.park(message, `Reached retry count of ${this.definition.settings.maxRetryCount}`);
@@ -441,13 +477,19 @@ export interface GroupStatistics {
   readonly consumers: readonly {
     readonly id: string;
     readonly from: string;
+    readonly username: string;
     readonly connectionName: string;
     readonly totalItems: number;
+    readonly countSinceLastMeasurement: number;
+    readonly averageItemsPerSecond: number;
     readonly inFlight: number;
     readonly availableSlots: number;
+    readonly measurements: readonly Measurement[];
   }[];
   readonly status: string;
   readonly totalItems: number;
+  readonly countSinceLastMeasurement: number;
+  readonly averagePerSecond: number;
   readonly lastCheckpoint: string;
   readonly lastKnown: string;
   readonly readBufferCount: number;
