@@ -78,6 +78,14 @@ const recordSize = (stream: string, type: string, data: Uint8Array, metadata: Ui
 /** A link record's size: its metadata (checkpoint tag, ids) is put together when read, so it is estimated. */
 const linkRecordSize = (stream: string, target: string): number => 96 + utf8Length(stream) + 2 + utf8Length(target) + 160;
 
+/** What a projection link's event is made of, beyond its place in the log. */
+interface DerivedLink {
+  readonly target: string;
+  readonly data: Uint8Array;
+  readonly metadata: Uint8Array;
+  readonly createdMicros: number;
+}
+
 /** Catch-up of the projections: records per transaction, and how often it reports when it runs long. */
 const CATCH_UP_PAGE = 5000;
 const CATCH_UP_REPORT_MS = 2000;
@@ -184,7 +192,7 @@ export class EventLog {
     this.hasLinks = lastLink !== undefined;
     if (lastLink && lastLink.position > this.lastPosition) {
       this.lastPosition = lastLink.position;
-      this.nextPosition = lastLink.position + linkRecordSize(lastLink.stream, this.linkEvent(lastLink).targetText);
+      this.nextPosition = lastLink.position + linkRecordSize(lastLink.stream, this.deriveLink(lastLink).target);
     }
     if (this.projecting) this.catchUpProjections(options.onProgress);
   }
@@ -328,7 +336,7 @@ export class EventLog {
         merged.push(toStored(nextEvent));
         event += 1;
       } else if (nextLink) {
-        merged.push(this.linkEvent(nextLink).event);
+        merged.push(this.linkEvent(nextLink));
         link += 1;
       }
     }
@@ -338,7 +346,7 @@ export class EventLog {
   eventAt(streamId: string, revision: number): StoredEvent | undefined {
     if (isProjectionStream(streamId)) {
       const link = this.links.at(streamId, revision);
-      return link ? this.linkEvent(link).event : undefined;
+      return link ? this.linkEvent(link) : undefined;
     }
     const row = this.statements.byRevision.get(streamId, revision) as EventRow | undefined;
     return row ? toStored(row) : undefined;
@@ -535,32 +543,53 @@ export class EventLog {
     }
   }
 
-  /** A link of a projection stream as a `$>` event: its data and metadata are derived from the record it came from. */
-  private linkEvent(row: LinkRow): { readonly event: StoredEvent; readonly targetText: string } {
+  /**
+   * A link of a projection stream as a `$>` event. Its data and metadata are derived from the record
+   * it came from, and only when asked for: readers that look at a link's stream name only (filtered
+   * `$all` reads and subscriptions skipping the projections' streams) never pay for them.
+   */
+  private linkEvent(row: LinkRow): StoredEvent {
+    let derived: DerivedLink | undefined;
+    let id: string | undefined;
+    const derive = (): DerivedLink => (derived ??= this.deriveLink(row));
+    return {
+      position: row.position,
+      streamId: row.stream,
+      revision: row.revision,
+      type: LINK_EVENT_TYPE,
+      contentType: "application/octet-stream",
+      get eventId() {
+        return (id ??= linkIdOf(row.position));
+      },
+      get data() {
+        return derive().data;
+      },
+      get metadata() {
+        return derive().metadata;
+      },
+      get createdMicros() {
+        return derive().createdMicros;
+      },
+    };
+  }
+
+  private deriveLink(row: LinkRow): DerivedLink {
     const sourceRow = this.statements.atPosition.get(row.source) as EventRow | undefined;
     if (!sourceRow) throw new Error(`projection link at ${row.position} points to no record (${row.source})`);
     const record = toStored(sourceRow);
     const resolved = record.type === LINK_EVENT_TYPE ? this.resolveLink(record) : undefined;
-    const targetText = linkTargetOf(row.kind, { record, resolved });
+    const target = linkTargetOf(row.kind, { record, resolved });
     return {
-      targetText,
-      event: {
-        position: row.position,
-        streamId: row.stream,
-        revision: row.revision,
-        eventId: linkIdOf(row.position),
-        type: LINK_EVENT_TYPE,
-        contentType: "application/octet-stream",
-        data: Buffer.from(targetText, "utf8"),
-        metadata: Buffer.from(linkMetadataOf(row.kind, { record, resolved }), "utf8"),
-        createdMicros: record.createdMicros,
-      },
+      target,
+      data: Buffer.from(target, "utf8"),
+      metadata: Buffer.from(linkMetadataOf(row.kind, { record, resolved }), "utf8"),
+      createdMicros: record.createdMicros,
     };
   }
 
   private streamPage(streamId: string, from: number, direction: Direction, limit: number): StoredEvent[] {
     if (isProjectionStream(streamId)) {
-      return this.links.streamPage(streamId, from, direction, limit).map((row) => this.linkEvent(row).event);
+      return this.links.streamPage(streamId, from, direction, limit).map((row) => this.linkEvent(row));
     }
     const statement = direction === "forwards" ? this.statements.streamForwards : this.statements.streamBackwards;
     return (statement.all(streamId, from, limit) as EventRow[]).map(toStored);
