@@ -365,7 +365,8 @@ export class EventLog {
     if (!Number.isSafeInteger(revision)) return undefined;
     const state = this.state(streamId);
     if (state.tombstoned || revision < this.firstReadableRevision(state)) return undefined;
-    return this.eventAt(streamId, revision);
+    const target = this.eventAt(streamId, revision);
+    return target && this.applyMaxAge(state.metadata, [target]).length > 0 ? target : undefined;
   }
 
   private appendOne(request: AppendRequest): GroupAppendResult {
