@@ -2,7 +2,8 @@
  * What the standard projections cost the embedded server's write path, measured on the log itself
  * (no gRPC, no client) so that the difference is not lost in a loaded machine's noise: the same
  * app-like events (JSON data, metadata with `$correlationId`) appended in groups as group commit
- * makes them, with the projections off and on, alternating rounds. Prints figures; asserts nothing.
+ * makes them, with the projections off and on, alternating rounds. Every eight events share a
+ * correlation id, as a reservation's saga does. Prints figures; asserts nothing.
  *
  *   npx tsx bench/standard-projections.bench.ts [-- --events 20000] [-- --rounds 3] [-- --memory]
  */
@@ -15,10 +16,14 @@ import { EventLog, type AppendRequest } from "../src/embedded-eventstore/log/eve
 
 const GROUP_SIZE = 16;
 
+/** A saga writes several events under one correlation id: eight here. */
+const EVENTS_PER_CORRELATION = 8;
+let reservation = crypto.randomUUID();
+
 const request = (index: number): AppendRequest => {
-  const reservation = crypto.randomUUID();
+  if (index % EVENTS_PER_CORRELATION === 0) reservation = crypto.randomUUID();
   return {
-    streamId: index % 3 === 0 ? `reservation-${reservation}` : `product-${index % 50}`,
+    streamId: index % EVENTS_PER_CORRELATION === 0 ? `reservation-${reservation}` : `product-${index % 50}`,
     expected: { kind: "any" },
     events: [
       {

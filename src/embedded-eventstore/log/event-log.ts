@@ -88,6 +88,8 @@ interface DerivedLink {
 
 /** Catch-up of the projections: records per transaction, and how often it reports when it runs long. */
 const CATCH_UP_PAGE = 5000;
+/** How many projection streams' heads are kept in memory at most. */
+const MAX_CACHED_HEADS = 100_000;
 const CATCH_UP_REPORT_MS = 2000;
 
 export type AppendListener = (lastPosition: number) => void;
@@ -403,6 +405,7 @@ export class EventLog {
     this.nextPosition = positions.nextPosition;
     this.streams.clear();
     this.projectionHeads.clear();
+    this.links.forgetCached();
   }
 
   private appendInTransaction(streamId: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): AppendOutcome {
@@ -473,17 +476,26 @@ export class EventLog {
   /** Adds the links the standard projections make of one record, right behind it in `$all`. */
   private project(record: StoredEvent): void {
     const resolved = record.type === LINK_EVENT_TYPE ? this.resolveLink(record) : undefined;
+    const rows: LinkRow[] = [];
     for (const link of projectRecord({ record, resolved })) {
       const revision = this.projectionHead(link.stream) + 1;
       const position = this.nextPosition;
-      this.links.insert({ position, stream: link.stream, revision, source: record.position, kind: link.kind });
-      this.projectionHeads.set(link.stream, revision);
+      rows.push({ position, stream: link.stream, revision, source: record.position, kind: link.kind });
+      this.setProjectionHead(link.stream, revision);
       const cached = this.streams.get(link.stream);
       if (cached) cached.last = revision;
-      this.hasLinks = true;
       this.lastPosition = position;
       this.nextPosition = position + linkRecordSize(link.stream, link.target);
     }
+    if (rows.length === 0) return;
+    this.links.insert(rows);
+    this.hasLinks = true;
+  }
+
+  private setProjectionHead(stream: string, revision: number): void {
+    // A cache, not the truth: bounded, it falls back to the index when it starts again.
+    if (this.projectionHeads.size >= MAX_CACHED_HEADS && !this.projectionHeads.has(stream)) this.projectionHeads.clear();
+    this.projectionHeads.set(stream, revision);
   }
 
   /**
@@ -494,7 +506,7 @@ export class EventLog {
     let head = this.projectionHeads.get(stream) ?? this.streams.get(stream)?.last;
     if (head === undefined) {
       head = this.links.lastRevision(stream);
-      this.projectionHeads.set(stream, head);
+      this.setProjectionHead(stream, head);
     }
     return head;
   }
