@@ -144,6 +144,23 @@ describe("$by_event_type: $et-<type>", () => {
   });
 });
 
+describe("metadata of user streams", () => {
+  it("is indexed too: $et-$metadata links the metadata event, $streams the metadata stream's first event", async () => {
+    const { client } = es();
+    const stream = `metacat-${randomUUID()}`;
+    await client.appendToStream(stream, jsonEvent({ type: "A", data: {} }));
+    await client.setStreamMetadata(stream, { maxCount: 10 });
+    const recentIn = async (projectionStream: string): Promise<string[]> => {
+      const recent = await collect(client.readStream(projectionStream, { direction: BACKWARDS, fromRevision: END, maxCount: 200 }));
+      return recent.map(dataOf).filter((data) => data.endsWith(`@$$${stream}`));
+    };
+    await waitFor(async () => (await recentIn("$et-$metadata")).length > 0, { what: "$et-$metadata link" });
+    expect(await recentIn("$et-$metadata")).toEqual([`0@$$${stream}`]);
+    await waitFor(async () => (await recentIn("$streams")).length > 0, { what: "$streams link to the metadata stream" });
+    expect(await recentIn("$streams")).toEqual([`0@$$${stream}`]);
+  });
+});
+
 describe("$by_correlation_id: $bc-<correlationId>", () => {
   it("gathers the events that carry $correlationId in their metadata, whatever their stream, with $eventTimestamp", async () => {
     const { client } = es();
@@ -261,6 +278,38 @@ describe("reading and subscribing through the links", () => {
 });
 
 describe("deleted and truncated originals", () => {
+  it("a persistent subscription with resolveLinkTos delivers a link whose event is gone as the link alone, and takes its ack", async () => {
+    const { client } = es();
+    const category = uniqueCategory();
+    const gone = `${category}-${randomUUID()}`;
+    const kept = `${category}-${randomUUID()}`;
+    const group = uniqueGroup();
+    await client.appendToStream(gone, jsonEvent({ type: "Gone", data: {} }));
+    await client.appendToStream(kept, jsonEvent({ type: "Kept", data: {} }));
+    await linksOf(client, `$ce-${category}`, 2);
+    await client.tombstoneStream(gone);
+    await linksOf(client, `$ce-${category}`, 3);
+    await client.createPersistentSubscriptionToStream(
+      `$ce-${category}`,
+      group,
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START, resolveLinkTos: true }),
+    );
+    const subscription = client.subscribeToPersistentSubscriptionToStream(`$ce-${category}`, group);
+    const log = record<PersistentSubscriptionToStreamResolvedEvent>(subscription, (event) => subscription.ack(event));
+    try {
+      await waitFor(() => log.events.length >= 3, { what: "three deliveries" });
+      expect(log.events.map((event) => event.event?.type)).toEqual([undefined, "Kept", undefined]);
+      expect(log.events.map((event) => event.link?.revision)).toEqual([0n, 1n, 2n]);
+      await waitFor(
+        async () => (await client.getPersistentSubscriptionToStreamInfo(`$ce-${category}`, group)).connections[0]?.inFlightMessages === 0,
+        { what: "every delivery acknowledged" },
+      );
+    } finally {
+      await subscription.unsubscribe();
+      await client.deletePersistentSubscriptionToStream(`$ce-${category}`, group).catch(() => undefined);
+    }
+  });
+
   it("a soft delete adds a $deleted link to the category and $et-$deleted; links to the deleted events no longer resolve", async () => {
     const { client } = es();
     const category = uniqueCategory();
