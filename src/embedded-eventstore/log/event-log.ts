@@ -20,8 +20,8 @@ import {
 import { type StreamMetadata, parseStreamMetadata } from "./stream-metadata.js";
 import { clockMicros } from "./clock.js";
 import { type LinkRow, LinkIndex } from "./link-index.js";
-import { isProjectionStream, linkMetadataOf, linkTargetOf, projectRecord } from "./standard-projections.js";
-import { linkIdOf } from "./link-id.js";
+import { isProjectionStream, projectRecord } from "./standard-projections.js";
+import { deriveLink, linkEventOf, type LinkSources } from "./link-events.js";
 
 export interface EventLogOptions {
   /** Directory for the SQLite file; omitted means a throwaway in-memory log. */
@@ -78,14 +78,6 @@ const recordSize = (stream: string, type: string, data: Uint8Array, metadata: Ui
 /** A link record's size: its metadata (checkpoint tag, ids) is put together when read, so it is estimated. */
 const linkRecordSize = (stream: string, target: string): number => 96 + utf8Length(stream) + 2 + utf8Length(target) + 160;
 
-/** What a projection link's event is made of, beyond its place in the log. */
-interface DerivedLink {
-  readonly target: string;
-  readonly data: Uint8Array;
-  readonly metadata: Uint8Array;
-  readonly createdMicros: number;
-}
-
 /** Catch-up of the projections: records per transaction, and how often it reports when it runs long. */
 const CATCH_UP_PAGE = 5000;
 /** How many projection streams' heads are kept in memory at most. */
@@ -131,6 +123,13 @@ export class EventLog {
   private readonly projecting: boolean;
   /** Whether `$all` must be merged with the projections' links at all. */
   private hasLinks: boolean;
+  private readonly linkSources: LinkSources = {
+    recordAt: (position) => {
+      const row = this.statements.atPosition.get(position) as EventRow | undefined;
+      return row ? toStored(row) : undefined;
+    },
+    resolveLink: (link) => this.resolveLink(link),
+  };
 
   constructor(options: EventLogOptions = {}) {
     if (options.dataDir !== undefined) {
@@ -194,7 +193,7 @@ export class EventLog {
     this.hasLinks = lastLink !== undefined;
     if (lastLink && lastLink.position > this.lastPosition) {
       this.lastPosition = lastLink.position;
-      this.nextPosition = lastLink.position + linkRecordSize(lastLink.stream, this.deriveLink(lastLink).target);
+      this.nextPosition = lastLink.position + linkRecordSize(lastLink.stream, deriveLink(lastLink, this.linkSources).target);
     }
     if (this.projecting) this.catchUpProjections(options.onProgress);
   }
@@ -556,48 +555,8 @@ export class EventLog {
     }
   }
 
-  /**
-   * A link of a projection stream as a `$>` event. Its data and metadata are derived from the record
-   * it came from, and only when asked for: readers that look at a link's stream name only (filtered
-   * `$all` reads and subscriptions skipping the projections' streams) never pay for them.
-   */
   private linkEvent(row: LinkRow): StoredEvent {
-    let derived: DerivedLink | undefined;
-    let id: string | undefined;
-    const derive = (): DerivedLink => (derived ??= this.deriveLink(row));
-    return {
-      position: row.position,
-      streamId: row.stream,
-      revision: row.revision,
-      type: LINK_EVENT_TYPE,
-      contentType: "application/octet-stream",
-      get eventId() {
-        return (id ??= linkIdOf(row.position));
-      },
-      get data() {
-        return derive().data;
-      },
-      get metadata() {
-        return derive().metadata;
-      },
-      get createdMicros() {
-        return derive().createdMicros;
-      },
-    };
-  }
-
-  private deriveLink(row: LinkRow): DerivedLink {
-    const sourceRow = this.statements.atPosition.get(row.source) as EventRow | undefined;
-    if (!sourceRow) throw new Error(`projection link at ${row.position} points to no record (${row.source})`);
-    const record = toStored(sourceRow);
-    const resolved = record.type === LINK_EVENT_TYPE ? this.resolveLink(record) : undefined;
-    const target = linkTargetOf(row.kind, { record, resolved });
-    return {
-      target,
-      data: Buffer.from(target, "utf8"),
-      metadata: Buffer.from(linkMetadataOf(row.kind, { record, resolved }), "utf8"),
-      createdMicros: record.createdMicros,
-    };
+    return linkEventOf(row, this.linkSources);
   }
 
   private streamPage(streamId: string, from: number, direction: Direction, limit: number): StoredEvent[] {
