@@ -31,9 +31,9 @@ export interface EmbeddedEventStoreOptions {
 export type RunProjections = "None" | "System" | "All";
 
 /**
- * Whether `$streams`, `$by_category`, `$by_event_type` and `$by_correlation_id` run. There are no
- * projection management calls here to start them later, so running projections starts them unless
- * told not to, and asking to start them is enough to run them.
+ * Whether the standard projections (`$streams`, `$stream_by_category`, `$by_category`, `$by_event_type`,
+ * `$by_correlation_id`) run. There are no projection management calls here to start them later, so
+ * running projections starts them unless told not to, and asking to start them is enough to run them.
  */
 export const runsStandardProjections = (options: Pick<EmbeddedEventStoreOptions, "runProjections" | "startStandardProjections">): boolean => {
   if (options.runProjections === "None") return false;

@@ -1,6 +1,7 @@
 /**
  * EventStoreDB's standard projections: `$by_category` (`$ce-<category>`), `$by_event_type`
- * (`$et-<type>`), `$by_correlation_id` (`$bc-<correlationId>`) and `$streams`, as a node started with
+ * (`$et-<type>`), `$by_correlation_id` (`$bc-<correlationId>`), `$streams` and `$stream_by_category`
+ * (`$category-<category>`, `$@` stream references), as a node started with
  * `--run-projections=All --start-standard-projections=true` keeps them (the embedded server here runs
  * with `runProjections: "All"`; a real server must run them too).
  *
@@ -199,6 +200,22 @@ describe("$streams", () => {
       { what: `${stream} in $streams` },
     );
     expect(mine.map(dataOf)).toEqual([`0@${stream}`]);
+  });
+});
+
+describe("$stream_by_category: $category-<category>", () => {
+  it("references each new stream of the category once, as a $@ event whose data is the stream's name", async () => {
+    const { client } = es();
+    const category = uniqueCategory();
+    const first = `${category}-${randomUUID()}`;
+    const second = `${category}-${randomUUID()}`;
+    await client.appendToStream(first, [jsonEvent({ type: "A", data: {} }), jsonEvent({ type: "B", data: {} })]);
+    await client.appendToStream(second, jsonEvent({ type: "C", data: {} }));
+    await client.appendToStream(first, jsonEvent({ type: "D", data: {} }));
+    const references = await linksOf(client, `$category-${category}`, 2, true);
+    expect(references.map((reference) => reference.event?.type)).toEqual(["$@", "$@"]);
+    expect(references.map(dataOf)).toEqual([first, second]);
+    expect(references.map((reference) => reference.link)).toEqual([undefined, undefined]);
   });
 });
 

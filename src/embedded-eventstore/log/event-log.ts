@@ -27,8 +27,8 @@ export interface EventLogOptions {
   /** Directory for the SQLite file; omitted means a throwaway in-memory log. */
   readonly dataDir?: string;
   /**
-   * Run EventStoreDB's standard projections (`$streams`, `$by_category`, `$by_event_type`,
-   * `$by_correlation_id`): every write adds its links in the same transaction, and records written
+   * Run EventStoreDB's standard projections (`$streams`, `$stream_by_category`, `$by_category`,
+   * `$by_event_type`, `$by_correlation_id`): every write adds its links in the same transaction, and records written
    * while they were off are caught up when the log opens.
    */
   readonly standardProjections?: boolean;

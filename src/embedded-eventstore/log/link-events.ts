@@ -1,6 +1,6 @@
 import { linkIdOf } from "./link-id.js";
 import type { LinkRow } from "./link-index.js";
-import { linkMetadataOf, linkTargetOf } from "./standard-projections.js";
+import { linkMetadataOf, linkTargetOf, linkTypeOf } from "./standard-projections.js";
 import { LINK_EVENT_TYPE, type StoredEvent } from "./types.js";
 
 /** What a link event is made from: the record its projection processed, and what a link resolves to. */
@@ -43,7 +43,7 @@ export const linkEventOf = (row: LinkRow, sources: LinkSources): StoredEvent => 
     position: row.position,
     streamId: row.stream,
     revision: row.revision,
-    type: LINK_EVENT_TYPE,
+    type: linkTypeOf(row.kind),
     contentType: "application/octet-stream",
     get eventId() {
       return (id ??= linkIdOf(row.position));

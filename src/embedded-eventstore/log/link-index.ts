@@ -19,8 +19,8 @@ interface StoredLinkRow {
   readonly kind: ProjectionKind;
 }
 
-/** The most links one record makes (`$streams`, `$ce-`, `$et-`, `$bc-`). */
-const MAX_LINKS_PER_RECORD = 4;
+/** The most links one record makes (`$streams`, `$category-`, `$ce-`, `$et-`, `$bc-`). */
+const MAX_LINKS_PER_RECORD = 5;
 /** The name/id caches are only caches: past this size they start again from the database. */
 const MAX_CACHED_STREAMS = 100_000;
 
@@ -82,7 +82,7 @@ export class LinkIndex {
     );
   }
 
-  /** Inserts the links one record made (at most four). */
+  /** Inserts the links one record made (at most five). */
   insert(links: readonly LinkRow[]): void {
     for (let offset = 0; offset < links.length; offset += MAX_LINKS_PER_RECORD) {
       const chunk = links.slice(offset, offset + MAX_LINKS_PER_RECORD);

@@ -20,12 +20,18 @@ export const PROJECTIONS = {
   byCategory: { kind: 1, name: "$by_category" },
   byEventType: { kind: 2, name: "$by_event_type" },
   byCorrelationId: { kind: 3, name: "$by_correlation_id" },
+  streamByCategory: { kind: 4, name: "$stream_by_category" },
 } as const;
 
 export type ProjectionKind = (typeof PROJECTIONS)[keyof typeof PROJECTIONS]["kind"];
 
-/** The ids a fresh node gives them, in the order it creates them ($stream_by_category, not run here, is 2). */
-const PROJECTION_IDS: Record<ProjectionKind, number> = { 0: 1, 1: 3, 2: 4, 3: 5 };
+/** The ids a fresh node gives them, in the order it creates them. */
+const PROJECTION_IDS: Record<ProjectionKind, number> = { 0: 1, 4: 2, 1: 3, 2: 4, 3: 5 };
+
+/** `$stream_by_category` writes stream references (`$@`, data: the stream's name), which are never resolved; the others links. */
+export const STREAM_REFERENCE_EVENT_TYPE = "$@";
+export const linkTypeOf = (kind: ProjectionKind): string =>
+  kind === PROJECTIONS.streamByCategory.kind ? STREAM_REFERENCE_EVENT_TYPE : LINK_EVENT_TYPE;
 
 /** The standard projections' version tag: projection id, epoch, version, projections subsystem version (4 on 24.10). */
 const versionTag = (kind: ProjectionKind): string => `${PROJECTION_IDS[kind]}:-1:1:4`;
@@ -34,13 +40,17 @@ export const STREAMS_STREAM = "$streams";
 
 /** The stream names only the projections write: their links are kept in an index, not as events. */
 export const isProjectionStream = (streamId: string): boolean =>
-  streamId === STREAMS_STREAM || streamId.startsWith("$ce-") || streamId.startsWith("$et-") || streamId.startsWith("$bc-");
+  streamId === STREAMS_STREAM ||
+  streamId.startsWith("$ce-") ||
+  streamId.startsWith("$et-") ||
+  streamId.startsWith("$bc-") ||
+  streamId.startsWith("$category-");
 
-/** A link a projection emits for one record of the log. */
+/** A link (or stream reference) a projection emits for one record of the log. */
 export interface ProjectedLink {
   readonly kind: ProjectionKind;
   readonly stream: string;
-  /** The link's data, "<revision>@<stream>". */
+  /** The link's data, "<revision>@<stream>" (a stream reference's: the stream's name). */
   readonly target: string;
 }
 
@@ -127,7 +137,13 @@ export const projectRecord = ({ record, resolved }: ProjectionSource): Projected
   if (deletedStream === undefined && isJson(event) && !hasValidJsonData(event)) return [];
 
   const links: ProjectedLink[] = [];
-  if (record.revision === 0) links.push({ kind: PROJECTIONS.streams.kind, stream: STREAMS_STREAM, target: at(0, record.streamId) });
+  if (record.revision === 0) {
+    links.push({ kind: PROJECTIONS.streams.kind, stream: STREAMS_STREAM, target: at(0, record.streamId) });
+    const streamCategory = categoryOf(record.streamId);
+    if (streamCategory !== undefined) {
+      links.push({ kind: PROJECTIONS.streamByCategory.kind, stream: `$category-${streamCategory}`, target: record.streamId });
+    }
+  }
 
   const category = categoryOf(deletedStream ?? record.streamId);
   if (category !== undefined) {
@@ -163,6 +179,8 @@ export const linkTargetOf = (kind: ProjectionKind, source: ProjectionSource): st
       return at(record.revision, deletedStreamOf(record) ?? record.streamId);
     case PROJECTIONS.byCorrelationId.kind:
       return at(record.revision, record.streamId);
+    case PROJECTIONS.streamByCategory.kind:
+      return record.streamId;
   }
 };
 
