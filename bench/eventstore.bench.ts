@@ -3,7 +3,9 @@
  * server in a worker thread as the app runs it, and durable (SQLite WAL, synchronous=FULL) unless
  * `--memory`. Prints figures; asserts nothing.
  *
- *   npm run bench:eventstore [-- --memory] [-- --seconds 3]
+ *   npm run bench:eventstore [-- --memory] [-- --seconds 3] [-- --projections]
+ *
+ * `--projections` runs the standard projections (`$ce-`, `$et-`, `$bc-`, `$streams`), as `npm start` does.
  *
  * `runEventStoreBench()` returns the same figures for the project's overall benchmark.
  */
@@ -26,6 +28,8 @@ export interface EventStoreBenchOptions {
   readonly inMemory?: boolean;
   /** How long each append scenario runs. Default 3. */
   readonly seconds?: number;
+  /** Run the standard projections, as the app's embedded server does. Default false. */
+  readonly projections?: boolean;
   /** Called with each figure as soon as it is measured. */
   readonly onFigure?: (figure: BenchFigure) => void;
 }
@@ -62,7 +66,10 @@ const countRead = async (read: AsyncIterable<{ event?: unknown }>): Promise<numb
 export async function runEventStoreBench(options: EventStoreBenchOptions = {}): Promise<BenchFigure[]> {
   const seconds = options.seconds ?? 3;
   const dataDir = options.inMemory ? undefined : mkdtempSync(join(tmpdir(), "es-bench-"));
-  const store = await startEmbeddedEventStoreInWorker(dataDir ? { port: 0, dataDir } : { port: 0, inMemory: true });
+  const projections = options.projections ? { runProjections: "All" as const } : {};
+  const store = await startEmbeddedEventStoreInWorker(
+    dataDir ? { port: 0, dataDir, ...projections } : { port: 0, inMemory: true, ...projections },
+  );
   const client = EventStoreDBClient.connectionString(store.connectionString);
   const figures: BenchFigure[] = [];
   const report = (label: string, perSecond: number): void => {
@@ -118,13 +125,16 @@ if (runDirectly) {
     options: {
       memory: { type: "boolean", default: false },
       seconds: { type: "string", default: "3" },
+      projections: { type: "boolean", default: false },
     },
   });
   console.log(
-    `embedded server in a worker thread, ${values.memory ? "in memory" : "durable (SQLite WAL, synchronous=FULL)"}, node ${process.version}`,
+    `embedded server in a worker thread, ${values.memory ? "in memory" : "durable (SQLite WAL, synchronous=FULL)"}, ` +
+      `standard projections ${values.projections ? "on" : "off"}, node ${process.version}`,
   );
   await runEventStoreBench({
     inMemory: values.memory,
+    projections: values.projections,
     seconds: Number(values.seconds),
     onFigure: (figure) => console.log(`${figure.label.padEnd(60)} ${figure.perSecond.toLocaleString("en-US").padStart(10)}/s`),
   });

@@ -24,7 +24,24 @@ export interface EmbeddedEventStoreOptions {
   readonly inMemory?: boolean;
   /** Largest total size of one append's events (data + metadata), as EventStoreDB's `MaxAppendSize`. */
   readonly maxAppendSize?: number;
+  /** EventStoreDB's `--run-projections`; with `System` or `All` the standard projections run. Default `None`, as on the server. */
+  readonly runProjections?: RunProjections;
+  /** EventStoreDB's `--start-standard-projections`; `false` keeps them stopped even when projections run. */
+  readonly startStandardProjections?: boolean;
 }
+
+export type RunProjections = "None" | "System" | "All";
+
+/**
+ * Whether the standard projections (`$streams`, `$stream_by_category`, `$by_category`, `$by_event_type`,
+ * `$by_correlation_id`) run. There are no projection management calls here to start them later, so
+ * running projections starts them unless told not to, and asking to start them is enough to run them.
+ */
+export const runsStandardProjections = (options: Pick<EmbeddedEventStoreOptions, "runProjections" | "startStandardProjections">): boolean => {
+  if (options.runProjections === "None") return false;
+  if (options.runProjections === undefined) return options.startStandardProjections === true;
+  return options.startStandardProjections ?? true;
+};
 
 export interface EmbeddedEventStore {
   readonly port: number;
@@ -46,7 +63,11 @@ export const startEmbeddedEventStore = async (options: EmbeddedEventStoreOptions
     throw new Error("startEmbeddedEventStore needs a dataDir, or inMemory: true");
   }
   const host = options.host ?? "127.0.0.1";
-  const log = new EventLog(options.inMemory ? {} : { dataDir: options.dataDir });
+  const log = new EventLog({
+    ...(options.inMemory ? {} : { dataDir: options.dataDir }),
+    standardProjections: runsStandardProjections(options),
+    onProgress: (message) => console.log(message),
+  });
   writeSystemStreams(log);
   const limits = { maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE };
   const subscriptions = new PersistentSubscriptions(log);

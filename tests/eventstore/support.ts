@@ -30,7 +30,7 @@ import {
   type ReadStreamOptions,
   type ResolvedEvent,
 } from "@eventstore/db-client";
-import type { EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import type { EmbeddedEventStore, EmbeddedEventStoreOptions } from "../../src/embedded-eventstore/index.js";
 
 /** Set when the suite runs against a real EventStoreDB instead of the embedded server. */
 export const REAL_SERVER_URL: string | undefined = process.env.EVENTSTORE_URL || undefined;
@@ -69,10 +69,10 @@ export interface EventStoreContext {
 
 /**
  * Call once at the top level of a test file. In `beforeAll` it connects to EVENTSTORE_URL when set,
- * otherwise starts an embedded in-memory server on a free port. `afterAll` disposes every client it
+ * otherwise starts an embedded in-memory server on a free port (with `embeddedOptions`, e.g. projections). `afterAll` disposes every client it
  * handed out and stops the embedded server. Returns a getter for the context.
  */
-export function useEventStore(): () => EventStoreContext {
+export function useEventStore(embeddedOptions: Partial<EmbeddedEventStoreOptions> = {}): () => EventStoreContext {
   let context: EventStoreContext | undefined;
   let embedded: EmbeddedEventStore | undefined;
   const clients: EventStoreDBClient[] = [];
@@ -83,7 +83,7 @@ export function useEventStore(): () => EventStoreContext {
       connectionString = REAL_SERVER_URL;
     } else {
       const { startEmbeddedEventStore } = await import("../../src/embedded-eventstore/index.js");
-      embedded = await startEmbeddedEventStore({ port: 0, inMemory: true });
+      embedded = await startEmbeddedEventStore({ ...embeddedOptions, port: 0, inMemory: true });
       connectionString = embedded.connectionString;
     }
     const newClient = (cs: string = connectionString): EventStoreDBClient => {

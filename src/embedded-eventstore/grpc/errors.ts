@@ -44,3 +44,9 @@ export const invalidArgument = (details: string): ServiceError => rpcError(statu
 /** A write that SQLite refused or could not make durable: only the calls of that write fail. */
 export const storageError = (cause: unknown): ServiceError =>
   rpcError(status.INTERNAL, `Storage error: ${cause instanceof Error ? cause.message : String(cause)}`);
+
+/** Streams only the standard projections write; a secure node would refuse such a write to any non-admin the same way. */
+export const projectionStreamWriteError = (streamName: string): ServiceError =>
+  rpcError(status.PERMISSION_DENIED, `Access denied: '${streamName}' is written by the standard projections only.`, {
+    exception: "access-denied",
+  });

@@ -19,10 +19,21 @@ import {
 } from "./types.js";
 import { type StreamMetadata, parseStreamMetadata } from "./stream-metadata.js";
 import { clockMicros } from "./clock.js";
+import { type LinkRow, LinkIndex } from "./link-index.js";
+import { isProjectionStream, projectRecord } from "./standard-projections.js";
+import { deriveLink, linkEventOf, type LinkSources } from "./link-events.js";
 
 export interface EventLogOptions {
   /** Directory for the SQLite file; omitted means a throwaway in-memory log. */
   readonly dataDir?: string;
+  /**
+   * Run EventStoreDB's standard projections (`$streams`, `$stream_by_category`, `$by_category`,
+   * `$by_event_type`, `$by_correlation_id`): every write adds its links in the same transaction, and records written
+   * while they were off are caught up when the log opens.
+   */
+  readonly standardProjections?: boolean;
+  /** Told how a long catch-up of the projections is going. */
+  readonly onProgress?: (message: string) => void;
 }
 
 interface StreamState {
@@ -64,6 +75,15 @@ const utf8Length = (text: string): number => Buffer.byteLength(text, "utf8");
 const recordSize = (stream: string, type: string, data: Uint8Array, metadata: Uint8Array): number =>
   96 + utf8Length(stream) + utf8Length(type) + data.length + metadata.length;
 
+/** A link record's size: its metadata (checkpoint tag, ids) is put together when read, so it is estimated. */
+const linkRecordSize = (stream: string, target: string): number => 96 + utf8Length(stream) + 2 + utf8Length(target) + 160;
+
+/** Catch-up of the projections: records per transaction, and how often it reports when it runs long. */
+const CATCH_UP_PAGE = 5000;
+/** How many projection streams' heads are kept in memory at most. */
+const MAX_CACHED_HEADS = 100_000;
+const CATCH_UP_REPORT_MS = 2000;
+
 export type AppendListener = (lastPosition: number) => void;
 
 export interface AppendRequest {
@@ -91,12 +111,25 @@ interface Positions {
 export class EventLog {
   private readonly db: Database.Database;
   private readonly streams = new Map<string, StreamState>();
+  /** Last revisions of the projection streams, for appending links. */
+  private readonly projectionHeads = new Map<string, number>();
   private readonly listeners = new Set<AppendListener>();
   private nextPosition = 0;
   private lastPosition = -1;
   private readonly statements;
   /** Runs one append in a SAVEPOINT when called inside the group's transaction. */
   private readonly appendInSavepoint;
+  private readonly links: LinkIndex;
+  private readonly projecting: boolean;
+  /** Whether `$all` must be merged with the projections' links at all. */
+  private hasLinks: boolean;
+  private readonly linkSources: LinkSources = {
+    recordAt: (position) => {
+      const row = this.statements.atPosition.get(position) as EventRow | undefined;
+      return row ? toStored(row) : undefined;
+    },
+    resolveLink: (link) => this.resolveLink(link),
+  };
 
   constructor(options: EventLogOptions = {}) {
     if (options.dataDir !== undefined) {
@@ -141,16 +174,28 @@ export class EventLog {
       allForwards: this.db.prepare(`SELECT * FROM events WHERE position >= ? ORDER BY position ASC LIMIT ?`),
       allBackwards: this.db.prepare(`SELECT * FROM events WHERE position < ? ORDER BY position DESC LIMIT ?`),
       lastRow: this.db.prepare(`SELECT * FROM events ORDER BY position DESC LIMIT 1`),
+      atPosition: this.db.prepare(`SELECT * FROM events WHERE position = ?`),
+      eventsAfter: this.db.prepare(`SELECT * FROM events WHERE position > ? ORDER BY position ASC LIMIT ?`),
+      eventCount: this.db.prepare(`SELECT COUNT(*) AS count FROM events WHERE position > ?`),
       idsInStream: this.db.prepare(`SELECT revision FROM events WHERE stream = ? AND event_id = ?`),
     };
     this.appendInSavepoint = this.db.transaction((request: AppendRequest) =>
       this.appendInTransaction(request.streamId, request.expected, request.events),
     );
+    this.links = new LinkIndex(this.db);
+    this.projecting = options.standardProjections ?? false;
     const last = this.statements.lastRow.get() as EventRow | undefined;
     if (last) {
       this.lastPosition = last.position;
       this.nextPosition = last.position + recordSize(last.stream, last.type, last.data, last.metadata);
     }
+    const lastLink = this.links.lastLink();
+    this.hasLinks = lastLink !== undefined;
+    if (lastLink && lastLink.position > this.lastPosition) {
+      this.lastPosition = lastLink.position;
+      this.nextPosition = lastLink.position + linkRecordSize(lastLink.stream, deriveLink(lastLink, this.linkSources).target);
+    }
+    if (this.projecting) this.catchUpProjections(options.onProgress);
   }
 
   close(): void {
@@ -196,7 +241,11 @@ export class EventLog {
     const before = this.positions();
     let results: GroupAppendResult[];
     try {
-      results = this.db.transaction(() => requests.map((request) => this.appendOne(request)))();
+      results = this.db.transaction(() => {
+        const outcomes = requests.map((request) => this.appendOne(request));
+        this.saveProjectionCheckpoint();
+        return outcomes;
+      })();
     } catch (error) {
       this.restore(before);
       throw toError(error);
@@ -256,17 +305,15 @@ export class EventLog {
     const first = this.firstReadableRevision(state);
     if (state.last < 0 || first > state.last) return "not_found";
     const capped = Math.min(limit, Number.MAX_SAFE_INTEGER);
-    let rows: EventRow[];
+    let events: StoredEvent[];
     if (direction === "forwards") {
       const start = from === "start" ? first : from === "end" ? state.last + 1 : Math.max(from, first);
-      rows = this.statements.streamForwards.all(streamId, start, capped) as EventRow[];
+      events = this.streamPage(streamId, start, direction, capped);
     } else {
       const start = from === "end" ? state.last : from === "start" ? first : Math.min(from, state.last);
-      rows = (this.statements.streamBackwards.all(streamId, start, capped) as EventRow[]).filter(
-        (row) => row.revision >= first,
-      );
+      events = this.streamPage(streamId, start, direction, capped).filter((event) => event.revision >= first);
     }
-    return this.applyMaxAge(state.metadata, rows.map(toStored));
+    return this.applyMaxAge(state.metadata, events);
   }
 
   /** A page of `$all` in log order; forwards includes `from`, backwards starts strictly below it. */
@@ -275,10 +322,33 @@ export class EventLog {
       direction === "forwards"
         ? (this.statements.allForwards.all(from, limit) as EventRow[])
         : (this.statements.allBackwards.all(from, limit) as EventRow[]);
-    return rows.map(toStored);
+    if (!this.hasLinks) return rows.map(toStored);
+    // The projections' links sit in `$all` between events: merge the two orders.
+    const links = this.links.allPage(from, direction, limit);
+    const before = direction === "forwards" ? (a: number, b: number) => a < b : (a: number, b: number) => a > b;
+    const merged: StoredEvent[] = [];
+    let event = 0;
+    let link = 0;
+    while (merged.length < limit) {
+      const nextEvent = rows[event];
+      const nextLink = links[link];
+      if (!nextEvent && !nextLink) break;
+      if (nextEvent && (!nextLink || before(nextEvent.position, nextLink.position))) {
+        merged.push(toStored(nextEvent));
+        event += 1;
+      } else if (nextLink) {
+        merged.push(this.linkEvent(nextLink));
+        link += 1;
+      }
+    }
+    return merged;
   }
 
   eventAt(streamId: string, revision: number): StoredEvent | undefined {
+    if (isProjectionStream(streamId)) {
+      const link = this.links.at(streamId, revision);
+      return link ? this.linkEvent(link) : undefined;
+    }
     const row = this.statements.byRevision.get(streamId, revision) as EventRow | undefined;
     return row ? toStored(row) : undefined;
   }
@@ -289,12 +359,15 @@ export class EventLog {
     const text = Buffer.from(link.data).toString("utf8");
     const at = text.indexOf("@");
     if (at <= 0) return undefined;
-    const revision = Number(text.slice(0, at));
+    const digits = text.slice(0, at);
     const streamId = text.slice(at + 1);
+    // long.MaxValue, a tombstone's number, is beyond a double's exact range.
+    const revision = digits === INT64_MAX ? TOMBSTONE_REVISION : Number(digits);
     if (!Number.isSafeInteger(revision)) return undefined;
     const state = this.state(streamId);
     if (state.tombstoned || revision < this.firstReadableRevision(state)) return undefined;
-    return this.eventAt(streamId, revision);
+    const target = this.eventAt(streamId, revision);
+    return target && this.applyMaxAge(state.metadata, [target]).length > 0 ? target : undefined;
   }
 
   private appendOne(request: AppendRequest): GroupAppendResult {
@@ -310,7 +383,11 @@ export class EventLog {
   private writeTransaction<T>(write: () => T): T {
     const before = this.positions();
     try {
-      return this.db.transaction(write)();
+      return this.db.transaction(() => {
+        const result = write();
+        this.saveProjectionCheckpoint();
+        return result;
+      })();
     } catch (error) {
       this.restore(before);
       throw error;
@@ -326,6 +403,8 @@ export class EventLog {
     this.lastPosition = positions.lastPosition;
     this.nextPosition = positions.nextPosition;
     this.streams.clear();
+    this.projectionHeads.clear();
+    this.links.forgetCached();
   }
 
   private appendInTransaction(streamId: string, expected: ExpectedRevision, events: readonly ProposedEvent[]): AppendOutcome {
@@ -363,6 +442,7 @@ export class EventLog {
 
   private insert(streamId: string, revision: number, event: ProposedEvent): number {
     const position = this.nextPosition;
+    const createdMicros = clockMicros();
     this.statements.insert.run({
       position,
       stream: streamId,
@@ -372,11 +452,119 @@ export class EventLog {
       content_type: event.contentType,
       data: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength),
       metadata: Buffer.from(event.metadata.buffer, event.metadata.byteOffset, event.metadata.byteLength),
-      created_us: clockMicros(),
+      created_us: createdMicros,
     });
     this.lastPosition = position;
     this.nextPosition = position + recordSize(streamId, event.type, event.data, event.metadata);
+    if (this.projecting) {
+      this.project({
+        position,
+        streamId,
+        revision,
+        eventId: event.id,
+        type: event.type,
+        contentType: event.contentType,
+        data: event.data,
+        metadata: event.metadata,
+        createdMicros,
+      });
+    }
     return position;
+  }
+
+  /** Adds the links the standard projections make of one record, right behind it in `$all`. */
+  private project(record: StoredEvent): void {
+    const resolved = record.type === LINK_EVENT_TYPE ? this.resolveLink(record) : undefined;
+    const rows: LinkRow[] = [];
+    for (const link of projectRecord({ record, resolved })) {
+      const revision = this.projectionHead(link.stream) + 1;
+      const position = this.nextPosition;
+      rows.push({ position, stream: link.stream, revision, source: record.position, kind: link.kind });
+      this.setProjectionHead(link.stream, revision);
+      const cached = this.streams.get(link.stream);
+      if (cached) cached.last = revision;
+      this.lastPosition = position;
+      this.nextPosition = position + linkRecordSize(link.stream, link.target);
+    }
+    if (rows.length === 0) return;
+    this.links.insert(rows);
+    this.hasLinks = true;
+  }
+
+  private setProjectionHead(stream: string, revision: number): void {
+    // A cache, not the truth: bounded, it falls back to the index when it starts again.
+    if (this.projectionHeads.size >= MAX_CACHED_HEADS && !this.projectionHeads.has(stream)) this.projectionHeads.clear();
+    this.projectionHeads.set(stream, revision);
+  }
+
+  /**
+   * Last revision of a projection stream, without the metadata a reader's stream state loads: most
+   * `$bc-` streams are written once and never read.
+   */
+  private projectionHead(stream: string): number {
+    let head = this.projectionHeads.get(stream) ?? this.streams.get(stream)?.last;
+    if (head === undefined) {
+      head = this.links.lastRevision(stream);
+      this.setProjectionHead(stream, head);
+    }
+    return head;
+  }
+
+  /** Records that every record up to the log's head has been projected, in the transaction that wrote them. */
+  private saveProjectionCheckpoint(): void {
+    if (this.projecting && this.lastPosition >= 0) this.links.setCheckpoint(this.lastPosition);
+  }
+
+  /**
+   * Projects the records written while the projections were off (or before they existed), as a
+   * real node's projections catch up: their links go to the end of the log.
+   */
+  private catchUpProjections(onProgress: ((message: string) => void) | undefined): void {
+    let scanned = this.links.checkpoint();
+    if (scanned >= this.lastPosition) return;
+    const total = (this.statements.eventCount.get(scanned) as { count: number }).count;
+    const started = Date.now();
+    let reported = started;
+    let done = 0;
+    for (;;) {
+      const page = (this.statements.eventsAfter.all(scanned, CATCH_UP_PAGE) as EventRow[]).map(toStored);
+      const last = page.at(-1);
+      if (!last) break;
+      this.writeCatchUpPage(page, last.position);
+      scanned = last.position;
+      done += page.length;
+      if (Date.now() - reported >= CATCH_UP_REPORT_MS) {
+        reported = Date.now();
+        onProgress?.(`Standard projections: indexed ${done} of ${total} records (${Math.floor((done / total) * 100)}%)`);
+      }
+    }
+    this.writeTransaction(() => undefined);
+    if (reported !== started) onProgress?.(`Standard projections: indexed ${done} records in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  private writeCatchUpPage(page: readonly StoredEvent[], lastScanned: number): void {
+    const before = this.positions();
+    try {
+      this.db.transaction(() => {
+        for (const record of page) this.project(record);
+        this.links.setCheckpoint(lastScanned);
+      })();
+    } catch (error) {
+      this.restore(before);
+      throw error;
+    }
+  }
+
+  private linkEvent(row: LinkRow): StoredEvent {
+    return linkEventOf(row, this.linkSources);
+  }
+
+  private streamPage(streamId: string, from: number, direction: Direction, limit: number): StoredEvent[] {
+    if (isProjectionStream(streamId)) {
+      return this.links.streamPage(streamId, from, direction, limit).map((row) => this.linkEvent(row));
+    }
+    const statement = direction === "forwards" ? this.statements.streamForwards : this.statements.streamBackwards;
+    return (statement.all(streamId, from, limit) as EventRow[]).map(toStored);
   }
 
   /**
@@ -452,8 +640,11 @@ export class EventLog {
   private state(streamId: string): StreamState {
     let state = this.streams.get(streamId);
     if (!state) {
-      const last = (this.statements.lastRevision.get(streamId) as { last: number | null }).last ?? -1;
-      const tombstoned = this.statements.tombstone.get(streamId) !== undefined;
+      const projected = isProjectionStream(streamId);
+      const last = projected
+        ? this.links.lastRevision(streamId)
+        : ((this.statements.lastRevision.get(streamId) as { last: number | null }).last ?? -1);
+      const tombstoned = !projected && this.statements.tombstone.get(streamId) !== undefined;
       state = { last, tombstoned, metadata: this.loadMetadata(streamId), isMetastream: isMetastream(streamId) };
       this.streams.set(streamId, state);
     }

@@ -1,7 +1,8 @@
 import type { EventLog } from "../log/event-log.js";
 import { type EventFilter, createFilter, selectsFromAll } from "../log/event-filter.js";
-import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, type ProposedEvent, type StoredEvent, metastreamOf } from "../log/types.js";
+import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, type ProposedEvent, type StoredEvent, isHiddenFromAll, metastreamOf } from "../log/types.js";
 import { chooseConsumer } from "./consumer-strategy.js";
+import type { Measurement, RequestStatistics } from "./request-statistics.js";
 import {
   type GroupDefinition,
   checkpointStreamOf,
@@ -14,16 +15,25 @@ export interface Consumer {
   readonly id: string;
   readonly connectionName: string;
   readonly from: string;
+  /** The user the connection runs as: "system" on an insecure node, which authenticates everyone so. */
+  readonly username: string;
   readonly capacity: number;
   inFlight: number;
   totalItems: number;
+  /** `totalItems` when statistics were last asked for: the per-second rate is measured between two asks. */
+  totalItemsAtLastMeasurement: number;
+  /** Set when the group keeps extra statistics. */
+  readonly statistics: RequestStatistics | undefined;
   deliver(delivery: Delivery): void;
   drop(reason: "deleted" | "updated" | "stopped"): void;
 }
 
 export interface Delivery {
+  /** The event, or the link itself when it is not resolved (or did not resolve: see `unresolved`). */
   readonly event: StoredEvent;
   readonly link: StoredEvent | undefined;
+  /** A link the group was asked to resolve whose event is gone: it is sent as the link alone. */
+  readonly unresolved: boolean;
   readonly retryCount: number;
 }
 
@@ -69,6 +79,8 @@ export class SubscriptionGroup {
   private lastCheckpoint: number | undefined;
   private processedSinceCheckpoint = 0;
   private totalItems = 0;
+  private totalItemsAtLastMeasurement = 0;
+  private lastMeasuredAt = performance.now();
   private parkedCount = 0;
   private rotation = 0;
   private pumping = false;
@@ -178,7 +190,9 @@ export class SubscriptionGroup {
     if (!last) return;
     for (const link of replayed) {
       const original = this.log.resolveLink(link);
-      if (original) this.retryQueue.push({ event: original, link, ackId: link.eventId, slot: undefined, retryCount: 0, consumer: undefined, deadline: 0 });
+      if (original) {
+        this.retryQueue.push({ event: original, link, unresolved: false, ackId: link.eventId, slot: undefined, retryCount: 0, consumer: undefined, deadline: 0 });
+      }
     }
     this.log.append(metastreamOf(parkedStream), { kind: "any" }, [
       jsonEvent(METADATA_EVENT_TYPE, { $tb: last.revision + 1, $acl: ADMIN_ONLY_ACL }),
@@ -187,18 +201,38 @@ export class SubscriptionGroup {
     this.schedulePump();
   }
 
+  /**
+   * The group's statistics. As on EventStoreDB, the rates and "since last measurement" counts cover the
+   * time since statistics were last asked for, so asking resets them.
+   */
   info(): GroupStatistics {
+    const now = performance.now();
+    const elapsedSeconds = (now - this.lastMeasuredAt) / 1000;
+    const perSecond = (items: number): number => (elapsedSeconds > 0 ? Math.floor(items / elapsedSeconds) : 0);
+    this.lastMeasuredAt = now;
+    const sinceLast = this.totalItems - this.totalItemsAtLastMeasurement;
+    this.totalItemsAtLastMeasurement = this.totalItems;
     return {
-      consumers: this.consumers.map((consumer) => ({
-        id: consumer.id,
-        from: consumer.from,
-        connectionName: consumer.connectionName,
-        totalItems: consumer.totalItems,
-        inFlight: consumer.inFlight,
-        availableSlots: Math.max(0, consumer.capacity - consumer.inFlight),
-      })),
+      consumers: this.consumers.map((consumer) => {
+        const consumerSinceLast = consumer.totalItems - consumer.totalItemsAtLastMeasurement;
+        consumer.totalItemsAtLastMeasurement = consumer.totalItems;
+        return {
+          id: consumer.id,
+          from: consumer.from,
+          username: consumer.username,
+          connectionName: consumer.connectionName,
+          totalItems: consumer.totalItems,
+          countSinceLastMeasurement: consumerSinceLast,
+          averageItemsPerSecond: perSecond(consumerSinceLast),
+          inFlight: consumer.inFlight,
+          availableSlots: Math.max(0, consumer.capacity - consumer.inFlight),
+          measurements: consumer.statistics?.measurements() ?? [],
+        };
+      }),
       status: this.sourceExhausted && this.readBuffer.length === 0 ? "Live" : "Behind",
       totalItems: this.totalItems,
+      countSinceLastMeasurement: sinceLast,
+      averagePerSecond: perSecond(sinceLast),
       lastCheckpoint: this.lastCheckpoint === undefined ? "" : formatPosition(this.definition.source, this.lastCheckpoint),
       lastKnown: this.lastKnown === undefined ? "" : formatPosition(this.definition.source, this.lastKnown),
       readBufferCount: this.readBuffer.length,
@@ -291,6 +325,7 @@ export class SubscriptionGroup {
     this.outstanding.set(message.ackId, message);
     consumer.inFlight += 1;
     consumer.totalItems += 1;
+    consumer.statistics?.start(message.ackId);
     this.totalItems += 1;
     consumer.deliver(message);
   }
@@ -311,6 +346,8 @@ export class SubscriptionGroup {
     for (const record of records) {
       const position = source.kind === "stream" ? record.revision : record.position;
       this.cursor = position + 1;
+      // What `$all` never shows (the epoch at position 0, $all groups' own streams) is no position of the group's.
+      if (source.kind === "all" && isHiddenFromAll(record.streamId)) continue;
       this.lastKnown = position;
       const slot: Slot = { position, done: false };
       this.slots.push(slot);
@@ -325,11 +362,12 @@ export class SubscriptionGroup {
   }
 
   private toMessage(record: StoredEvent, slot: Slot | undefined, retryCount: number): Message {
-    const resolved =
-      this.definition.settings.resolveLinkTos && record.type === LINK_EVENT_TYPE ? this.log.resolveLink(record) : undefined;
+    const resolving = this.definition.settings.resolveLinkTos && record.type === LINK_EVENT_TYPE;
+    const resolved = resolving ? this.log.resolveLink(record) : undefined;
     return {
       event: resolved ?? record,
       link: resolved ? record : undefined,
+      unresolved: resolving && !resolved,
       ackId: record.eventId,
       slot,
       retryCount,
@@ -342,7 +380,10 @@ export class SubscriptionGroup {
     const message = this.outstanding.get(id);
     if (!message) return undefined;
     this.outstanding.delete(id);
-    if (message.consumer) message.consumer.inFlight -= 1;
+    if (message.consumer) {
+      message.consumer.inFlight -= 1;
+      message.consumer.statistics?.end(id);
+    }
     message.consumer = undefined;
     return message;
   }
@@ -358,7 +399,10 @@ export class SubscriptionGroup {
 
   private retry(message: Message): void {
     this.outstanding.delete(message.ackId);
-    if (message.consumer) message.consumer.inFlight -= 1;
+    if (message.consumer) {
+      message.consumer.inFlight -= 1;
+      message.consumer.statistics?.end(message.ackId);
+    }
     message.consumer = undefined;
     if (message.retryCount >= this.definition.settings.maxRetryCount) {
       this.park(message, `Reached retry count of ${this.definition.settings.maxRetryCount}`);
@@ -433,13 +477,19 @@ export interface GroupStatistics {
   readonly consumers: readonly {
     readonly id: string;
     readonly from: string;
+    readonly username: string;
     readonly connectionName: string;
     readonly totalItems: number;
+    readonly countSinceLastMeasurement: number;
+    readonly averageItemsPerSecond: number;
     readonly inFlight: number;
     readonly availableSlots: number;
+    readonly measurements: readonly Measurement[];
   }[];
   readonly status: string;
   readonly totalItems: number;
+  readonly countSinceLastMeasurement: number;
+  readonly averagePerSecond: number;
   readonly lastCheckpoint: string;
   readonly lastKnown: string;
   readonly readBufferCount: number;

@@ -29,6 +29,8 @@ export const connectEventStore = async (settings: EventStoreSettings): Promise<E
     settings.url === undefined
       ? await startEmbeddedEventStoreInWorker({
           port: settings.embeddedPort,
+          // As the docker-compose EventStoreDB does, so `$ce-`, `$et-`, `$bc-` and `$streams` can be browsed.
+          runProjections: "All",
           ...(settings.inMemory ? { inMemory: true } : { dataDir: settings.dataDir }),
           ...(settings.onEmbeddedCrash ? { onCrash: settings.onEmbeddedCrash } : {}),
         })

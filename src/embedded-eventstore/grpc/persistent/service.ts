@@ -8,6 +8,10 @@ import { fillRecordedEvent, readStreamName, readUuid, wireToNumber } from "../co
 import { invalidArgument, rpcError } from "../errors.js";
 import { persistentPb, sharedPb, type StreamIdentifier } from "../proto.js";
 import { parseGroupRequest, settingsProblem } from "./settings.js";
+import { RequestStatistics } from "../../persistent/request-statistics.js";
+
+/** An insecure node authenticates every connection as its system account. */
+const INSECURE_USER = "system";
 
 const groupTrailers = (source: GroupSource, group: string): Record<string, string> => ({
   "stream-name": sourceName(source),
@@ -208,9 +212,12 @@ const createConsumer = (
   id: randomUUID(),
   connectionName: call.metadata.get("connection-name")[0]?.toString() ?? "<unknown>",
   from: call.getPeer(),
+  username: INSECURE_USER,
   capacity,
   inFlight: 0,
   totalItems: 0,
+  totalItemsAtLastMeasurement: 0,
+  statistics: group.definition.settings.extraStatistics ? new RequestStatistics() : undefined,
   deliver: (delivery: Delivery) => {
     call.write(toReadResp(delivery, group.definition.source, structuredIds));
   },
@@ -223,7 +230,8 @@ const createConsumer = (
 const toReadResp = (delivery: Delivery, source: GroupSource, structuredIds: boolean): pb.ReadResp => {
   const response = new persistentPb.ReadResp();
   const readEvent = new persistentPb.ReadResp.ReadEvent();
-  readEvent.setEvent(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.event, structuredIds));
+  if (delivery.unresolved) readEvent.setLink(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.event, structuredIds));
+  else readEvent.setEvent(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.event, structuredIds));
   if (delivery.link) readEvent.setLink(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.link, structuredIds));
   if (source.kind === "all") readEvent.setCommitPosition(String((delivery.link ?? delivery.event).position));
   else readEvent.setNoPosition(new sharedPb.Empty());
@@ -243,19 +251,27 @@ const subscriptionInfo = (group: SubscriptionGroup): pb.SubscriptionInfo => {
     stats.consumers.map((consumer) => {
       const connection = new persistentPb.SubscriptionInfo.ConnectionInfo();
       connection.setFrom(consumer.from);
-      connection.setUsername("");
-      connection.setAverageItemsPerSecond(0);
+      connection.setUsername(consumer.username);
+      connection.setAverageItemsPerSecond(consumer.averageItemsPerSecond);
       connection.setTotalItems(String(consumer.totalItems));
-      connection.setCountSinceLastMeasurement("0");
+      connection.setCountSinceLastMeasurement(String(consumer.countSinceLastMeasurement));
+      connection.setObservedMeasurementsList(
+        consumer.measurements.map(({ key, value }) => {
+          const measurement = new persistentPb.SubscriptionInfo.Measurement();
+          measurement.setKey(key);
+          measurement.setValue(String(value));
+          return measurement;
+        }),
+      );
       connection.setAvailableSlots(consumer.availableSlots);
       connection.setInFlightMessages(consumer.inFlight);
       connection.setConnectionName(consumer.connectionName);
       return connection;
     }),
   );
-  info.setAveragePerSecond(0);
+  info.setAveragePerSecond(stats.averagePerSecond);
   info.setTotalItems(String(stats.totalItems));
-  info.setCountSinceLastMeasurement("0");
+  info.setCountSinceLastMeasurement(String(stats.countSinceLastMeasurement));
   info.setLastCheckpointedEventPosition(stats.lastCheckpoint);
   info.setLastKnownEventPosition(stats.lastKnown);
   info.setResolveLinkTos(settings.resolveLinkTos);

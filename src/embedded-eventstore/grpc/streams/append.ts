@@ -2,7 +2,15 @@ import { status, type sendUnaryData, type ServerDuplexStream, type ServerReadabl
 import type { GroupCommit } from "../../log/group-commit.js";
 import type { AppendOutcome, ExpectedRevision, ProposedEvent } from "../../log/types.js";
 import { readStreamName, readUuid, streamIdentifier } from "../convert.js";
-import { invalidArgument, maximumAppendSizeExceededError, rpcError, storageError, streamDeletedError } from "../errors.js";
+import {
+  invalidArgument,
+  maximumAppendSizeExceededError,
+  projectionStreamWriteError,
+  rpcError,
+  storageError,
+  streamDeletedError,
+} from "../errors.js";
+import { isProjectionStream } from "../../log/standard-projections.js";
 import {
   anyPb,
   codePb,
@@ -109,6 +117,7 @@ export const appendHandler =
       if (failure) return callback(failure);
       if (streamName === undefined) return callback(invalidArgument("Append requests must start with options"));
       if (streamName === "") return callback(handlerException());
+      if (isProjectionStream(streamName)) return callback(projectionStreamWriteError(streamName));
       const name = streamName;
       commits.append({ streamId: name, expected, events }).then(
         (outcome) => {
@@ -181,7 +190,19 @@ interface PendingBatch {
   readonly deadlineMs: number | undefined;
   readonly events: ProposedEvent[];
   size: number;
+  /** Fires the append's timeout while its chunks are still coming. */
+  timer: NodeJS.Timeout | undefined;
 }
+
+/** Deadlines beyond what a timer can wait (about 24.8 days) never fire in practice. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const timeoutFailure = (): BatchFailure => ({
+  code: codePb.Code.DEADLINE_EXCEEDED,
+  message: "Timeout",
+  typeName: "event_store.client.Timeout",
+  details: new sharedPb.Timeout().serializeBinary(),
+});
 
 const badRequest = (message: string): BatchFailure => {
   const details = new sharedPb.BadRequest();
@@ -220,23 +241,43 @@ export const batchAppendHandler =
         // Chunks for a correlation id that was never opened with options are ignored, as by EventStoreDB.
         if (!options) return;
         const deadline = options.getDeadline();
-        batch = {
+        const opened: PendingBatch = {
           streamName: readStreamName(options.getStreamIdentifier()) ?? "",
           expected: readExpectedRevision(options, () => (options.hasStreamPosition() ? options.getStreamPosition() : undefined)),
           deadlineMs: deadline ? deadline.getSeconds() * 1000 + Math.floor(deadline.getNanos() / 1e6) : undefined,
           events: [],
           size: 0,
+          timer: undefined,
         };
+        const remainingMs = opened.deadlineMs === undefined ? undefined : opened.deadlineMs - Date.now();
+        const timedOut = (): void => {
+          pending.delete(correlationId);
+          failed.add(correlationId);
+          if (!call.cancelled && call.writable) call.write(errorResponse(correlation, opened.streamName, timeoutFailure()));
+        };
+        // As EventStoreDB: options already past their deadline are answered at once, before anything
+        // else is looked at; otherwise the append times out if its last chunk is not in by then.
+        if (remainingMs !== undefined && remainingMs <= 0) {
+          timedOut();
+          return;
+        }
+        if (remainingMs !== undefined && remainingMs < MAX_TIMER_MS) {
+          opened.timer = setTimeout(timedOut, remainingMs);
+          opened.timer.unref();
+        }
+        batch = opened;
         pending.set(correlationId, batch);
       }
       const failure = collect(batch, request.getProposedMessagesList(), limits);
       if (failure) {
+        clearTimeout(batch.timer);
         pending.delete(correlationId);
         failed.add(correlationId);
         call.write(errorResponse(correlation, batch.streamName, failure));
         return;
       }
       if (request.getIsFinal()) {
+        clearTimeout(batch.timer);
         pending.delete(correlationId);
         committing += 1;
         void complete(commits, batch, correlation).then((response) => {
@@ -271,12 +312,12 @@ const collect = (batch: PendingBatch, messages: readonly ProposedMessage[], limi
 
 const complete = async (commits: GroupCommit, batch: PendingBatch, correlation: UUID): Promise<BatchAppendResp> => {
   if (batch.streamName === "") return errorResponse(correlation, batch.streamName, badRequest("Stream name must not be empty"));
-  if (batch.deadlineMs !== undefined && Date.now() > batch.deadlineMs) {
+  if (isProjectionStream(batch.streamName)) {
     return errorResponse(correlation, batch.streamName, {
-      code: codePb.Code.DEADLINE_EXCEEDED,
-      message: "Timeout",
-      typeName: "event_store.client.Timeout",
-      details: new sharedPb.Timeout().serializeBinary(),
+      code: codePb.Code.PERMISSION_DENIED,
+      message: "AccessDenied",
+      typeName: "event_store.client.AccessDenied",
+      details: new sharedPb.AccessDenied().serializeBinary(),
     });
   }
   let outcome: AppendOutcome;

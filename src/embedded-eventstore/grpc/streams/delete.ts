@@ -2,7 +2,8 @@ import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import type { EventLog } from "../../log/event-log.js";
 import type { DeleteOutcome, ExpectedRevision } from "../../log/types.js";
 import { readStreamName } from "../convert.js";
-import { invalidArgument, streamDeletedError, wrongExpectedVersionError } from "../errors.js";
+import { invalidArgument, projectionStreamWriteError, streamDeletedError, wrongExpectedVersionError } from "../errors.js";
+import { isProjectionStream } from "../../log/standard-projections.js";
 import { streamsPb, type DeleteReq, type DeleteResp, type TombstoneReq, type TombstoneResp } from "../proto.js";
 import { currentToTrailer, expectedToTrailer, readExpectedRevision } from "./expected-revision.js";
 
@@ -17,6 +18,10 @@ const deletion = <Req extends DeleteReq | TombstoneReq, Resp>(
     const streamName = readStreamName(options?.getStreamIdentifier());
     if (!options || streamName === undefined || streamName === "") {
       callback(invalidArgument("Delete requests need a stream name"));
+      return;
+    }
+    if (isProjectionStream(streamName)) {
+      callback(projectionStreamWriteError(streamName));
       return;
     }
     const expected = readExpectedRevision(options, () => (options.hasRevision() ? options.getRevision() : undefined));

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import type { EventLog } from "../../log/event-log.js";
 import { type EventFilter, createFilter, selectsFromAll } from "../../log/event-filter.js";
-import type { Direction, StoredEvent } from "../../log/types.js";
+import { type Direction, type StoredEvent, LINK_EVENT_TYPE } from "../../log/types.js";
 import { CallLifetime } from "../call-lifetime.js";
 import { fillRecordedEvent, readStreamName, streamIdentifier, wireToNumber } from "../convert.js";
 import { invalidArgument, streamDeletedError } from "../errors.js";
@@ -193,6 +193,9 @@ const sendEvent = async (context: ReadContext, event: StoredEvent): Promise<void
   const resolved = context.resolveLinks ? context.log.resolveLink(event) : undefined;
   if (resolved) {
     readEvent.setEvent(fillRecordedEvent(new streamsPb.ReadResp.ReadEvent.RecordedEvent(), resolved, context.structuredIds));
+    readEvent.setLink(fillRecordedEvent(new streamsPb.ReadResp.ReadEvent.RecordedEvent(), event, context.structuredIds));
+  } else if (context.resolveLinks && event.type === LINK_EVENT_TYPE) {
+    // A link whose event is gone (deleted, truncated) comes as the link alone, with no event.
     readEvent.setLink(fillRecordedEvent(new streamsPb.ReadResp.ReadEvent.RecordedEvent(), event, context.structuredIds));
   } else {
     readEvent.setEvent(fillRecordedEvent(new streamsPb.ReadResp.ReadEvent.RecordedEvent(), event, context.structuredIds));
