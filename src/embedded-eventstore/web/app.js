@@ -84,7 +84,9 @@ const failure = (error, what) =>
 
 /** Streams as `$all` shows them, newest first; `$streams` (a standard projection) when it runs. */
 const recentStreams = async () => {
-  const { body } = await getJson(`/streams/%24all/head/backward/${RECENT_SCAN}?embed=rich`, { "ES-ResolveLinkTos": "false" });
+  // User streams only: the standard projections' links (`$ce-…`, `$bc-…`) would crowd them out of the window.
+  const userStreams = `context=streamid&type=regex&data=${encodeURIComponent("^[^$]")}`;
+  const { body } = await getJson(`/streams/%24all/filtered/head/backward/${RECENT_SCAN}?${userStreams}&embed=rich`, { "ES-ResolveLinkTos": "false" });
   const changed = new Map();
   const created = [];
   for (const entry of body.entries ?? []) {
