@@ -40,8 +40,11 @@ const main = async (): Promise<void> => {
   process.on("SIGTERM", stop);
 };
 
+/** Mistakes that are the user's to fix: said without a stack trace. */
+const isUsersToFix = (error: unknown): error is Error =>
+  error instanceof ConfigError || (error instanceof Error && error.name === "DataDirectoryLockedError");
+
 main().catch((error: unknown) => {
-  // Configuration mistakes are the user's to fix: say what is wrong without a stack trace.
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(isUsersToFix(error) ? error.message : error);
   process.exit(1);
 });

@@ -19,6 +19,7 @@ import {
 } from "./types.js";
 import { type StreamMetadata, parseStreamMetadata } from "./stream-metadata.js";
 import { clockMicros } from "./clock.js";
+import { type DataDirectoryLock, lockDataDirectory } from "./data-directory-lock.js";
 
 export interface EventLogOptions {
   /** Directory for the SQLite file; omitted means a throwaway in-memory log. */
@@ -97,11 +98,19 @@ export class EventLog {
   private readonly statements;
   /** Runs one append in a SAVEPOINT when called inside the group's transaction. */
   private readonly appendInSavepoint;
+  /** Held while the log is open, so that a second server on the same directory is refused at start. */
+  private readonly lock: DataDirectoryLock | undefined;
 
   constructor(options: EventLogOptions = {}) {
     if (options.dataDir !== undefined) {
       mkdirSync(options.dataDir, { recursive: true });
-      this.db = new Database(join(options.dataDir, "eventstore.sqlite3"));
+      this.lock = lockDataDirectory(options.dataDir);
+      try {
+        this.db = new Database(join(options.dataDir, "eventstore.sqlite3"));
+      } catch (error) {
+        this.lock.release();
+        throw error;
+      }
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = FULL");
     } else {
@@ -156,6 +165,7 @@ export class EventLog {
   close(): void {
     this.listeners.clear();
     if (this.db.open) this.db.close();
+    this.lock?.release();
   }
 
   /** Called after every committed write with the log's new last position. */

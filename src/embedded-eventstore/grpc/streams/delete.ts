@@ -5,6 +5,7 @@ import { readStreamName } from "../convert.js";
 import { invalidArgument, streamDeletedError, wrongExpectedVersionError } from "../errors.js";
 import { streamsPb, type DeleteReq, type DeleteResp, type TombstoneReq, type TombstoneResp } from "../proto.js";
 import { currentToTrailer, expectedToTrailer, readExpectedRevision } from "./expected-revision.js";
+import { guardUnary } from "../storage-guard.js";
 
 type DeletionOptions = NonNullable<ReturnType<DeleteReq["getOptions"]>> | NonNullable<ReturnType<TombstoneReq["getOptions"]>>;
 
@@ -34,7 +35,7 @@ const deletion = <Req extends DeleteReq | TombstoneReq, Resp>(
   };
 
 export const deleteHandler = (log: EventLog): ((call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>) => void) =>
-  deletion<DeleteReq, DeleteResp>(
+  guardUnary("delete", deletion<DeleteReq, DeleteResp>(
     (name, expected) => log.delete(name, expected),
     (at) => {
       const response = new streamsPb.DeleteResp();
@@ -44,12 +45,12 @@ export const deleteHandler = (log: EventLog): ((call: ServerUnaryCall<DeleteReq,
       response.setPosition(position);
       return response;
     },
-  );
+  ));
 
 export const tombstoneHandler = (
   log: EventLog,
 ): ((call: ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: sendUnaryData<TombstoneResp>) => void) =>
-  deletion<TombstoneReq, TombstoneResp>(
+  guardUnary("tombstone", deletion<TombstoneReq, TombstoneResp>(
     (name, expected) => log.tombstone(name, expected),
     (at) => {
       const response = new streamsPb.TombstoneResp();
@@ -59,5 +60,5 @@ export const tombstoneHandler = (
       response.setPosition(position);
       return response;
     },
-  );
+  ));
 
