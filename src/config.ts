@@ -65,6 +65,8 @@ export interface Config {
   readonly idempotencySecret: string;
   /** A consumer group with events waiting and no progress for this long is reported not ready. */
   readonly subscriptionStallMs: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may take to finish before they are answered 503. */
+  readonly shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +116,7 @@ const EnvSchema = z.object({
   NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   NOTIFY_WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
 /** Reads the environment; throws `ConfigError` naming every bad variable. Empty values count as unset. */
@@ -164,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tokens: { maxLifetimeSeconds: vars.AUTH_MAX_TOKEN_LIFETIME_SECONDS, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
     },
     subscriptionStallMs: vars.SUBSCRIPTION_STALL_TIMEOUT_MS,
+    shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     idempotencySecret:
       vars.IDEMPOTENCY_SECRET ??
       createHmac("sha256", vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET).update("reservations: idempotency ids").digest("hex"),

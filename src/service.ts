@@ -7,6 +7,7 @@ import { createProductService } from "./application/product-service.js";
 import { createReservationService } from "./application/reservation-service.js";
 import type { Config } from "./config.js";
 import { createApp, createOperationsApp } from "./http/app.js";
+import { RequestDrain } from "./http/request-drain.js";
 import { PROBLEM_TYPE_BASE } from "./http/problem.js";
 import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
 import { EventStoreCircuit } from "./infrastructure/eventstore/event-store-circuit.js";
@@ -23,6 +24,7 @@ import { Metrics } from "./metrics.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
 import type { Logger } from "./logger.js";
+import { stopInOrder } from "./shutdown.js";
 
 /**
  * Requests Node's HTTP parser refuses never reach Koa; they still get a problem+json answer
@@ -133,6 +135,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
         });
 
   if (workers) metrics.stalledGroups(() => workers.stalled());
+  const drain = new RequestDrain();
   const readiness = createReadinessProbe(eventStore.client, redis, workers ? () => workers.states() : undefined);
   // A worker serves only its health and metrics; the API role and the all-in-one serve the whole API.
   const app =
@@ -153,6 +156,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           readModels: createRedisReadModels(redis, { keyRoot }),
           metrics,
           readiness,
+          drain,
         });
   const server = createServer(app.callback());
   server.on("clientError", answerUnparseableRequest);
@@ -168,12 +172,19 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   return {
     url,
     eventStore,
-    stop: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await workers?.stop();
-      redis.disconnect();
-      circuit.shutdown();
-      await eventStore.close();
-    },
+    stop: () =>
+      stopInOrder({
+        logger,
+        graceMs: config.shutdownGraceMs,
+        server,
+        drain,
+        stopWorkers: async () => workers?.stop(),
+        closeEventStore: async () => {
+          await eventStore.close();
+          // After the client: a call still in flight gets the client's cancellation, not "circuit shut down".
+          circuit.shutdown();
+          redis.disconnect();
+        },
+      }),
   };
 };

@@ -22,6 +22,7 @@ describe("loadConfig", () => {
       auth: { secret: DEVELOPMENT_AUTH_SECRET, usingDevelopmentSecret: true, tokens: { maxLifetimeSeconds: 86_400 } },
       idempotencySecret: expect.stringMatching(/^[0-9a-f]{64}$/),
       subscriptionStallMs: 30_000,
+      shutdownGraceMs: 10_000,
     });
   });
 
@@ -54,6 +55,7 @@ describe("loadConfig", () => {
       NOTIFY_WEBHOOK_URL: "https://hooks.example/notify",
       NOTIFY_WEBHOOK_TIMEOUT_MS: "2000",
       NOTIFY_WEBHOOK_ATTEMPTS: "6",
+      SHUTDOWN_GRACE_MS: "1500",
     });
     expect(config).toEqual({
       nodeEnv: "production",
@@ -78,6 +80,7 @@ describe("loadConfig", () => {
       },
       idempotencySecret: "an-idempotency-secret-for-tests",
       subscriptionStallMs: 5000,
+      shutdownGraceMs: 1500,
     });
   });
 
