@@ -25,6 +25,11 @@ import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
 import type { Logger } from "./logger.js";
 import { stopInOrder } from "./shutdown.js";
+import { guardKeyRoot } from "./worker/read-model-ownership.js";
+import { setTimeout as delay } from "node:timers/promises";
+
+/** How long start-up waits for Redis to say which store its keys reflect; later, the check runs when Redis is ready. */
+const KEY_ROOT_CHECK_WAIT_MS = 3000;
 
 /**
  * Requests Node's HTTP parser refuses never reach Koa; they still get a problem+json answer
@@ -107,6 +112,9 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   metrics.circuit("payment_provider", () => provider.state);
 
   const keyRoot = config.redis.readModelKeyRoot;
+  // Before the workers start, so that no hold deadline or read model of another store is acted on.
+  const keyRootGuard = config.role === "api" ? undefined : guardKeyRoot({ client: eventStore.client, redis, keyRoot, logger });
+  if (keyRootGuard) await Promise.race([keyRootGuard.checked, delay(KEY_ROOT_CHECK_WAIT_MS, undefined, { ref: false })]);
   const workers =
     config.role === "api"
       ? undefined
@@ -178,7 +186,10 @@ export const startService = async (config: Config, logger: Logger, options: Serv
         graceMs: config.shutdownGraceMs,
         server,
         drain,
-        stopWorkers: async () => workers?.stop(),
+        stopWorkers: async () => {
+          keyRootGuard?.stop();
+          await workers?.stop();
+        },
         closeEventStore: async () => {
           await eventStore.close();
           // After the client: a call still in flight gets the client's cancellation, not "circuit shut down".
