@@ -19,6 +19,9 @@ import {
   type GroupSource,
   type ParkedMessage,
 } from "../src/infrastructure/eventstore/parked-messages.js";
+import { loadDotEnv } from "../src/env-file.js";
+
+loadDotEnv();
 
 const USAGE = `usage: npm run parked -- list <group> [--json] [--stream <name>]
        npm run parked -- replay <group> [--stream <name>]

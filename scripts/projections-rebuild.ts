@@ -13,6 +13,9 @@ import { PROJECTION_NAMES, type ProjectionName } from "../projections/keys.js";
 import { rebuildProjections } from "../projections/rebuild.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { createRedis } from "../src/infrastructure/redis.js";
+import { loadDotEnv } from "../src/env-file.js";
+
+loadDotEnv();
 
 const USAGE = `usage: npm run projections:rebuild -- <${PROJECTION_NAMES.join("|")}|all>... [--batch-size N] [--key-root ROOT]`;
 

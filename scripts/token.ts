@@ -7,6 +7,9 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { loadConfig } from "../src/config.js";
 import { ROLES, signToken } from "../src/http/auth.js";
+import { loadDotEnv } from "../src/env-file.js";
+
+loadDotEnv();
 
 const Args = z.object({
   sub: z.string().min(1),

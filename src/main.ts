@@ -1,11 +1,13 @@
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startService } from "./service.js";
+import { loadDotEnv } from "./env-file.js";
 
 /** A second signal within this long of the first is a duplicate delivery, not an order to hurry. */
 const REPEATED_SIGNAL_GRACE_MS = 1000;
 
 const main = async (): Promise<void> => {
+  loadDotEnv();
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
   const service = await startService(config, logger);
