@@ -23,6 +23,7 @@ import { createProjectionConsumers, createRedisReadModels } from "../projections
 import { Metrics } from "./metrics.js";
 import { createReadinessProbe } from "./infrastructure/readiness.js";
 import { createRedis } from "./infrastructure/redis.js";
+import { describeRedisFailure } from "./infrastructure/redis-failure.js";
 import type { Logger } from "./logger.js";
 import { stopInOrder } from "./shutdown.js";
 import { guardKeyRoot } from "./worker/read-model-ownership.js";
@@ -98,7 +99,9 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   }
   const redis = createRedis(config.redis.url);
   redis.on("error", (error: Error) => logger.debug({ err: error.message }, "redis connection error"));
-  redis.connect().catch((error: unknown) => logger.warn({ err: String(error) }, "Redis is not reachable yet; read models will be unavailable until it is"));
+  redis
+    .connect()
+    .catch((error: unknown) => logger.warn(`${describeRedisFailure(error, redis)} at start; read models are unavailable until it is back`));
 
   // One circuit per process: when EventStoreDB is away, every command fails fast with a 503.
   const circuit = new EventStoreCircuit();

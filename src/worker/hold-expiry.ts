@@ -1,3 +1,4 @@
+import { RepeatedWarnings } from "../repeated-warnings.js";
 import { FORWARDS, START, type EventStoreDBClient } from "@eventstore/db-client";
 import { NotYetExpiredError, isPlaced, isProductEventType, isRegistered, parseProductEvent } from "../domain/index.js";
 import type { ProductRepository } from "../application/product-service.js";
@@ -62,6 +63,10 @@ export interface HoldExpiryDependencies {
   readonly logger: Logger;
   readonly clock?: () => Date;
   readonly intervalMs?: number;
+  /** Says what a failed poll ran into (e.g. "Redis at host:port unreachable"); the error's message by default. */
+  readonly describeFailure?: (error: unknown) => string;
+  /** How long repeats of one failure are counted before a summary line; default one minute. */
+  readonly repeatedWarningWindowMs?: number;
 }
 
 /**
@@ -74,8 +79,11 @@ export class HoldExpiryPoller {
   private running: Promise<void> | undefined;
   private readonly clock: () => Date;
 
+  private readonly warnings: RepeatedWarnings;
+
   constructor(private readonly deps: HoldExpiryDependencies) {
     this.clock = deps.clock ?? (() => new Date());
+    this.warnings = new RepeatedWarnings(deps.logger, deps.repeatedWarningWindowMs);
   }
 
   start(): void {
@@ -83,7 +91,11 @@ export class HoldExpiryPoller {
     this.timer = setInterval(() => {
       this.running ??= this.tick()
         .then(() => undefined)
-        .catch((error: unknown) => this.deps.logger.warn({ err: String(error) }, "hold expiry poll failed; will retry"))
+        .catch((error: unknown) => {
+          const cause = this.deps.describeFailure?.(error) ?? (error instanceof Error ? error.message : String(error));
+          // Polled every second: an outage is one line and a count, not a line a second.
+          this.warnings.warn({ cause }, `hold expiry poll failed: ${cause}; will retry`);
+        })
         .finally(() => {
           this.running = undefined;
         });
@@ -94,6 +106,7 @@ export class HoldExpiryPoller {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+    this.warnings.flush();
   }
 
   /** One pass over what is due; returns how many entries were settled. */

@@ -1,3 +1,4 @@
+import { describeRedisFailure } from "../infrastructure/redis-failure.js";
 import type { EventStoreDBClient } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
 import type { PaymentRepository } from "../application/payment-service.js";
@@ -92,7 +93,8 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
   ];
   const groups = consumers.map(
     (consumer) =>
-      new ConsumerGroup(deps.client, consumer, deps.logger.child({ group: consumer.group }), {
+      // Not a child logger with `group`: every line of the group names it already, and pino would write the key twice.
+      new ConsumerGroup(deps.client, consumer, deps.logger, {
         isTransient: isTransientFailure,
         ...(deps.onHandled ? { onHandled: deps.onHandled } : {}),
       }),
@@ -103,6 +105,7 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
     products: deps.products,
     reservations: deps.reservations,
     logger: deps.logger.child({ component: "hold-expiry" }),
+    describeFailure: (error) => describeRedisFailure(error, deps.redis),
     ...(deps.holdExpiryIntervalMs === undefined ? {} : { intervalMs: deps.holdExpiryIntervalMs }),
   });
   const monitor = new StallMonitor(
