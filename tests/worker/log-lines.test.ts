@@ -17,6 +17,9 @@ import { productAggregate, reservationAggregate } from "../../src/application/ag
 import { HoldExpiryPoller } from "../../src/worker/hold-expiry.js";
 import { loadConfig } from "../../src/config.js";
 import { startService } from "../../src/service.js";
+import { ConsumerGroup, TransientError } from "../../src/worker/consumer-group.js";
+import { startEmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import { jsonEvent } from "@eventstore/db-client";
 
 const capture = () => {
   const lines: string[] = [];
@@ -154,5 +157,45 @@ describe("consumer-group lines", () => {
     const groupLines = lines.filter((line) => line.includes('"group":'));
     expect(groupLines.length).toBeGreaterThanOrEqual(3);
     for (const line of groupLines) expect(line.match(/"group":/g), line).toHaveLength(1);
+  }, 60_000);
+});
+
+describe("a consumer group during an outage", () => {
+  it("logs one line per cause for the events it hands back, not one per event and retry", async () => {
+    const store = await startEmbeddedEventStore({ port: 0, inMemory: true });
+    const client = EventStoreDBClient.connectionString(store.connectionString);
+    const { destination, lines } = capture();
+    const prefix = `outage${randomUUID().slice(0, 8)}-`;
+    let attempts = 0;
+    const group = new ConsumerGroup(
+      client,
+      {
+        group: `log-lines-${prefix}`,
+        streamPrefixes: [prefix],
+        handle: async () => {
+          attempts += 1;
+          throw new TransientError("mypage projection: Redis at 127.0.0.1:6379 unreachable");
+        },
+        ordering: { keyOf: (event) => event.streamId, concurrency: 8 },
+      },
+      createLogger({ level: "info", destination }),
+      { inProcessRetryMs: 50 },
+    );
+    try {
+      for (let i = 0; i < 6; i += 1) await client.appendToStream(`${prefix}${i}`, jsonEvent({ type: "Happened", data: {} }));
+      group.start();
+      const deadline = Date.now() + 20_000;
+      while (attempts < 40 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      await group.stop();
+      await client.dispose();
+      await store.stop();
+    }
+    const failing = lines.filter((line) => line.includes("handler failing"));
+    expect(attempts).toBeGreaterThanOrEqual(40);
+    // The first in full, then (at stop) one summary with the count.
+    expect(failing.length, failing.join("\n")).toBeLessThanOrEqual(2);
+    expect(failing[0]).toContain("handler failing (mypage projection: Redis at 127.0.0.1:6379 unreachable); handing events back for redelivery");
+    expect(failing.at(-1)).toMatch(/repeated \d+ times/);
   }, 60_000);
 });
