@@ -170,3 +170,25 @@ describe.skipIf(isRealServer)("storage errors (embedded only)", () => {
     expect(logged.some((line) => line.includes("during delete"))).toBe(true);
   }, 120_000);
 });
+
+describe.skipIf(isRealServer)("the data directory lock in one process (embedded only)", () => {
+  it("refuses a second log on a directory this process holds, and takes over one left by an earlier process with the same pid", async () => {
+    const { EventLog } = await import("../../src/embedded-eventstore/log/event-log.js");
+    const { writeFileSync } = await import("node:fs");
+    const { hostname } = await import("node:os");
+    const dataDir = freshDirectory();
+    const first = new EventLog({ dataDir });
+    expect(() => new EventLog({ dataDir })).toThrow(`in use by process ${process.pid}`);
+    first.close();
+
+    // A container restarted on the same volume: same hostname, same pid (1), but another process.
+    writeFileSync(
+      path.join(dataDir, LOCK_FILE_NAME),
+      JSON.stringify({ pid: process.pid, host: hostname(), token: "earlier", since: "", processStarted: Date.now() - 86_400_000 }),
+    );
+    const second = new EventLog({ dataDir });
+    expect(JSON.parse(readFileSync(path.join(dataDir, LOCK_FILE_NAME), "utf8"))).not.toMatchObject({ token: "earlier" });
+    second.close();
+    expect(existsSync(path.join(dataDir, LOCK_FILE_NAME))).toBe(false);
+  });
+});

@@ -11,7 +11,12 @@ interface LockRecord {
   readonly host: string;
   readonly token: string;
   readonly since: string;
+  /** When the holding process started (ms since the epoch): tells a reused pid from the holder. */
+  readonly processStarted: number | undefined;
 }
+
+/** Rounded, so that two readings in one process agree. */
+const processStarted = (): number => Math.round((Date.now() - process.uptime() * 1000) / 1000) * 1000;
 
 export class DataDirectoryLockedError extends Error {
   override readonly name = "DataDirectoryLockedError";
@@ -36,9 +41,9 @@ const readRecord = (file: string): LockRecord | undefined => {
   try {
     const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
     if (typeof parsed !== "object" || parsed === null) return undefined;
-    const { pid, host, token, since } = parsed as Record<string, unknown>;
+    const { pid, host, token, since, processStarted: started } = parsed as Record<string, unknown>;
     if (typeof pid !== "number" || typeof host !== "string" || typeof token !== "string") return undefined;
-    return { pid, host, token, since: typeof since === "string" ? since : "" };
+    return { pid, host, token, since: typeof since === "string" ? since : "", processStarted: typeof started === "number" ? started : undefined };
   } catch {
     return undefined;
   }
@@ -68,8 +73,14 @@ const isAlive = (pid: number): boolean => {
  * A lock that another machine wrote (a shared volume) cannot be checked for liveness from here,
  * so it is respected; an unreadable one is a half-written lock of a process that died mid-write.
  */
-const isStale = (record: LockRecord | undefined): boolean =>
-  record === undefined || (record.host === hostname() && !isAlive(record.pid));
+const isStale = (record: LockRecord | undefined): boolean => {
+  if (record === undefined) return true;
+  if (record.host !== hostname()) return false;
+  // Our own pid: another thread of this process holds it — or a previous process that had the same
+  // pid (a container's pid 1 after a restart keeps its hostname too), told apart by its start time.
+  if (record.pid === process.pid) return record.processStarted !== undefined && Math.abs(record.processStarted - processStarted()) > 2000;
+  return !isAlive(record.pid);
+};
 
 const tryCreate = (file: string, record: LockRecord): boolean => {
   try {
@@ -89,7 +100,13 @@ const tryCreate = (file: string, record: LockRecord): boolean => {
 export const lockDataDirectory = (dataDir: string): DataDirectoryLock => {
   const directory = resolve(dataDir);
   const file = join(directory, LOCK_FILE_NAME);
-  const mine: LockRecord = { pid: process.pid, host: hostname(), token: randomUUID(), since: new Date().toISOString() };
+  const mine: LockRecord = {
+    pid: process.pid,
+    host: hostname(),
+    token: randomUUID(),
+    since: new Date().toISOString(),
+    processStarted: processStarted(),
+  };
   for (let attempt = 0; attempt < 3; attempt += 1) {
     if (tryCreate(file, mine)) {
       let released = false;
