@@ -143,6 +143,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           onHandled: (group, outcome, appendedAt) => metrics.observeHandled(group, outcome, appendedAt),
           stallAfterMs: config.subscriptionStallMs,
           ...(options.holdExpiryIntervalMs === undefined ? {} : { holdExpiryIntervalMs: options.holdExpiryIntervalMs }),
+          ...(keyRootGuard ? { keyRootVerified: () => keyRootGuard.verified() } : {}),
         });
 
   if (workers) metrics.stalledGroups(() => workers.stalled());

@@ -65,6 +65,11 @@ export interface HoldExpiryDependencies {
   readonly intervalMs?: number;
   /** Says what a failed poll ran into (e.g. "Redis at host:port unreachable"); the error's message by default. */
   readonly describeFailure?: (error: unknown) => string;
+  /**
+   * False while the schedule may hold another event store's deadlines (see read-model-ownership.ts):
+   * acting on one would write to this store about a reservation it never had.
+   */
+  readonly ready?: () => boolean;
   /** How long repeats of one failure are counted before a summary line; default one minute. */
   readonly repeatedWarningWindowMs?: number;
 }
@@ -111,6 +116,7 @@ export class HoldExpiryPoller {
 
   /** One pass over what is due; returns how many entries were settled. */
   async tick(): Promise<number> {
+    if (this.deps.ready && !this.deps.ready()) return 0;
     if (this.deps.restore && !(await this.deps.schedule.isRestored())) {
       const restored = await this.deps.restore();
       await this.deps.schedule.markRestored();

@@ -17,6 +17,8 @@ export type Ownership =
   | "replaced";
 
 const SCAN_COUNT = 500;
+/** After a failed check (the event store or Redis away), how soon it is tried again. */
+const RETRY_CHECK_MS = 5000;
 
 const deleteKeyRoot = async (redis: Redis, keyRoot: string): Promise<number> => {
   let cursor = "0";
@@ -82,6 +84,8 @@ export interface KeyRootGuardDependencies {
 export interface KeyRootGuard {
   /** Settles once the first check is done (the claim, not the rebuild it may start). */
   readonly checked: Promise<Ownership | undefined>;
+  /** True once the keys are known to reflect this store, until Redis disconnects (it may come back as another). */
+  verified(): boolean;
   /** The rebuild the last "replaced" check started, if any. */
   rebuilt(): Promise<void> | undefined;
   stop(): void;
@@ -90,6 +94,8 @@ export interface KeyRootGuard {
 export const guardKeyRoot = (deps: KeyRootGuardDependencies): KeyRootGuard => {
   let storeId: Promise<string> | undefined;
   let rebuilt: Promise<void> | undefined;
+  let verified = false;
+  let stopped = false;
   // Runs beside the consumers, as `npm run projections:rebuild` does: live events reach the new version too.
   const rebuild = async (): Promise<void> => {
     try {
@@ -109,10 +115,15 @@ export const guardKeyRoot = (deps: KeyRootGuardDependencies): KeyRootGuard => {
         storeId ??= readOrCreateStoreId(deps.client);
         const ownership = await claimKeyRoot(deps.redis, deps.keyRoot, await storeId, deps.logger);
         if (ownership === "replaced") rebuilt = rebuild();
+        verified = true;
         return ownership;
       } catch (error) {
         storeId = undefined;
-        deps.logger.warn({ err: error instanceof Error ? error.message : String(error) }, "could not check which event store the Redis keys reflect; will check again when Redis reconnects");
+        deps.logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          `could not check which event store the Redis keys reflect; trying again in ${RETRY_CHECK_MS / 1000} s (hold expiry waits until then)`,
+        );
+        if (!stopped) setTimeout(() => void (stopped ? undefined : check()), RETRY_CHECK_MS).unref();
         return undefined;
       } finally {
         running = undefined;
@@ -121,7 +132,20 @@ export const guardKeyRoot = (deps: KeyRootGuardDependencies): KeyRootGuard => {
     return running;
   };
   const onReady = (): void => void check();
+  const onClose = (): void => {
+    verified = false;
+  };
   deps.redis.on("ready", onReady);
+  deps.redis.on("close", onClose);
   const checked = deps.redis.status === "ready" ? check() : new Promise<Ownership | undefined>((resolve) => deps.redis.once("ready", () => resolve(running ?? check())));
-  return { checked, rebuilt: () => rebuilt, stop: () => deps.redis.off("ready", onReady) };
+  return {
+    checked,
+    verified: () => verified,
+    rebuilt: () => rebuilt,
+    stop: () => {
+      stopped = true;
+      deps.redis.off("ready", onReady);
+      deps.redis.off("close", onClose);
+    },
+  };
 };

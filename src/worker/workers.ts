@@ -25,6 +25,8 @@ export interface WorkerDependencies {
   /** Read-side consumers (projections, notifier) that run beside the saga. */
   readonly readSide?: readonly Consumer[];
   readonly holdExpiryIntervalMs?: number;
+  /** False while it is not known that Redis's keys reflect this event store: the hold watchdog waits. */
+  readonly keyRootVerified?: () => boolean;
   /** Prefix of the worker's Redis keys, so that deployments or test runs sharing a Redis stay apart. */
   readonly redisKeyRoot: string;
   readonly onHandled?: ConsumerGroupOptions["onHandled"];
@@ -107,6 +109,7 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
     logger: deps.logger.child({ component: "hold-expiry" }),
     describeFailure: (error) => describeRedisFailure(error, deps.redis),
     ...(deps.holdExpiryIntervalMs === undefined ? {} : { intervalMs: deps.holdExpiryIntervalMs }),
+    ...(deps.keyRootVerified === undefined ? {} : { ready: deps.keyRootVerified }),
   });
   const monitor = new StallMonitor(
     deps.client,

@@ -84,6 +84,7 @@ describe("two event stores sharing one Redis key root", () => {
     // Deployment A runs first: it claims the key root, restores its holds and marks them restored.
     const guardA = guardKeyRoot({ client: a, redis, keyRoot: root, logger });
     expect(await guardA.checked).toBe("claimed");
+    expect(guardA.verified()).toBe(true);
     guardA.stop();
     const schedule = new DeadlineSchedule(redis, `${root}:schedule:hold-deadlines`);
     await schedule.add(`${randomUUID()}|${randomUUID()}`, new Date(Date.now() + 60_000));
@@ -120,5 +121,31 @@ describe("two event stores sharing one Redis key root", () => {
     await redis.set(`${root}:schedule:hold-deadlines:restored`, new Date().toISOString());
     expect(await claimKeyRoot(redis, root, await readOrCreateStoreId(store), logger)).toBe("replaced");
     expect(await redis.exists(`${root}:schedule:hold-deadlines:restored`)).toBe(0);
+  });
+});
+
+describe("before the key root is verified", () => {
+  it("the hold watchdog does not act on the schedule", async () => {
+    const { HoldExpiryPoller } = await import("../../src/worker/hold-expiry.js");
+    const { AggregateRepository } = await import("../../src/infrastructure/eventstore/aggregate-repository.js");
+    const { productAggregate, reservationAggregate } = await import("../../src/application/aggregates.js");
+    const root = newRoot();
+    const client = await newStore();
+    const { logger } = capturingLogger();
+    const schedule = new DeadlineSchedule(redis, `${root}:schedule:hold-deadlines`);
+    // A due deadline of another store's reservation: acting on it would write to this store.
+    await schedule.add(`${randomUUID()}|${randomUUID()}`, new Date(Date.now() - 1000));
+    let verified = false;
+    const poller = new HoldExpiryPoller({
+      schedule,
+      products: new AggregateRepository(client, productAggregate),
+      reservations: new AggregateRepository(client, reservationAggregate),
+      logger,
+      ready: () => verified,
+    });
+    expect(await poller.tick()).toBe(0);
+    expect(await schedule.size()).toBe(1);
+    verified = true;
+    expect(await poller.tick()).toBe(1);
   });
 });
