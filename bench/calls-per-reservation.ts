@@ -5,12 +5,19 @@
  *
  *   npm run -s bench:calls -- [--reservations 100] [--token]
  */
+import { exitOnHelp } from "../scripts/lib/help.js";
 import { parseArgs } from "node:util";
 import { EventStoreDBClient } from "@eventstore/db-client";
 import { loadConfig } from "../src/config.js";
 import { signToken } from "../src/http/auth.js";
 import { createLogger } from "../src/logger.js";
 import { startService } from "../src/service.js";
+
+exitOnHelp(`
+usage: npm run -s bench:calls -- [--reservations 100] [--token]
+
+EventStoreDB calls and consumer-group events per reservation (ROLE=all, in one process).
+`);
 
 const { values } = parseArgs({ options: { reservations: { type: "string", default: "100" }, token: { type: "boolean", default: false } } });
 const count = Number(values.reservations);

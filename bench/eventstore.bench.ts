@@ -9,6 +9,7 @@
  *
  * `runEventStoreBench()` returns the same figures for the project's overall benchmark.
  */
+import { exitOnHelp } from "../scripts/lib/help.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -121,6 +122,11 @@ export async function runEventStoreBench(options: EventStoreBenchOptions = {}): 
 
 const runDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (runDirectly) {
+  exitOnHelp(`
+usage: npm run bench:eventstore [-- --memory] [--seconds 3]
+
+Appends/s and reads/s of the embedded server through the real client (worker thread, durable unless --memory).
+`);
   const { values } = parseArgs({
     options: {
       memory: { type: "boolean", default: false },

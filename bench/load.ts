@@ -25,10 +25,20 @@
  * With `--url` it drives a running service (phase 1 only; checked through the store given with
  * `--eventstore`, else `GET /products/{id}`). Exit code 1 when an invariant is broken.
  */
+import { exitOnHelp } from "../scripts/lib/help.js";
 import { parseArgs } from "node:util";
 import { cpus } from "node:os";
 import type { Latency, OversellCheck, Summary } from "../tests/load/driver.js";
 import { cleanUp, runScenario, type ScenarioOptions, type ScenarioResources } from "../tests/load/scenario.js";
+
+exitOnHelp(`
+usage: npm run load:test -- [--small] [--duration 30] [--rate <req/s>] [--overload 4] [--products 4]
+         [--capacity <units>] [--seed 1] [--outage 5] [--outage-rate <req/s>] [--outage-burst 4] [--timeout 30000]
+         [--log-level warn] [--role api|all] [--max-in-flight n] [--max-queued n] [--queue-timeout-ms n]
+         [--no-outage] [--url http://host:port --secret <AUTH_SECRET> [--eventstore esdb://...]]
+
+Overload (open loop at --overload x the sustainable rate: shed with 503) and an event-store outage, then an oversell check.
+`);
 
 const { values } = parseArgs({
   options: {
@@ -55,11 +65,6 @@ const { values } = parseArgs({
     help: { type: "boolean", default: false },
   },
 });
-
-if (values.help) {
-  console.log("see the comment at the top of bench/load.ts for the flags");
-  process.exit(0);
-}
 
 const number = (name: string, text: string | undefined, fallback: number): number => {
   if (text === undefined) return fallback;

@@ -4,11 +4,18 @@
  *
  *   npm run -s profile:run -- --role api|all --shape uncontended|hot [--duration 10] [--out profiles]
  */
+import { exitOnHelp } from "../scripts/lib/help.js";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { buildService } from "./lib/processes.js";
 import { measureReservations, type Role, type Shape } from "./lib/reservation-load.js";
+
+exitOnHelp(`
+usage: npm run -s profile:run -- --role api|all --shape uncontended|hot [--duration 10] [--out profiles]
+
+Loads the compiled service under node --cpu-prof and leaves the main and store threads' profiles in --out.
+`);
 
 const { values } = parseArgs({
   options: {

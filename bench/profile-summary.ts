@@ -4,6 +4,7 @@
  *
  *   npm run -s profile:summary -- profiles/CPU.*.cpuprofile [--top 25]
  */
+import { exitOnHelp } from "../scripts/lib/help.js";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
@@ -43,6 +44,12 @@ const bucketOf = (frame: CallFrame): string => {
 
 const frameName = (frame: CallFrame): string =>
   `${frame.functionName || "(anonymous)"} ${frame.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/(dist\/)?(?=(src|projections|bench|scripts)\/)/, "")}:${frame.lineNumber + 1}`;
+
+exitOnHelp(`
+usage: npm run -s profile:summary -- <file.cpuprofile> [--top 25]
+
+Where a V8 CPU profile's time went: by package (self and inclusive) and the top frames.
+`);
 
 const main = (): void => {
   const { values, positionals } = parseArgs({ options: { top: { type: "string", default: "25" } }, allowPositionals: true });

@@ -13,6 +13,7 @@
  * this process instead (the load generator then shares its event loop).
  * The default run takes about 80 s; every size is a flag.
  */
+import { exitOnHelp } from "../scripts/lib/help.js";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -23,6 +24,13 @@ import { ascending, percentile } from "./lib/percentile.js";
 import { buildService, startCompiledService } from "./lib/processes.js";
 import { measureProjectionLag } from "./lib/projection-lag.js";
 import { formatUpperBound } from "./lib/subscription-metrics.js";
+
+exitOnHelp(`
+usage: npm run bench:projection-lag -- [--rate 25] [--duration 60] [--customers 25] [--pollers 4]
+         [--poll-interval 20] [--token tok_ok] [--drain 30] [--in-process] [--log-level warn]
+
+How long after POST /reservations answers 201 the reservation shows in GET /my-page, p50/p99.
+`);
 
 const { values } = parseArgs({
   options: {

@@ -12,6 +12,7 @@
  * Redis key root (Redis at REDIS_URL, or a throwaway managed one: bench/lib/test-redis.ts). `--quick`
  * takes about two minutes.
  */
+import { exitOnHelp } from "../scripts/lib/help.js";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -25,6 +26,14 @@ import { ascending, percentile } from "./lib/percentile.js";
 import { buildService, repoRoot, startBareKoa, startCompiledService } from "./lib/processes.js";
 import { measureProjectionLag, type LagResult } from "./lib/projection-lag.js";
 import { benchSecret, measureReservations, type ReservationLoadResult, type Role, type Shape } from "./lib/reservation-load.js";
+
+exitOnHelp(`
+usage: npm run bench [-- --quick] [--duration 10] [--warmup 3] [--connections 32] [--products 50]
+                     [--lag-duration 60] [--lag-share 0.7] [--log-level warn]
+
+Throughput and projection lag of the service next to a bare Koa app on the same machine; progress on
+stderr, one Markdown table on stdout. --quick: about 2 minutes. How to read it: docs/PERFORMANCE.md.
+`);
 
 const { values } = parseArgs({
   options: {

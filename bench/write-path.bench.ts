@@ -18,6 +18,7 @@
  * The default run takes about a minute and a half; every size is a flag.
  */
 import { TEST_REDIS_URL } from "../tests/support/redis-url.js";
+import { exitOnHelp } from "../scripts/lib/help.js";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -32,6 +33,13 @@ import { signToken } from "../src/http/auth.js";
 import { freePort } from "../tests/support/free-port.js";
 import { buildService, startCompiledService, type ChildService } from "./lib/processes.js";
 import { percentile } from "./lib/percentile.js";
+
+exitOnHelp(`
+usage: npm run bench:write-path -- [--duration 15] [--concurrency 32] [--products 200] [--big 100000]
+         [--batch 1000] [--samples 300] [--role api|all] [--log-level warn] [--memory]
+
+POST /reservations over HTTP against the compiled service: reservations/s, p50/p99, and 100,000-event streams.
+`);
 
 const { values } = parseArgs({
   options: {

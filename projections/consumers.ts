@@ -1,3 +1,4 @@
+import { describeRedisFailure } from "../src/infrastructure/redis-failure.js";
 import type { EventStoreDBClient } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
 import type { Logger } from "../src/logger.js";
@@ -22,7 +23,6 @@ export interface ProjectionConsumerDependencies {
 /** The consumer group of a projection; one per projection, shared by every worker process. */
 export const projectionGroup = (name: ProjectionName): string => `projection-${name}`;
 
-const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 /** Documents worked on at once per process, and events per Redis round trip. */
 export interface ProjectionConcurrency {
@@ -64,7 +64,7 @@ export const projectionConsumer = <D>(
     } catch (error) {
       if (error instanceof TransientError) throw error;
       if (isTransientFailure(error)) {
-        throw new TransientError(`${definition.name} projection: ${describe(error)}`, { cause: error });
+        throw new TransientError(`${definition.name} projection: ${describeRedisFailure(error, deps.redis)}`, { cause: error });
       }
       throw error;
     }

@@ -15,8 +15,19 @@ import { rebuildProjections } from "../projections/rebuild.js";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { createRedis } from "../src/infrastructure/redis.js";
 import { runningManagedRedisUrl } from "../src/infrastructure/embedded-redis/running-redis.js";
+import { loadDotEnv } from "../src/env-file.js";
+import { exitOnHelp } from "./lib/help.js";
+
+loadDotEnv();
 
 const USAGE = `usage: npm run projections:rebuild -- <${PROJECTION_NAMES.join("|")}|all>... [--batch-size N] [--key-root ROOT]`;
+
+exitOnHelp(`${USAGE}
+
+Rebuilds read models from the event log while the service runs (a new version is filled, then
+switched to). Connects to EVENTSTORE_URL, else the service's embedded server on
+127.0.0.1:EMBEDDED_EVENTSTORE_PORT, and to REDIS_URL; keys under READ_MODEL_KEY_ROOT or --key-root.
+`);
 
 interface Arguments {
   readonly projections: ProjectionName[];

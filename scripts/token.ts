@@ -7,6 +7,10 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { loadConfig } from "../src/config.js";
 import { ROLES, signToken } from "../src/http/auth.js";
+import { loadDotEnv } from "../src/env-file.js";
+import { exitOnHelp } from "./lib/help.js";
+
+loadDotEnv();
 
 const Args = z.object({
   sub: z.string().min(1),
@@ -15,6 +19,13 @@ const Args = z.object({
 });
 
 const USAGE = "usage: npm run -s token -- --sub <user id> --role customer|seller|admin [--ttl <seconds>]";
+
+exitOnHelp(`${USAGE}
+
+Prints a bearer token signed with AUTH_SECRET (from the environment or .env; the development secret
+when unset), valid for --ttl seconds (default 3600). Use -s so that npm's banner stays out of it:
+  T=$(npm run -s token -- --sub alice --role customer)
+`);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

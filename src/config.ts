@@ -75,6 +75,8 @@ export interface Config {
   readonly subscriptionStallMs: number;
   /** Unpaid reservations one customer may keep at once across products; 0 for no cap. */
   readonly maxUnpaidHoldsPerCustomer: number;
+  /** On SIGTERM/SIGINT, how long requests in flight may take to finish before they are answered 503. */
+  readonly shutdownGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -155,6 +157,7 @@ const EnvSchema = z.object({
     .string()
     .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, "expected whsec_ followed by at least 24 bytes in base64 (e.g. whsec_$(openssl rand -base64 32))")
     .optional(),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
 /** Reads the environment; throws `ConfigError` naming every bad variable. Empty values count as unset. */
@@ -219,6 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     subscriptionStallMs: vars.SUBSCRIPTION_STALL_TIMEOUT_MS,
     maxUnpaidHoldsPerCustomer: vars.MAX_UNPAID_HOLDS_PER_CUSTOMER,
+    shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     idempotencySecret:
       vars.IDEMPOTENCY_SECRET ??
       createHmac("sha256", vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET).update("reservations: idempotency ids").digest("hex"),

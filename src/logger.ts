@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from "pino";
+import pinoPretty from "pino-pretty";
 import type { LogLevel } from "./config.js";
 
 export type { Logger } from "pino";
@@ -20,7 +21,23 @@ export interface LoggerOptions {
   readonly name?: string;
   /** Where lines go; stdout when absent. Tests pass a stream to read them. */
   readonly destination?: DestinationStream;
+  /**
+   * Human-readable lines instead of JSON. Default: when stdout is a terminal, so that a person
+   * running `npm start` reads sentences while a supervisor or log shipper still gets JSON.
+   */
+  readonly pretty?: boolean;
 }
+
+/** pino-pretty in the same thread (not a transport): lines appear in order with everything else on stdout, also under tsx. */
+const prettyStream = (destination: DestinationStream | undefined): DestinationStream =>
+  pinoPretty({
+    colorize: destination === undefined && process.stdout.isTTY === true,
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: "pid,hostname,name",
+    singleLine: false,
+    sync: true,
+    ...(destination === undefined ? {} : { destination }),
+  });
 
 export function createLogger(options: LoggerOptions): Logger {
   const settings = {
@@ -28,5 +45,7 @@ export function createLogger(options: LoggerOptions): Logger {
     name: options.name ?? "reservations",
     redact: { paths: [...REDACTED_PATHS], censor: "[redacted]" },
   };
+  const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
+  if (pretty) return pino(settings, prettyStream(options.destination));
   return options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }

@@ -1,11 +1,13 @@
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./logger.js";
 import { startService } from "./service.js";
+import { loadDotEnv } from "./env-file.js";
 
 /** A second signal within this long of the first is a duplicate delivery, not an order to hurry. */
 const REPEATED_SIGNAL_GRACE_MS = 1000;
 
 const main = async (): Promise<void> => {
+  loadDotEnv();
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
   const service = await startService(config, logger);
@@ -40,8 +42,11 @@ const main = async (): Promise<void> => {
   process.on("SIGTERM", stop);
 };
 
+/** Mistakes that are the user's to fix: said without a stack trace. */
+const isUsersToFix = (error: unknown): error is Error =>
+  error instanceof ConfigError || (error instanceof Error && error.name === "DataDirectoryLockedError");
+
 main().catch((error: unknown) => {
-  // Configuration mistakes are the user's to fix: say what is wrong without a stack trace.
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(isUsersToFix(error) ? error.message : error);
   process.exit(1);
 });

@@ -8,6 +8,7 @@ import { createProductService } from "./application/product-service.js";
 import { createReservationService } from "./application/reservation-service.js";
 import type { Config } from "./config.js";
 import { createApp, createOperationsApp } from "./http/app.js";
+import { RequestDrain } from "./http/request-drain.js";
 import { PROBLEM_TYPE_BASE } from "./http/problem.js";
 import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
 import { EventStoreCircuit } from "./infrastructure/eventstore/event-store-circuit.js";
@@ -26,7 +27,14 @@ import { provideRedis } from "./infrastructure/embedded-redis/redis-endpoint.js"
 import { RedisIdempotencyRecords } from "./infrastructure/redis-idempotency-records.js";
 import { RedisPaymentTokenStore } from "./infrastructure/redis-payment-token-store.js";
 import { RedisUnpaidHolds } from "./infrastructure/redis-unpaid-holds.js";
+import { describeRedisFailure } from "./infrastructure/redis-failure.js";
 import type { Logger } from "./logger.js";
+import { stopInOrder } from "./shutdown.js";
+import { guardKeyRoot } from "./worker/read-model-ownership.js";
+import { setTimeout as delay } from "node:timers/promises";
+
+/** How long start-up waits for Redis to say which store its keys reflect; later, the check runs when Redis is ready. */
+const KEY_ROOT_CHECK_WAIT_MS = 3000;
 
 /**
  * Requests Node's HTTP parser refuses never reach Koa; they still get a problem+json answer
@@ -112,7 +120,9 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   });
   const redis = createRedis(redisEndpoint.url, config.redis.sentinel);
   redis.on("error", (error: Error) => logger.debug({ err: error.message }, "redis connection error"));
-  redis.connect().catch((error: unknown) => logger.warn({ err: String(error) }, "Redis is not reachable yet; read models will be unavailable until it is"));
+  redis
+    .connect()
+    .catch((error: unknown) => logger.warn(`${describeRedisFailure(error, redis)} at start; read models are unavailable until it is back`));
 
   // One circuit per process: when EventStoreDB is away, every command fails fast with a 503.
   const circuit = new EventStoreCircuit();
@@ -130,6 +140,9 @@ export const startService = async (config: Config, logger: Logger, options: Serv
     config.maxUnpaidHoldsPerCustomer > 0
       ? new RedisUnpaidHolds(redis, keyRoot, config.maxUnpaidHoldsPerCustomer, logger.child({ component: "unpaid-holds" }))
       : undefined;
+  // Before the workers start, so that no hold deadline or read model of another store is acted on.
+  const keyRootGuard = config.role === "api" ? undefined : guardKeyRoot({ client: eventStore.client, redis, keyRoot, logger });
+  if (keyRootGuard) await Promise.race([keyRootGuard.checked, delay(KEY_ROOT_CHECK_WAIT_MS, undefined, { ref: false })]);
   const workers =
     config.role === "api"
       ? undefined
@@ -156,9 +169,11 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           onHandled: (group, outcome, appendedAt) => metrics.observeHandled(group, outcome, appendedAt),
           stallAfterMs: config.subscriptionStallMs,
           ...(options.holdExpiryIntervalMs === undefined ? {} : { holdExpiryIntervalMs: options.holdExpiryIntervalMs }),
+          ...(keyRootGuard ? { keyRootVerified: () => keyRootGuard.verified() } : {}),
         });
 
   if (workers) metrics.stalledGroups(() => workers.stalled());
+  const drain = new RequestDrain();
   const readiness = createReadinessProbe(eventStore.client, redis, workers ? () => workers.states() : undefined);
   // A worker serves only its health and metrics; the API role and the all-in-one serve the whole API.
   const app =
@@ -183,6 +198,7 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           readModels: createRedisReadModels(redis, { keyRoot }),
           metrics,
           readiness,
+          drain,
         });
   const server = createServer(app.callback());
   server.on("clientError", answerUnparseableRequest);
@@ -198,13 +214,24 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   return {
     url,
     eventStore,
-    stop: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await workers?.stop();
-      redis.disconnect();
-      circuit.shutdown();
-      await eventStore.close();
-      await redisEndpoint.stop();
-    },
+    stop: () =>
+      stopInOrder({
+        logger,
+        graceMs: config.shutdownGraceMs,
+        server,
+        drain,
+        stopWorkers: async () => {
+          keyRootGuard?.stop();
+          await workers?.stop();
+        },
+        closeEventStore: async () => {
+          await eventStore.close();
+          // After the client: a call still in flight gets the client's cancellation, not "circuit shut down".
+          circuit.shutdown();
+          redis.disconnect();
+          // Last: a managed Redis outlives every client that writes to it.
+          await redisEndpoint.stop();
+        },
+      }),
   };
 };

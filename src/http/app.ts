@@ -21,6 +21,7 @@ import { readModelRoutes } from "./routes/read-models.js";
 import { reservationRoutes } from "./routes/reservations.js";
 import { securityHeaders } from "./security-headers.js";
 import { commandSlot, commandTiming } from "./write-guard.js";
+import type { RequestDrain } from "./request-drain.js";
 import type { AppState } from "./state.js";
 
 export type { AppState } from "./state.js";
@@ -35,6 +36,8 @@ export interface AppDependencies {
   readonly readModels: ReadModels;
   readonly readiness: ReadinessProbe;
   readonly metrics: Metrics;
+  /** Shutdown: in-flight requests are counted, new ones refused 503 while it stops. */
+  readonly drain?: RequestDrain;
 }
 
 /** Every route of the edge on one router, so `allowedMethods()` sees all methods of a path. */
@@ -64,7 +67,8 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
   app.use(requestId(deps.logger));
   app.use(accessLog());
   app.use(securityHeaders());
-  app.use(errorHandler());
+  app.use(errorHandler({ isStopping: () => deps.drain?.isStopping ?? false }));
+  if (deps.drain) app.use(deps.drain.middleware());
   app.use(commandTiming(deps.metrics));
   app.use(routeFallback());
   app.use(router.routes());

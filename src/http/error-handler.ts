@@ -163,14 +163,28 @@ const reportUnreadable = (ctx: AppContext, error: AggregateUnreadableError): voi
   );
 };
 
+export interface ErrorHandlerOptions {
+  /**
+   * True while the service shuts down: an unexpected error is then the event store or the circuit
+   * being taken away from a request (a cancelled call), answered 503 and not logged as a fault.
+   */
+  readonly isStopping?: () => boolean;
+}
+
 /** The last line of defence: every error becomes a problem+json answer; unexpected ones are logged and hidden. */
-export function errorHandler(): Middleware<AppState> {
+export function errorHandler(options: ErrorHandlerOptions = {}): Middleware<AppState> {
   return async (ctx, next) => {
     try {
       await next();
     } catch (error) {
       const response = toProblemResponse(error);
       if (error instanceof AggregateUnreadableError) reportUnreadable(ctx, error);
+      if (response === undefined && options.isStopping?.() === true) {
+        ctx.state.log.info({ requestId: ctx.state.requestId, reason: String(error) }, "request cut short by shutdown: answered 503");
+        ctx.set("Connection", "close");
+        sendProblem(ctx, problem(503, "service-stopping", { detail: "the service is shutting down; retry the request" }), { "Retry-After": "2" });
+        return;
+      }
       if (response === undefined) {
         ctx.state.log.error({ err: error, requestId: ctx.state.requestId }, "unhandled error");
         sendProblem(ctx, INTERNAL);

@@ -1,3 +1,4 @@
+import { RepeatedWarnings } from "../repeated-warnings.js";
 import {
   type EventStoreDBClient,
   PersistentSubscriptionExistsError,
@@ -125,6 +126,8 @@ export class ConsumerGroup {
   /** Set by stop(): settles once the handlers in hand are done (or were given up on). */
   private draining: Promise<void> | undefined;
   private currentState: ConsumerState = "starting";
+  /** Warnings of events handed back for redelivery, counted rather than repeated. */
+  private readonly retryWarnings: RepeatedWarnings;
   private readonly maxRetryCount: number;
   private readonly inProcessRetryMs: number;
   private readonly bufferSize: number;
@@ -139,6 +142,7 @@ export class ConsumerGroup {
     private readonly logger: Logger,
     options: ConsumerGroupOptions = {},
   ) {
+    this.retryWarnings = new RepeatedWarnings(logger);
     // Only transient failures are retried (permanent ones park at once), so outlast a long outage.
     this.maxRetryCount = options.maxRetryCount ?? 100;
     this.inProcessRetryMs = options.inProcessRetryMs ?? 10_000;
@@ -180,6 +184,7 @@ export class ConsumerGroup {
     this.draining ??= Promise.race([this.dispatcher.idle(), sleep(5000)]);
     await this.draining;
     await this.subscription?.unsubscribe().catch(() => undefined);
+    this.retryWarnings.flush();
     await this.loop;
     this.currentState = "stopped";
   }
@@ -345,7 +350,8 @@ export class ConsumerGroup {
           if (event.retryCount >= this.maxRetryCount) {
             this.logger.error({ ...context, retryCount: event.retryCount }, "handler kept failing past the retry limit; the group parks the event");
           } else {
-            this.logger.warn({ ...context, retryCount: event.retryCount }, "handler failing; handing the event back for redelivery");
+            // During an outage every event of the group fails the same way: one line per cause, then a count.
+            this.retryWarnings.warn({ ...context, retryCount: event.retryCount }, `handler failing (${context.err}); handing events back for redelivery`);
           }
           if (await this.settle(() => subscription.nack("retry", `transient failure: ${describe(error)}`.slice(0, 500), resolved), [item])) {
             this.onHandled(this.consumer.group, "retried", event.created);

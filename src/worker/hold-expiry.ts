@@ -63,6 +63,15 @@ export interface HoldExpiryDependencies {
   readonly logger: Logger;
   readonly clock?: () => Date;
   readonly intervalMs?: number;
+  /** Says what a failed poll ran into (e.g. "Redis at host:port unreachable"); the error's message by default. */
+  readonly describeFailure?: (error: unknown) => string;
+  /**
+   * False while the schedule may hold another event store's deadlines (see read-model-ownership.ts):
+   * acting on one would write to this store about a reservation it never had.
+   */
+  readonly ready?: () => boolean;
+  /** How long repeats of one failure are counted before a summary line; default one minute. */
+  readonly repeatedWarningWindowMs?: number;
 }
 
 /**
@@ -83,8 +92,11 @@ export class HoldExpiryPoller {
         return parsed ? this.settle(parsed.reservationId, parsed.productId) : undefined;
       },
       beforePass: () => this.restoreIfNeeded(),
+      ...(deps.ready ? { ready: deps.ready } : {}),
+      ...(deps.describeFailure ? { describeFailure: deps.describeFailure } : {}),
+      ...(deps.repeatedWarningWindowMs === undefined ? {} : { repeatedWarningWindowMs: deps.repeatedWarningWindowMs }),
       logger: deps.logger,
-      what: "expired hold",
+      what: "hold expiry",
       clock: this.clock,
       ...(deps.intervalMs === undefined ? {} : { intervalMs: deps.intervalMs }),
     });

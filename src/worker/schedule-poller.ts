@@ -1,5 +1,6 @@
 import type { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
+import { RepeatedWarnings } from "../repeated-warnings.js";
 
 export interface SchedulePollerOptions {
   readonly schedule: DeadlineSchedule;
@@ -7,8 +8,14 @@ export interface SchedulePollerOptions {
   readonly work: (member: string) => Promise<Date | undefined>;
   /** Runs before each pass (e.g. filling the schedule from the log once). */
   readonly beforePass?: () => Promise<void>;
+  /** While false, passes are skipped (e.g. until Redis's keys are known to be this store's). */
+  readonly ready?: () => boolean;
+  /** Turns a failed pass's error into words (e.g. "Redis at host:port unreachable"). */
+  readonly describeFailure?: (error: unknown) => string;
+  /** Repeats of one failure within this window are counted, not logged one by one. */
+  readonly repeatedWarningWindowMs?: number;
   readonly logger: Logger;
-  /** What the entries are, for log lines: "expired hold", "payment retry". */
+  /** What the schedule is for, in log lines: "hold expiry", "payment retry". */
   readonly what: string;
   readonly clock?: () => Date;
   readonly intervalMs?: number;
@@ -22,9 +29,11 @@ export class SchedulePoller {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private readonly clock: () => Date;
+  private readonly warnings: RepeatedWarnings;
 
   constructor(private readonly options: SchedulePollerOptions) {
     this.clock = options.clock ?? (() => new Date());
+    this.warnings = new RepeatedWarnings(options.logger, options.repeatedWarningWindowMs);
   }
 
   start(): void {
@@ -32,7 +41,11 @@ export class SchedulePoller {
     this.timer = setInterval(() => {
       this.running ??= this.tick()
         .then(() => undefined)
-        .catch((error: unknown) => this.options.logger.warn({ err: String(error) }, `${this.options.what} poll failed; will retry`))
+        .catch((error: unknown) => {
+          const cause = this.options.describeFailure?.(error) ?? (error instanceof Error ? error.message : String(error));
+          // Polled every second: an outage is one line and a count, not a line a second.
+          this.warnings.warn({ cause }, `${this.options.what} poll failed: ${cause}; will retry`);
+        })
         .finally(() => {
           this.running = undefined;
         });
@@ -43,10 +56,12 @@ export class SchedulePoller {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running;
+    this.warnings.flush();
   }
 
   /** One pass over what is due; returns how many entries were worked. */
   async tick(): Promise<number> {
+    if (this.options.ready && !this.options.ready()) return 0;
     await this.options.beforePass?.();
     const due = await this.options.schedule.takeDue(this.clock());
     let worked = 0;
@@ -57,7 +72,7 @@ export class SchedulePoller {
         else await this.options.schedule.complete(entry);
         worked += 1;
       } catch (error) {
-        this.options.logger.warn({ err: String(error), entry }, `could not work a due ${this.options.what} yet`);
+        this.options.logger.warn({ err: String(error), entry }, `could not work a due ${this.options.what} entry yet`);
       }
     }
     return worked;

@@ -1,3 +1,4 @@
+import { describeRedisFailure } from "../infrastructure/redis-failure.js";
 import type { EventStoreDBClient } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
 import type { PaymentRepository } from "../application/payment-service.js";
@@ -31,6 +32,8 @@ export interface WorkerDependencies {
   readonly holdExpiryIntervalMs?: number;
   /** How often due retries of automatic charges are looked for (1 s unless told). */
   readonly chargeRetryIntervalMs?: number;
+  /** False while it is not known that Redis's keys reflect this event store: the hold watchdog waits. */
+  readonly keyRootVerified?: () => boolean;
   /** Prefix of the worker's Redis keys, so that deployments or test runs sharing a Redis stay apart. */
   readonly redisKeyRoot: string;
   readonly onHandled?: ConsumerGroupOptions["onHandled"];
@@ -112,7 +115,9 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
     work: (reservationId) => automaticCharge.retry(reservationId),
     logger: deps.logger.child({ component: "charge-retry" }),
     what: "payment retry",
+    describeFailure: (error) => describeRedisFailure(error, deps.redis),
     ...(deps.chargeRetryIntervalMs === undefined ? {} : { intervalMs: deps.chargeRetryIntervalMs }),
+    ...(deps.keyRootVerified === undefined ? {} : { ready: deps.keyRootVerified }),
   });
   const consumers: Consumer[] = [
     withOrdering(saga, sagaKey, concurrency.saga),
@@ -121,7 +126,8 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
   ];
   const groups = consumers.map(
     (consumer) =>
-      new ConsumerGroup(deps.client, consumer, deps.logger.child({ group: consumer.group }), {
+      // Not a child logger with `group`: every line of the group names it already, and pino would write the key twice.
+      new ConsumerGroup(deps.client, consumer, deps.logger, {
         isTransient: isTransientFailure,
         ...(deps.onHandled ? { onHandled: deps.onHandled } : {}),
       }),
@@ -132,7 +138,9 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
     products: deps.products,
     reservations: deps.reservations,
     logger: deps.logger.child({ component: "hold-expiry" }),
+    describeFailure: (error) => describeRedisFailure(error, deps.redis),
     ...(deps.holdExpiryIntervalMs === undefined ? {} : { intervalMs: deps.holdExpiryIntervalMs }),
+    ...(deps.keyRootVerified === undefined ? {} : { ready: deps.keyRootVerified }),
   });
   const monitor = new StallMonitor(
     deps.client,

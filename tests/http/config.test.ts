@@ -23,6 +23,7 @@ describe("loadConfig", () => {
       idempotencySecret: expect.stringMatching(/^[0-9a-f]{64}$/),
       subscriptionStallMs: 30_000,
       maxUnpaidHoldsPerCustomer: 100,
+      shutdownGraceMs: 10_000,
     });
   });
 
@@ -58,6 +59,7 @@ describe("loadConfig", () => {
       NOTIFY_WEBHOOK_TIMEOUT_MS: "2000",
       NOTIFY_WEBHOOK_ATTEMPTS: "6",
       NOTIFY_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+      SHUTDOWN_GRACE_MS: "1500",
     });
     expect(config).toEqual({
       nodeEnv: "production",
@@ -88,6 +90,7 @@ describe("loadConfig", () => {
       idempotencySecret: "an-idempotency-secret-for-tests",
       subscriptionStallMs: 5000,
       maxUnpaidHoldsPerCustomer: 7,
+      shutdownGraceMs: 1500,
     });
   });
 

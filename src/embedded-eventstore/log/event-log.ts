@@ -22,6 +22,7 @@ import { clockMicros } from "./clock.js";
 import { type LinkRow, LinkIndex } from "./link-index.js";
 import { isProjectionStream, projectRecord } from "./standard-projections.js";
 import { deriveLink, linkEventOf, type LinkSources } from "./link-events.js";
+import { type DataDirectoryLock, lockDataDirectory } from "./data-directory-lock.js";
 
 export interface EventLogOptions {
   /** Directory for the SQLite file; omitted means a throwaway in-memory log. */
@@ -130,11 +131,19 @@ export class EventLog {
     },
     resolveLink: (link) => this.resolveLink(link),
   };
+  /** Held while the log is open, so that a second server on the same directory is refused at start. */
+  private readonly lock: DataDirectoryLock | undefined;
 
   constructor(options: EventLogOptions = {}) {
     if (options.dataDir !== undefined) {
       mkdirSync(options.dataDir, { recursive: true });
-      this.db = new Database(join(options.dataDir, "eventstore.sqlite3"));
+      this.lock = lockDataDirectory(options.dataDir);
+      try {
+        this.db = new Database(join(options.dataDir, "eventstore.sqlite3"));
+      } catch (error) {
+        this.lock.release();
+        throw error;
+      }
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = FULL");
     } else {
@@ -201,6 +210,7 @@ export class EventLog {
   close(): void {
     this.listeners.clear();
     if (this.db.open) this.db.close();
+    this.lock?.release();
   }
 
   /** Called after every committed write with the log's new last position. */

@@ -9,6 +9,10 @@ import {
   formatPosition,
   parkedStreamOf,
 } from "./definition.js";
+import { reportStorageFault } from "../storage-faults.js";
+
+/** How long a group waits before reading again after its storage refused a read. */
+const STORAGE_RETRY_MS = 1000;
 
 /** One connected member of a consumer group. */
 export interface Consumer {
@@ -314,6 +318,11 @@ export class SubscriptionGroup {
         else this.readBuffer.shift();
         this.dispatch(message, consumer);
       }
+    } catch (error) {
+      // A read the storage refused is tried again later; the group and its server stay up.
+      reportStorageFault(`delivery to group ${this.name}`, error);
+      const retry = setTimeout(() => this.schedulePump(), STORAGE_RETRY_MS);
+      retry.unref();
     } finally {
       this.pumping = false;
     }
@@ -413,6 +422,19 @@ export class SubscriptionGroup {
   }
 
   private park(message: Message, reason: string): void {
+    try {
+      this.appendParked(message, reason);
+    } catch (error) {
+      // Not parked is not lost: the message goes back to be delivered again, and parking is retried then.
+      reportStorageFault(`parking a message of group ${this.name}`, error);
+      this.retryQueue.push(message);
+      return;
+    }
+    this.parkedCount = this.countParked();
+    this.complete(message);
+  }
+
+  private appendParked(message: Message, reason: string): void {
     const original = message.event;
     const parkedStream = parkedStreamOf(this.definition.source, this.name);
     this.log.append(parkedStream, { kind: "any" }, [
@@ -427,8 +449,6 @@ export class SubscriptionGroup {
         ),
       },
     ]);
-    this.parkedCount = this.countParked();
-    this.complete(message);
   }
 
   private expireTimedOut(): void {
@@ -459,6 +479,16 @@ export class SubscriptionGroup {
   private checkpoint(force: boolean): void {
     if (this.safePoint === undefined || this.safePoint === this.lastCheckpoint) return;
     if (!force && this.processedSinceCheckpoint < this.definition.settings.minCheckPointCount) return;
+    try {
+      this.writeCheckpoint();
+    } catch (error) {
+      // The checkpoint stays where it was and is written by the next timer tick; at worst a restart redelivers.
+      reportStorageFault(`checkpoint of group ${this.name}`, error);
+    }
+  }
+
+  private writeCheckpoint(): void {
+    if (this.safePoint === undefined) return;
     const { source } = this.definition;
     const checkpointStream = checkpointStreamOf(source, this.name);
     if (this.lastCheckpoint === undefined && this.log.streamInfo(checkpointStream).last < 0) {

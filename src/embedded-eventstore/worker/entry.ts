@@ -22,6 +22,8 @@ try {
   // A start failure (port taken, unreadable data directory) is the host's to report, not a crash.
   post({
     kind: "failed",
+    // The name survives the thread boundary so that the host can tell a locked directory from a crash.
+    name: error instanceof Error ? error.name : "Error",
     message: error instanceof Error ? error.message : String(error),
     stack: error instanceof Error ? error.stack : undefined,
   });

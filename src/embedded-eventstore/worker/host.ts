@@ -67,6 +67,7 @@ export const startEmbeddedEventStoreInWorker = (options: WorkerEventStoreOptions
           break;
         case "failed": {
           const error = new Error(message.message);
+          error.name = message.name;
           if (message.stack) error.stack = message.stack;
           stopping = Promise.resolve();
           // Rejected only once the thread is gone, so that a failed start leaves nothing behind.

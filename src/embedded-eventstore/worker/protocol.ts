@@ -11,5 +11,5 @@ export type HostMessage = { readonly kind: "stop" };
 
 export type WorkerMessage =
   | { readonly kind: "listening"; readonly port: number; readonly connectionString: string; readonly threadId: number }
-  | { readonly kind: "failed"; readonly message: string; readonly stack: string | undefined }
+  | { readonly kind: "failed"; readonly name: string; readonly message: string; readonly stack: string | undefined }
   | { readonly kind: "stopped" };

@@ -12,6 +12,7 @@ import { RequestStatistics } from "../../persistent/request-statistics.js";
 
 /** An insecure node authenticates every connection as its system account. */
 const INSECURE_USER = "system";
+import { guardStep, guardUnary } from "../storage-guard.js";
 
 const groupTrailers = (source: GroupSource, group: string): Record<string, string> => ({
   "stream-name": sourceName(source),
@@ -157,7 +158,10 @@ export const persistentSubscriptionsService = (subscriptions: PersistentSubscrip
       leave();
       call.end();
     });
-    call.on("data", (request: pb.ReadReq) => {
+    call.on("data", (request: pb.ReadReq) =>
+      guardStep("persistent subscription read", (error) => call.emit("error", error), () => onRequest(request)),
+    );
+    const onRequest = (request: pb.ReadReq): void => {
       if (request.hasOptions()) {
         if (consumer) return;
         const options = request.getOptions();
@@ -194,10 +198,19 @@ export const persistentSubscriptionsService = (subscriptions: PersistentSubscrip
         if (!nack) return;
         group.nack(uuids(nack.getIdsList()), NACK_ACTIONS[nack.getAction()] ?? "unknown", nack.getReason());
       }
-    });
+    };
   };
 
-  return { create, update, delete: remove, getInfo, list, replayParked, restartSubsystem, read };
+  return {
+    create: guardUnary("persistent subscription create", create),
+    update: guardUnary("persistent subscription update", update),
+    delete: guardUnary("persistent subscription delete", remove),
+    getInfo: guardUnary("persistent subscription info", getInfo),
+    list: guardUnary("persistent subscription list", list),
+    replayParked: guardUnary("replay of parked messages", replayParked),
+    restartSubsystem,
+    read,
+  };
 };
 
 const uuids = (ids: readonly Parameters<typeof readUuid>[0][]): string[] =>

@@ -6,6 +6,7 @@ import { invalidArgument, projectionStreamWriteError, streamDeletedError, wrongE
 import { isProjectionStream } from "../../log/standard-projections.js";
 import { streamsPb, type DeleteReq, type DeleteResp, type TombstoneReq, type TombstoneResp } from "../proto.js";
 import { currentToTrailer, expectedToTrailer, readExpectedRevision } from "./expected-revision.js";
+import { guardUnary } from "../storage-guard.js";
 
 type DeletionOptions = NonNullable<ReturnType<DeleteReq["getOptions"]>> | NonNullable<ReturnType<TombstoneReq["getOptions"]>>;
 
@@ -39,7 +40,7 @@ const deletion = <Req extends DeleteReq | TombstoneReq, Resp>(
   };
 
 export const deleteHandler = (log: EventLog): ((call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>) => void) =>
-  deletion<DeleteReq, DeleteResp>(
+  guardUnary("delete", deletion<DeleteReq, DeleteResp>(
     (name, expected) => log.delete(name, expected),
     (at) => {
       const response = new streamsPb.DeleteResp();
@@ -49,12 +50,12 @@ export const deleteHandler = (log: EventLog): ((call: ServerUnaryCall<DeleteReq,
       response.setPosition(position);
       return response;
     },
-  );
+  ));
 
 export const tombstoneHandler = (
   log: EventLog,
 ): ((call: ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: sendUnaryData<TombstoneResp>) => void) =>
-  deletion<TombstoneReq, TombstoneResp>(
+  guardUnary("tombstone", deletion<TombstoneReq, TombstoneResp>(
     (name, expected) => log.tombstone(name, expected),
     (at) => {
       const response = new streamsPb.TombstoneResp();
@@ -64,5 +65,5 @@ export const tombstoneHandler = (
       response.setPosition(position);
       return response;
     },
-  );
+  ));
 

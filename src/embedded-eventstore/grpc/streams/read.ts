@@ -5,7 +5,8 @@ import { type EventFilter, createFilter, selectsFromAll } from "../../log/event-
 import { type Direction, type StoredEvent, LINK_EVENT_TYPE } from "../../log/types.js";
 import { CallLifetime } from "../call-lifetime.js";
 import { fillRecordedEvent, readStreamName, streamIdentifier, wireToNumber } from "../convert.js";
-import { invalidArgument, streamDeletedError } from "../errors.js";
+import { invalidArgument, storageError, streamDeletedError } from "../errors.js";
+import { reportStorageFault } from "../../storage-faults.js";
 import { streamsPb, type ReadReq, type ReadResp } from "../proto.js";
 
 type Options = InstanceType<typeof streamsPb.ReadReq.Options>;
@@ -45,7 +46,10 @@ export const readHandler =
         if (context.lifetime.active) call.end();
       },
       (error: unknown) => {
-        if (context.lifetime.active) call.emit("error", error instanceof Error ? error : invalidArgument(String(error)));
+        // Our own refusals carry a gRPC code; anything else came from storage.
+        const refusal = error instanceof Error && "code" in error && typeof error.code === "number";
+        if (!refusal) reportStorageFault(options.hasSubscription() ? "subscription" : "read", error);
+        if (context.lifetime.active) call.emit("error", refusal ? error : storageError(error));
       },
     );
   };
