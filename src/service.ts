@@ -30,7 +30,8 @@ import { RedisUnpaidHolds } from "./infrastructure/redis-unpaid-holds.js";
 import { describeRedisFailure } from "./infrastructure/redis-failure.js";
 import type { Logger } from "./logger.js";
 import { stopInOrder } from "./shutdown.js";
-import { guardKeyRoot } from "./worker/read-model-ownership.js";
+import { readOrCreateStoreId } from "./infrastructure/eventstore/store-identity.js";
+import { guardKeyRoot, markEmptyKeyRoot } from "./worker/read-model-ownership.js";
 import { setTimeout as delay } from "node:timers/promises";
 
 /** How long start-up waits for Redis to say which store its keys reflect; later, the check runs when Redis is ready. */
@@ -143,6 +144,12 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   // Before the workers start, so that no hold deadline or read model of another store is acted on.
   const keyRootGuard = config.role === "api" ? undefined : guardKeyRoot({ client: eventStore.client, redis, keyRoot, logger });
   if (keyRootGuard) await Promise.race([keyRootGuard.checked, delay(KEY_ROOT_CHECK_WAIT_MS, undefined, { ref: false })]);
+  if (config.role === "api") {
+    // Best effort: without Redis now, the API writes nothing there until it is back anyway.
+    const redisReady = redis.status === "ready" ? Promise.resolve() : new Promise<void>((resolve) => redis.once("ready", () => resolve()));
+    const marked = Promise.all([readOrCreateStoreId(eventStore.client), redisReady]).then(([storeId]) => markEmptyKeyRoot(redis, keyRoot, storeId));
+    await Promise.race([marked.catch(() => undefined), delay(KEY_ROOT_CHECK_WAIT_MS, undefined, { ref: false })]);
+  }
   const workers =
     config.role === "api"
       ? undefined

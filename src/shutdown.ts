@@ -38,8 +38,11 @@ export const stopInOrder = async (steps: ShutdownSteps): Promise<void> => {
     const answered = drain.answerRemaining();
     logger.warn({ requests: answered, graceMs: steps.graceMs }, "requests still running after the shutdown grace period were answered 503");
   }
+  logger.debug("shutdown: requests answered; stopping the workers");
   await steps.stopWorkers();
+  logger.debug("shutdown: workers stopped; closing the event store");
   await steps.closeEventStore();
+  logger.debug("shutdown: event store closed");
   const flushed = await Promise.race([
     closed.then(() => true),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), CONNECTION_FLUSH_MS).unref()),

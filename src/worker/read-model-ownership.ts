@@ -42,6 +42,17 @@ const hasAnyKey = async (redis: Redis, keyRoot: string): Promise<boolean> => {
 };
 
 /**
+ * The API's part: it never drops keys, but it marks an empty key space as this store's before it
+ * writes there (payment tokens, unpaid holds, idempotency records), so that a worker started later
+ * does not take those keys for another store's and drop them. Keys already there are left to the
+ * workers' check.
+ */
+export const markEmptyKeyRoot = async (redis: Redis, keyRoot: string, storeId: string): Promise<void> => {
+  if ((await redis.exists(storeIdKey(keyRoot))) === 1 || (await hasAnyKey(redis, keyRoot))) return;
+  await redis.set(storeIdKey(keyRoot), storeId, "NX");
+};
+
+/**
  * Makes sure the keys under `keyRoot` reflect the event store `storeId`: read models, hold
  * deadlines and the "deadlines restored" marker of another store would be served as ours, or stop
  * ours from being restored. Keys of another store, or keys without a store id (written before there

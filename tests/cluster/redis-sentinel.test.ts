@@ -112,7 +112,19 @@ describe.skipIf(!hasRedisServer)("Redis through Sentinel", () => {
         intervalMs: 50,
       });
 
-      await probe(sentinelPort).call("SENTINEL", "FAILOVER", MASTER);
+      // A sentinel learns of replicas from the primary's INFO, every few seconds: until it has, a
+      // forced failover answers NOGOODSLAVE. Ask until it is accepted.
+      await waitFor(
+        "the sentinel to accept the failover",
+        async () =>
+          probe(sentinelPort)
+            .call("SENTINEL", "FAILOVER", MASTER)
+            .then(
+              () => true,
+              (error: unknown) => (String(error).includes("NOGOODSLAVE") ? false : Promise.reject(error)),
+            ),
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
       await waitFor(
         "the sentinel to name the replica as primary",
         async () => ((await probe(sentinelPort).call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)) as string[])[1] === String(replicaPort),

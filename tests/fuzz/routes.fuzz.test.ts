@@ -523,6 +523,7 @@ const ROUTES: readonly RouteSpec[] = [
   { method: "GET", template: "/health/ready", query: true },
   { method: "GET", template: "/metrics", query: true },
   { method: "GET", template: "/openapi.json", query: true },
+  { method: "GET", template: "/docs", query: true },
 ];
 
 const routeName = (route: Pick<RouteSpec, "method" | "template">): string => `${route.method} ${route.template}`;

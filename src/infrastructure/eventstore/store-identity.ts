@@ -10,16 +10,19 @@ export const STORE_IDENTITY_STREAM = "store-identity";
 const STORE_IDENTIFIED = "StoreIdentified";
 
 const readStoreId = async (client: EventStoreDBClient): Promise<string | undefined> => {
+  let storeId: string | undefined;
   try {
+    // Read to the end (one event), never left early: an abandoned read keeps its call open and the
+    // client's dispose() waits for it for ever (a stop that hangs).
     for await (const resolved of client.readStream(STORE_IDENTITY_STREAM, { maxCount: 1 })) {
       const data = resolved.event?.data as { storeId?: unknown } | undefined;
-      if (typeof data?.storeId === "string") return data.storeId;
+      if (typeof data?.storeId === "string") storeId ??= data.storeId;
     }
   } catch (error) {
     if (error instanceof StreamNotFoundError) return undefined;
     throw error;
   }
-  return undefined;
+  return storeId;
 };
 
 /** This event store's id: read, or written once (`NO_STREAM`, so two processes racing agree on the first). */
