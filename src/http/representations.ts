@@ -84,7 +84,9 @@ export function myPageResponse(view: MyPageView): MyPageResponse {
 export function notificationResponse(view: NotificationView): NotificationResponse {
   return {
     id: view.id,
+    audience: view.audience,
     customerId: view.customerId,
+    ...(view.sellerId === undefined ? {} : { sellerId: view.sellerId }),
     reservationId: view.reservationId,
     kind: view.kind,
     message: view.message,

@@ -395,7 +395,7 @@ describe("notifications end to end through persistent subscriptions", () => {
       const readModels = createRedisReadModels(redis, { keyRoot });
       const items = await waitFor(
         async () => {
-          const found = await readModels.listNotifications({ userId: "hana", role: "customer" }, {});
+          const found = (await readModels.listNotifications({ userId: "hana", role: "customer" }, {})).items;
           return found.length === 2 && found.every((item) => item.deliveries.every((delivery) => delivery.status === "delivered")) ? found : undefined;
         },
         20_000,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NOTIFICATION_KINDS, type NotificationKind } from "../../application/read-models.js";
+import { NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS, type NotificationKind } from "../../application/read-models.js";
 import { aggregateId, eventParser, isoTime, userId, type EventsOf } from "../../domain/events.js";
 
 /**
@@ -17,7 +17,11 @@ export const notificationEventSchemas = {
   NotificationRecorded: z.object({
     /** Derived from the causing event's id: the same cause can never record a second notification. */
     notificationId: aggregateId,
+    /** Absent on notifications recorded before sellers were notified: those are all the customer's. */
+    audience: z.enum(NOTIFICATION_AUDIENCES).optional(),
     customerId: userId,
+    /** The product's seller (who reads seller notifications); absent on older records. */
+    sellerId: userId.optional(),
     reservationId: aggregateId,
     kind: z.enum(NOTIFICATION_KINDS),
     message: z.string().min(1).max(1000),
