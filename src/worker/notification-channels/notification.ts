@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS, type NotificationKind } from "../../application/read-models.js";
+import { NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS, type NotificationAudience, type NotificationKind } from "../../application/read-models.js";
 import { aggregateId, eventParser, isoTime, userId, type EventsOf } from "../../domain/events.js";
 
 /**
@@ -60,7 +60,10 @@ export const parseNotificationEvent = eventParser(notificationEventSchemas);
 /** What a channel delivers. */
 export interface Notification {
   readonly id: string;
+  /** Whom it is for: the customer, or the product's seller (`sellerId`). */
+  readonly audience: NotificationAudience;
   readonly customerId: string;
+  readonly sellerId?: string;
   readonly reservationId: string;
   readonly kind: NotificationKind;
   readonly message: string;
