@@ -59,6 +59,10 @@ function problems(...statuses: readonly number[]): Record<string, ResponseConfig
 const readModelNote =
   "A read model: eventually consistent, normally within a fraction of a second; 503 `read-model-unavailable` (with `Retry-After`) while Redis is unreachable.";
 
+const pagingNote =
+  "Paged newest first: `limit` items (default 100, at most 1000) and `next` (this request with the next page's `cursor`, or null on the last page). " +
+  "Cursors are opaque positions, so items added while paging never shift a page; a cursor this API did not make is 400 `validation-failed`.";
+
 const etagHeader = { ETag: { description: 'The revision as a weak tag, W/"<revision>"', schema: { type: "string" as const } } };
 const locationHeader = { Location: { description: "Where the new resource lives", schema: { type: "string" as const } } };
 
@@ -102,7 +106,7 @@ export function buildOpenApiDocument() {
     path: "/products",
     tags: ["products"],
     summary: "List products (anyone), newest first",
-    description: readModelNote,
+    description: `${readModelNote} ${pagingNote}`,
     request: { query: ProductListQuery },
     responses: { 200: json(ProductListBody, "The products", {}), ...problems(400, 503) },
   });
@@ -156,7 +160,7 @@ export function buildOpenApiDocument() {
     path: "/reservations",
     tags: ["reservations"],
     summary: "List reservations, newest first",
-    ...secured(["customer (own)", "seller (on own products)", "admin (all)"], readModelNote),
+    ...secured(["customer (own)", "seller (on own products)", "admin (all)"], `${readModelNote} ${pagingNote} \`productId\` narrows to one product within what the caller may see.`),
     request: { query: ReservationListQuery },
     responses: { 200: json(ReservationListBody, "The reservations", {}), ...problems(400, 401, 403, 503) },
   });
@@ -189,7 +193,7 @@ export function buildOpenApiDocument() {
     path: "/payments",
     tags: ["payments"],
     summary: "List payments, newest first",
-    ...secured(["customer (own)", "admin (all)"], readModelNote),
+    ...secured(["customer (own)", "admin (all)"], `${readModelNote} ${pagingNote}`),
     request: { query: PaymentListQuery },
     responses: { 200: json(PaymentListBody, "The payments", {}), ...problems(400, 401, 403, 503) },
   });
@@ -229,8 +233,13 @@ export function buildOpenApiDocument() {
     method: "get",
     path: "/notifications",
     tags: ["read models"],
-    summary: "Notifications, newest first: one per customer-visible status change of a reservation or payment",
-    ...secured(["customer (own)", "admin (all)"], readModelNote),
+    summary: "Notifications, newest first: one per customer-visible status change; sellers' own for their products",
+    ...secured(
+      ["customer (own, audience `customer`)", "seller (own, audience `seller`: about their products)", "admin (all)"],
+      "A customer gets one notification per visible status change of their reservation or payment. A seller gets " +
+        "`seller.reservation.awaiting-acceptance` when a paid order waits for their acceptance and `seller.reservation.cancelled` " +
+        `for every cancellation on their products. ${readModelNote} ${pagingNote}`,
+    ),
     request: { query: NotificationListQuery },
     responses: { 200: json(NotificationListBody, "The notifications", {}), ...problems(400, 401, 403, 503) },
   });
