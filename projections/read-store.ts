@@ -207,9 +207,9 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
         return pageOf(items, page.nextCursor);
       }),
 
-    myPage: (customerId) =>
+    myPage: (customerId, query_) =>
       guarded(async () => {
-        const page = await query<ReservationDocument>(mypage, myPageIndex(customerId), (id) => `reservation:${id}`, MAX_LIST_ITEMS, undefined);
+        const page = await query<ReservationDocument>(mypage, myPageIndex(customerId), (id) => `reservation:${id}`, limitOf(query_.limit), query_.after);
         const reservations = page.found.flatMap(({ stored }): MyPageEntry[] => {
           const reservation = placedReservation(stored.d);
           if (!reservation || reservation.customerId !== customerId) return [];
@@ -231,7 +231,7 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
           ];
         });
         const updatedAt = reservations.reduce<string | null>((latest, entry) => (latest === null || entry.updatedAt > latest ? entry.updatedAt : latest), null);
-        return { customerId, reservations, updatedAt };
+        return { customerId, reservations, updatedAt, nextCursor: page.nextCursor };
       }),
 
     notifications: (scope, query_) =>

@@ -84,9 +84,17 @@ export interface MyPageView {
   readonly customerId: string;
   /** Newest first. */
   readonly reservations: readonly MyPageEntry[];
-  /** The latest change of any entry; null while the page is empty. */
+  /** The latest change of any entry shown; null while the page is empty. */
   readonly updatedAt: string | null;
+  /** Where the next page of reservations starts; null on the last. */
+  readonly nextCursor: string | null;
 }
+
+/**
+ * My Page shows this many reservations when no `limit` is given: all it showed before it was
+ * paged, so that clients that never page see what they always saw.
+ */
+export const MY_PAGE_DEFAULT_ITEMS = MAX_LIST_ITEMS;
 
 export interface ListOptions {
   /** 1..MAX_LIST_ITEMS; DEFAULT_LIST_ITEMS when absent. */
@@ -110,7 +118,7 @@ export interface ReadModels {
   /** A customer's own, an admin's all; sellers are refused. */
   listPayments(actor: Actor, query: ListOptions): Promise<Page<PaymentView>>;
   /** Customers only: their own page. */
-  myPage(actor: Actor): Promise<MyPageView>;
+  myPage(actor: Actor, query?: ListOptions): Promise<MyPageView>;
   /** A customer's own, a seller's own (about their products), an admin's all. */
   listNotifications(actor: Actor, query: NotificationListOptions): Promise<Page<NotificationView>>;
 }
@@ -123,7 +131,7 @@ export interface ReadModelStore {
   products(query: ListOptions & { readonly status?: ProductStatus }): Promise<Page<ProductView>>;
   reservations(scope: ReadScope, query: ReservationListOptions): Promise<Page<ReservationView>>;
   payments(scope: Exclude<ReadScope, { kind: "seller" }>, query: ListOptions): Promise<Page<PaymentView>>;
-  myPage(customerId: string): Promise<MyPageView>;
+  myPage(customerId: string, query: ListOptions): Promise<MyPageView>;
   /** Scope "customer": the customer's own; "seller": the seller's own; "all": every audience. */
   notifications(scope: ReadScope, query: NotificationListOptions): Promise<Page<NotificationView>>;
 }
@@ -162,9 +170,9 @@ export const createReadModels = (store: ReadModelStore): ReadModels => ({
 
   listPayments: async (actor, query) => store.payments(customerOrAdminScope(actor, "payments"), query),
 
-  myPage: async (actor) => {
+  myPage: async (actor, query = {}) => {
     if (actor.role !== "customer") throw new AccessDeniedError("My Page is a customer's own page");
-    return store.myPage(actor.userId);
+    return store.myPage(actor.userId, { ...query, limit: query.limit ?? MY_PAGE_DEFAULT_ITEMS });
   },
 
   listNotifications: async (actor, query) => store.notifications(ownScope(actor), query),

@@ -9,6 +9,7 @@ import {
   IfMatchHeader,
   LiveBody,
   MyPageBody,
+  MyPageQuery,
   NotificationListBody,
   NotificationListQuery,
   PaymentBody,
@@ -226,7 +227,11 @@ export function buildOpenApiDocument() {
     path: "/my-page",
     tags: ["read models"],
     summary: "The customer's own reservations and payment states, newest first",
-    ...secured(["customer"], readModelNote),
+    ...secured(
+      ["customer"],
+      `${readModelNote} Its reservations page like the lists (\`limit\`, \`cursor\`, \`next\`), but all of them (up to 1000) are shown unless \`limit\` is given.`,
+    ),
+    request: { query: MyPageQuery },
     responses: { 200: json(MyPageBody, "My Page", {}), ...problems(400, 401, 403, 503) },
   });
   registry.registerPath({

@@ -62,7 +62,8 @@ export function paymentResponse(view: PaymentView): PaymentResponse {
   };
 }
 
-export function myPageResponse(view: MyPageView): MyPageResponse {
+/** The page without its links: those depend on the request (`pageLinks`). */
+export function myPageResponse(view: MyPageView): Omit<MyPageResponse, "next" | "nextCursor"> {
   return {
     customerId: view.customerId,
     reservations: view.reservations.map((entry) => ({

@@ -131,6 +131,20 @@ export const NotificationListQuery = z.object({ reservationId: Id.optional(), li
 /** `GET /my-page` takes no query. */
 export const NoQuery = z.object({}).strict();
 
+/** My Page pages its reservations like the lists, but shows all it can (1000) unless told. */
+export const MyPageQuery = z
+  .object({
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_LIST_ITEMS)
+      .optional()
+      .openapi({ description: `at most this many reservations, newest first (default and maximum ${MAX_LIST_ITEMS})` }),
+    cursor: Cursor,
+  })
+  .strict();
+
 // ---- responses ----
 
 const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: "2025-01-01T09:00:00.000Z" });
@@ -221,7 +235,8 @@ export const MyPageBody = z
         updatedAt: Timestamp,
       }),
     ),
-    updatedAt: Timestamp.nullable().openapi({ description: "the latest change of any entry; null while the page is empty" }),
+    updatedAt: Timestamp.nullable().openapi({ description: "the latest change of any entry shown; null while the page is empty" }),
+    ...PageLinks,
   })
   .openapi("MyPage", { description: "The customer's reservations, newest first (a read model: eventually consistent)" });
 

@@ -222,6 +222,46 @@ describe("GET /payments and GET /notifications pages", () => {
   });
 });
 
+describe("GET /my-page pages", () => {
+  interface MyPage {
+    readonly customerId: string;
+    readonly reservations: { reservationId: string }[];
+    readonly next: string | null;
+    readonly nextCursor: string | null;
+  }
+
+  it("shows every reservation unless told otherwise, and pages them with limit and cursor, each once and in order", async () => {
+    const seller = await freshUser("seller");
+    const customer = await freshUser("customer");
+    const [product] = await registerProducts(1, seller);
+    if (!product) throw new Error("no product");
+    for (let i = 0; i < 5; i += 1) await reserve(product.id, customer);
+    const whole = await eventually(async () => {
+      const response = await api().get<MyPage>("/my-page", { as: customer });
+      expect(response.status).toBe(200);
+      expect(response.body.reservations).toHaveLength(5);
+      expect(response.body.next).toBeNull();
+      return response.body.reservations.map((entry) => entry.reservationId);
+    }, READ_MODEL_WAIT);
+    expect(whole).toEqual(await settledIds("/reservations", 5, customer));
+
+    const seen: string[] = [];
+    let path: string | null = "/my-page?limit=2";
+    let pages = 0;
+    while (path !== null) {
+      const response: ApiResponse<MyPage> = await api().get<MyPage>(path, { as: customer });
+      expect(response.status).toBe(200);
+      seen.push(...response.body.reservations.map((entry) => entry.reservationId));
+      path = response.body.next;
+      pages += 1;
+    }
+    expect(seen).toEqual(whole);
+    expect(pages).toBe(3);
+    expectValidationError(await api().get("/my-page?cursor=nope!", { as: customer }), "query.cursor");
+    expectValidationError(await api().get("/my-page?page=2", { as: customer }), "query.page", "unknown field");
+  });
+});
+
 describe("cursors", () => {
   const forged = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString("base64url");
 

@@ -147,6 +147,8 @@ describe("read-model routes", () => {
           },
         ],
         updatedAt: "2030-01-01T00:02:00.000Z",
+        next: null,
+        nextCursor: null,
       });
     });
 

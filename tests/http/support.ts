@@ -303,11 +303,13 @@ export class FakeReadModelStore implements ReadModelStore {
     return FakeReadModelStore.limit(this.payments_.filter((item) => scope.kind === "all" || item.customerId === scope.customerId), query);
   }
 
-  async myPage(customerId: string): Promise<MyPageView> {
-    this.check("myPage", [customerId]);
-    const reservations = this.reservations_
-      .filter((item) => item.customerId === customerId)
-      .map((item) => ({
+  async myPage(customerId: string, query: ListOptions): Promise<MyPageView> {
+    this.check("myPage", [customerId, query]);
+    const page = FakeReadModelStore.limit(
+      this.reservations_.filter((item) => item.customerId === customerId),
+      query,
+    );
+    const reservations = page.items.map((item) => ({
         reservationId: item.id,
         productId: item.productId,
         productName: item.productName,
@@ -319,7 +321,7 @@ export class FakeReadModelStore implements ReadModelStore {
         currentStep: item.currentStep,
         updatedAt: item.updatedAt,
       }));
-    return { customerId, reservations, updatedAt: reservations[0]?.updatedAt ?? null };
+    return { customerId, reservations, updatedAt: reservations[0]?.updatedAt ?? null, nextCursor: page.nextCursor };
   }
 
   async notifications(scope: ReadScope, query: Parameters<ReadModelStore["notifications"]>[1]): Promise<Page<NotificationView>> {

@@ -114,7 +114,7 @@ describe("the Redis read models", () => {
     expect(page.updatedAt).toBe(page.reservations.map((entry) => entry.updatedAt).sort().at(-1));
     const bob = await readModels.myPage(customer("bob"));
     expect(bob.reservations.map((entry) => [entry.reservationStatus, entry.paymentStatus])).toEqual([["cancelled", "refunded"]]);
-    expect(await readModels.myPage(customer("nobody"))).toEqual({ customerId: "nobody", reservations: [], updatedAt: null });
+    expect(await readModels.myPage(customer("nobody"))).toEqual({ customerId: "nobody", reservations: [], updatedAt: null, nextCursor: null });
     await expect(readModels.myPage(admin)).rejects.toBeInstanceOf(AccessDeniedError);
   });
 
@@ -137,7 +137,7 @@ describe("the Redis read models", () => {
     const empty = createRedisReadModels(redis, { keyRoot: uniqueRoot("empty") });
     expect((await empty.listProducts({})).items).toEqual([]);
     expect((await empty.listReservations(admin, {})).items).toEqual([]);
-    expect(await empty.myPage(customer("alice"))).toEqual({ customerId: "alice", reservations: [], updatedAt: null });
+    expect(await empty.myPage(customer("alice"))).toEqual({ customerId: "alice", reservations: [], updatedAt: null, nextCursor: null });
     expect((await empty.listNotifications(admin, { reservationId: randomUUID() })).items).toEqual([]);
   });
 

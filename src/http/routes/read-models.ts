@@ -3,7 +3,7 @@ import type { ReadModels } from "../../application/read-models.js";
 import { actorOf, requireRole, ROLES } from "../auth.js";
 import { pageLinks, pageOptions } from "../pagination.js";
 import { myPageResponse, notificationResponse, paymentResponse, productResponse, reservationResponse } from "../representations.js";
-import { NoQuery, NotificationListQuery, PaymentListQuery, ProductListQuery, ReservationListQuery } from "../schemas.js";
+import { MyPageQuery, NotificationListQuery, PaymentListQuery, ProductListQuery, ReservationListQuery } from "../schemas.js";
 import type { AppState } from "../state.js";
 import { parseInput } from "../validation.js";
 import type { RouteSupport } from "./support.js";
@@ -32,8 +32,9 @@ export function readModelRoutes(router: Router<AppState>, readModels: ReadModels
   });
 
   router.get("/my-page", support.authenticate, requireRole("customer"), async (ctx) => {
-    parseInput("query", NoQuery, ctx.query);
-    ctx.body = myPageResponse(await readModels.myPage(actorOf(ctx)));
+    const query = parseInput("query", MyPageQuery, ctx.query);
+    const page = await readModels.myPage(actorOf(ctx), pageOptions(query));
+    ctx.body = { ...myPageResponse(page), ...pageLinks(ctx, page.nextCursor) };
   });
 
   router.get("/notifications", support.authenticate, requireRole(...ROLES), async (ctx) => {
