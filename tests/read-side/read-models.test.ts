@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProjectionConsumers } from "../../projections/consumers.js";
 import { createRedisReadModels } from "../../projections/read-store.js";
 import { AccessDeniedError } from "../../src/application/errors.js";
+import { decodeCursor } from "../../src/application/list-cursor.js";
 import { ReadModelUnavailableError, type ReadModels } from "../../src/application/read-models.js";
 import type { Actor } from "../../src/application/ports.js";
 import { connectRedis, consumed, deadRedis, deleteKeys, silentLogger, SyntheticLog, uniqueRoot } from "./support.js";
@@ -40,6 +41,12 @@ beforeAll(async () => {
   log.append(stream, "NotificationDelivered", { notificationId: first, channel: "log", deliveredAt: new Date().toISOString(), attempts: 1 });
   log.append(stream, "NotificationDeliveryFailed", { notificationId: first, channel: "webhook", failedAt: new Date().toISOString(), attempts: 4, error: "503" });
   log.append(stream, "NotificationRecorded", recorded(first, "payment.paid", 100)); // a duplicate record changes nothing
+  // The seller's notification of the same reservation: never among alice's.
+  log.append(stream, "NotificationRecorded", {
+    ...recorded(randomUUID(), "seller.reservation.cancelled", 99),
+    audience: "seller",
+    sellerId: "seller-1",
+  });
 
   const consumers = createProjectionConsumers({ redis, logger: silentLogger(), reader: log.reader(), keyRoot });
   for (const event of log.events) {
@@ -129,8 +136,32 @@ describe("the Redis read models", () => {
     expect((await readModels.listNotifications(customer("bob"), { reservationId })).items).toEqual([]);
     expect((await readModels.listNotifications(customer("bob"), {})).items).toEqual([]);
     expect((await readModels.listNotifications(admin, { limit: 1 })).items).toEqual(alices.slice(0, 1));
-    // Sellers read their own notifications only: the customer's are not theirs.
-    expect((await readModels.listNotifications(seller("seller-1"), {})).items).toEqual([]);
+    // Sellers read their own notifications only: the customer's are not theirs, and another seller's neither.
+    const sellers = (await readModels.listNotifications(seller("seller-1"), {})).items;
+    expect(sellers.map((notification) => [notification.kind, notification.audience, notification.sellerId])).toEqual([
+      ["seller.reservation.cancelled", "seller", "seller-1"],
+    ]);
+    expect((await readModels.listNotifications(seller("seller-1"), { reservationId })).items).toEqual(sellers);
+    expect((await readModels.listNotifications(seller("seller-2"), {})).items).toEqual([]);
+    expect((await readModels.listNotifications(seller("seller-2"), { reservationId })).items).toEqual([]);
+    expect((await readModels.listNotifications(admin, { reservationId })).items.map((notification) => notification.audience)).toEqual([
+      "customer",
+      "customer",
+      "seller",
+    ]);
+  });
+
+  it("page one reservation's notifications in the order of the lists", async () => {
+    const alices = (await readModels.listNotifications(customer("alice"), {})).items;
+    const reservationId = alices[0]?.reservationId ?? "";
+    const first = await readModels.listNotifications(customer("alice"), { reservationId, limit: 1 });
+    expect(first.items).toEqual(alices.slice(0, 1));
+    const after = decodeCursor(first.nextCursor ?? "");
+    expect(after).toBeDefined();
+    const second = await readModels.listNotifications(customer("alice"), { reservationId, limit: 1, after });
+    expect(second).toEqual({ items: alices.slice(1, 2), nextCursor: null });
+    // The same cursor on the customer's whole list continues it the same way.
+    expect((await readModels.listNotifications(customer("alice"), { limit: 1, after })).items).toEqual(alices.slice(1, 2));
   });
 
   it("answer empty lists before anything was projected", async () => {
