@@ -224,7 +224,9 @@ const reservationKey = (event: ConsumedEvent): string => event.metadata?.$correl
  * Records one notification per customer-visible change, exactly once: the notification id is
  * derived from the causing event's id, and it is appended to `notification-<reservationId>` only if
  * that stream does not hold it yet, with the revision just read as the expected revision (a
- * concurrent redelivery then conflicts, re-reads and finds it). Delivery is not done here.
+ * concurrent redelivery then conflicts, re-reads and finds it). Delivery is not done here. The
+ * same event may also call for one to the product's seller (`sellerNotification`); both go in one
+ * append; a redelivery appends whichever of them the stream does not hold yet.
  */
 export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
   const reservations = deps.repositories?.reservations ?? new AggregateRepository(deps.client, reservationAggregate, { cacheSize: 1000 });
