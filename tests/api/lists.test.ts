@@ -136,11 +136,20 @@ describe("GET /products pages", () => {
     expect(seen).toEqual(all);
   });
 
-  it("answers the whole list with next null when it fits, and 100 items when no limit is given", async () => {
-    const { body } = await list<ProductResponse>("/products?limit=1000");
-    expect(body.next).toBeNull();
-    expect(body.nextCursor).toBeNull();
-    expect(body.items.length).toBeLessThanOrEqual(100);
+  it("answers 100 items when no limit is given, and the whole list with next null when it fits", async () => {
+    const seller = await freshUser("seller");
+    const made = await registerProducts(101, seller, { name: "Many" });
+    const all = await idsOnceShowing("/products", made.map((product) => product.id));
+    expect(all.length).toBeGreaterThan(100);
+
+    const { body: first } = await list<ProductResponse>("/products");
+    expect(first.items.map((product) => product.id)).toEqual(all.slice(0, 100));
+    expect(first.nextCursor).not.toBeNull();
+    expect(first.next).toBe(`/products?cursor=${first.nextCursor}`);
+    const { body: whole } = await list<ProductResponse>("/products?limit=1000");
+    expect(whole.items).toHaveLength(all.length);
+    expect(whole.next).toBeNull();
+    expect(whole.nextCursor).toBeNull();
   });
 });
 
