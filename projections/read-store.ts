@@ -1,6 +1,8 @@
 import type { Redis } from "ioredis";
+import { comesBefore, encodeCursor, type ListPosition, type Page } from "../src/application/list-cursor.js";
 import {
   createReadModels,
+  DEFAULT_LIST_ITEMS,
   MAX_LIST_ITEMS,
   type MyPageEntry,
   type NotificationView,
@@ -23,7 +25,10 @@ import {
 } from "./definitions/index.js";
 import { placedReservation, requestedPayment } from "./definitions/reservation-document.js";
 import { productOfSnapshot } from "./definitions/lists.js";
+import { millis } from "./definitions/streams.js";
+import { notificationMember } from "./definitions/notifications.js";
 import { parseStored, type StoredDocument } from "./engine.js";
+import { readIndexPage } from "./index-page.js";
 import { DEFAULT_KEY_ROOT, ProjectionKeys } from "./keys.js";
 
 export interface RedisReadModelOptions {
@@ -36,15 +41,38 @@ export interface RedisReadModelOptions {
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-const limitOf = (limit: number | undefined): number => Math.max(1, Math.min(MAX_LIST_ITEMS, limit ?? MAX_LIST_ITEMS));
+const limitOf = (limit: number | undefined): number => Math.max(1, Math.min(MAX_LIST_ITEMS, limit ?? DEFAULT_LIST_ITEMS));
 
-const newestFirst = (a: { createdAt: string; id: string }, b: { createdAt: string; id: string }): number =>
-  a.createdAt === b.createdAt ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.createdAt < b.createdAt ? 1 : -1;
+/** A notification's place in the lists: the same score and member as its index entries. */
+const notificationPosition = (notification: NotificationView): ListPosition => ({
+  score: millis(notification.createdAt),
+  member: notificationMember(notification.reservationId, notification.id),
+});
 
 interface Found<D> {
   readonly member: string;
   readonly stored: StoredDocument<D>;
 }
+
+interface FoundPage<D> {
+  readonly found: Found<D>[];
+  readonly nextCursor: string | null;
+}
+
+/**
+ * A page's next cursor is the last index entry the page covered, not its last shown item: items
+ * filtered out after reading (a document behind its index) must not be read again.
+ */
+const pageOf = <T>(items: T[], nextCursor: string | null): Page<T> => ({ items, nextCursor });
+
+/** Audience of a notification stored before audiences existed: the customer. */
+const audienceOf = (notification: NotificationView): NotificationView["audience"] => notification.audience ?? "customer";
+
+const visibleIn = (scope: ReadScope, notification: NotificationView): boolean => {
+  if (scope.kind === "all") return true;
+  if (scope.kind === "customer") return audienceOf(notification) === "customer" && notification.customerId === scope.customerId;
+  return audienceOf(notification) === "seller" && notification.sellerId === scope.sellerId;
+};
 
 /**
  * The read models in Redis, queried through each projection's live version: an index (sorted set)
@@ -79,21 +107,33 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
   };
 
   /**
-   * The newest `limit` documents of an index of the live version. A rebuild may switch versions
-   * between the two reads; then the documents are gone, and the query runs once more on the new one.
+   * One page of an index of the live version: the `limit` entries after `after`, and their
+   * documents. A rebuild may switch versions between the reads; then the documents are gone, and
+   * the query runs once more on the new one (positions do not depend on the version).
    */
-  const query = async <D>(keys: ProjectionKeys, index: string, docIdOf: (member: string) => string, limit: number): Promise<Found<D>[]> => {
+  const query = async <D>(
+    keys: ProjectionKeys,
+    index: string,
+    docIdOf: (member: string) => string,
+    limit: number,
+    after: ListPosition | undefined,
+  ): Promise<FoundPage<D>> => {
     for (let attempt = 0; ; attempt += 1) {
       const version = await redis.get(keys.live);
-      if (version === null) return [];
-      const members = await redis.zrevrange(keys.index(version, index), 0, limit - 1);
-      if (members.length === 0) return [];
-      const raws = await redis.mget(members.map((member) => keys.doc(version, docIdOf(member))));
+      if (version === null) return { found: [], nextCursor: null };
+      // One entry more than asked says whether another page follows.
+      const entries = await readIndexPage(redis, keys.index(version, index), limit + 1, after);
+      const shown = entries.slice(0, limit);
+      const last = shown.at(-1);
+      const nextCursor = entries.length > limit && last !== undefined ? encodeCursor(last) : null;
+      if (shown.length === 0) return { found: [], nextCursor: null };
+      const raws = await redis.mget(shown.map(({ member }) => keys.doc(version, docIdOf(member))));
       if (attempt === 0 && raws.some((raw) => raw === null) && (await redis.get(keys.live)) !== version) continue;
-      return members.flatMap((member, i) => {
+      const found = shown.flatMap(({ member }, i) => {
         const raw = raws[i];
         return typeof raw === "string" ? [{ member, stored: parseStored<D>(raw) }] : [];
       });
+      return { found, nextCursor };
     }
   };
 
@@ -112,43 +152,51 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
   };
 
   const notificationsOf = (stored: StoredDocument<NotificationsDocument>): NotificationView[] =>
-    stored.d.notifications.map((notification) => ({ ...notification, deliveries: notification.deliveries.map((delivery) => ({ ...delivery })) }));
+    stored.d.notifications.map((notification) => ({
+      ...notification,
+      audience: notification.audience ?? "customer",
+      deliveries: notification.deliveries.map((delivery) => ({ ...delivery })),
+    }));
 
   return {
     products: (query_) =>
       guarded(async () => {
-        const found = await query<ListDocument>(lists, LIST_INDEXES.products(query_.status), (id) => `product:${id}`, limitOf(query_.limit));
-        return found.flatMap(({ member, stored }): ProductView[] => {
+        const page = await query<ListDocument>(lists, LIST_INDEXES.products(query_.status), (id) => `product:${id}`, limitOf(query_.limit), query_.after);
+        const items = page.found.flatMap(({ member, stored }): ProductView[] => {
           const revision = stored.c[`product-${member}`];
           if (stored.d.kind !== "product" || stored.d.product === null || revision === undefined) return [];
           const view = productView(productOfSnapshot(stored.d.product), revision);
           return query_.status === undefined || view.status === query_.status ? [view] : [];
         });
+        return pageOf(items, page.nextCursor);
       }),
 
     reservations: (scope, query_) =>
       guarded(async () => {
         const indexScope = scope.kind === "all" ? scope : { kind: scope.kind, id: scope.kind === "customer" ? scope.customerId : scope.sellerId };
-        const found = await query<ListDocument>(
+        const page = await query<ListDocument>(
           lists,
-          LIST_INDEXES.reservations(indexScope, query_.status),
+          LIST_INDEXES.reservations(indexScope, query_.status, query_.productId),
           (id) => `reservation:${id}`,
           limitOf(query_.limit),
+          query_.after,
         );
-        return found.flatMap(({ member, stored }) => {
+        const items = page.found.flatMap(({ member, stored }) => {
           const view = reservationItem(member, stored);
           if (!view || (query_.status !== undefined && view.status !== query_.status)) return [];
+          if (query_.productId !== undefined && view.productId !== query_.productId) return [];
           if (scope.kind === "customer" && view.customerId !== scope.customerId) return [];
           if (scope.kind === "seller" && view.sellerId !== scope.sellerId) return [];
           return [view];
         });
+        return pageOf(items, page.nextCursor);
       }),
 
     payments: (scope, query_) =>
       guarded(async () => {
         const index = LIST_INDEXES.payments(scope.kind === "customer" ? scope.customerId : undefined);
-        const found = await query<ListDocument>(lists, index, (id) => `reservation:${id}`, limitOf(query_.limit));
-        return found.flatMap(({ member, stored }): PaymentView[] => {
+        const page = await query<ListDocument>(lists, index, (id) => `reservation:${id}`, limitOf(query_.limit), query_.after);
+        const items = page.found.flatMap(({ member, stored }): PaymentView[] => {
           if (stored.d.kind !== "reservation") return [];
           const payment = requestedPayment(stored.d);
           const revision = stored.c[`payment-${member}`];
@@ -156,12 +204,13 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
           if (scope.kind === "customer" && payment.customerId !== scope.customerId) return [];
           return [paymentView(payment, revision)];
         });
+        return pageOf(items, page.nextCursor);
       }),
 
-    myPage: (customerId) =>
+    myPage: (customerId, query_) =>
       guarded(async () => {
-        const found = await query<ReservationDocument>(mypage, myPageIndex(customerId), (id) => `reservation:${id}`, MAX_LIST_ITEMS);
-        const reservations = found.flatMap(({ stored }): MyPageEntry[] => {
+        const page = await query<ReservationDocument>(mypage, myPageIndex(customerId), (id) => `reservation:${id}`, limitOf(query_.limit), query_.after);
+        const reservations = page.found.flatMap(({ stored }): MyPageEntry[] => {
           const reservation = placedReservation(stored.d);
           if (!reservation || reservation.customerId !== customerId) return [];
           const payment = requestedPayment(stored.d);
@@ -182,25 +231,42 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
           ];
         });
         const updatedAt = reservations.reduce<string | null>((latest, entry) => (latest === null || entry.updatedAt > latest ? entry.updatedAt : latest), null);
-        return { customerId, reservations, updatedAt };
+        return { customerId, reservations, updatedAt, nextCursor: page.nextCursor };
       }),
 
-    notifications: (scope: Exclude<ReadScope, { kind: "seller" }>, query_) =>
+    notifications: (scope, query_) =>
       guarded(async () => {
         const limit = limitOf(query_.limit);
-        const visible = (notification: NotificationView): boolean => scope.kind === "all" || notification.customerId === scope.customerId;
+        const after = query_.after;
         if (query_.reservationId !== undefined) {
+          // One reservation's notifications are one document: paged here, in the indexes' order.
           const stored = await getDocument<NotificationsDocument>(notifications, `notifications:${query_.reservationId}`);
-          if (!stored) return [];
-          return notificationsOf(stored).filter(visible).sort(newestFirst).slice(0, limit);
+          if (!stored) return pageOf([], null);
+          const ordered = notificationsOf(stored)
+            .filter((notification) => visibleIn(scope, notification))
+            .map((notification) => ({ notification, position: notificationPosition(notification) }))
+            .filter(({ position }) => after === undefined || comesBefore(after, position))
+            .sort((a, b) => (comesBefore(a.position, b.position) ? -1 : comesBefore(b.position, a.position) ? 1 : 0));
+          const shown = ordered.slice(0, limit);
+          const last = shown.at(-1);
+          return pageOf(
+            shown.map(({ notification }) => notification),
+            ordered.length > limit && last !== undefined ? encodeCursor(last.position) : null,
+          );
         }
-        const index = scope.kind === "all" ? NOTIFICATION_INDEXES.all : NOTIFICATION_INDEXES.customer(scope.customerId);
-        const found = await query<NotificationsDocument>(notifications, index, (member) => `notifications:${member.split("/")[0] ?? ""}`, limit);
-        return found.flatMap(({ member, stored }) => {
+        const index =
+          scope.kind === "all"
+            ? NOTIFICATION_INDEXES.all
+            : scope.kind === "customer"
+              ? NOTIFICATION_INDEXES.customer(scope.customerId)
+              : NOTIFICATION_INDEXES.seller(scope.sellerId);
+        const page = await query<NotificationsDocument>(notifications, index, (member) => `notifications:${member.split("/")[0] ?? ""}`, limit, after);
+        const items = page.found.flatMap(({ member, stored }) => {
           const id = member.split("/")[1];
           const notification = notificationsOf(stored).find((candidate) => candidate.id === id);
-          return notification && visible(notification) ? [notification] : [];
+          return notification && visibleIn(scope, notification) ? [notification] : [];
         });
+        return pageOf(items, page.nextCursor);
       }),
   };
 };

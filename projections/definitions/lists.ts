@@ -27,8 +27,19 @@ export type ListDocument =
 
 export const LIST_INDEXES = {
   products: (status?: string) => (status === undefined ? "products" : `products:status:${status}`),
-  reservations: (scope: { kind: "all" } | { kind: "customer" | "seller"; id: string }, status?: string) => {
-    const base = scope.kind === "all" ? "reservations" : `reservations:${scope.kind}:${keyPart(scope.id)}`;
+  /**
+   * Per product, one index serves the admin and the seller alike (a product has one seller); a
+   * customer's reservations of one product have their own, so that their pages are never sparse.
+   */
+  reservations: (scope: { kind: "all" } | { kind: "customer" | "seller"; id: string }, status?: string, productId?: string) => {
+    const base =
+      productId === undefined
+        ? scope.kind === "all"
+          ? "reservations"
+          : `reservations:${scope.kind}:${keyPart(scope.id)}`
+        : scope.kind === "customer"
+          ? `reservations:customer:${keyPart(scope.id)}:product:${keyPart(productId)}`
+          : `reservations:product:${keyPart(productId)}`;
     return status === undefined ? base : `${base}:status:${status}`;
   },
   payments: (customerId?: string) => (customerId === undefined ? "payments" : `payments:customer:${keyPart(customerId)}`),
@@ -92,6 +103,10 @@ export const listsProjection: ProjectionDefinition<ListDocument> = {
       ]) {
         entries.push({ index: LIST_INDEXES.reservations(scope), score, member });
         entries.push({ index: LIST_INDEXES.reservations(scope, reservation.status), score, member });
+      }
+      for (const scope of [{ kind: "all" } as const, { kind: "customer", id: reservation.customerId } as const]) {
+        entries.push({ index: LIST_INDEXES.reservations(scope, undefined, reservation.productId), score, member });
+        entries.push({ index: LIST_INDEXES.reservations(scope, reservation.status, reservation.productId), score, member });
       }
     }
     const payment = requestedPayment(doc);

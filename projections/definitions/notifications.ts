@@ -1,4 +1,4 @@
-import type { DeliveryStatus, NotificationKind } from "../../src/application/read-models.js";
+import type { DeliveryStatus, NotificationAudience, NotificationKind } from "../../src/application/read-models.js";
 import { parseNotificationEvent } from "../../src/worker/notification-channels/notification.js";
 import type { IndexEntry, ProjectionDefinition, SourceEvent } from "../engine.js";
 import { keyPart } from "../keys.js";
@@ -6,7 +6,10 @@ import { millis, parseStreamId } from "./streams.js";
 
 export interface StoredNotification {
   readonly id: string;
+  /** Absent in documents built before sellers were notified: read as "customer". */
+  readonly audience?: NotificationAudience;
   readonly customerId: string;
+  readonly sellerId?: string;
   readonly reservationId: string;
   readonly kind: NotificationKind;
   readonly message: string;
@@ -22,6 +25,7 @@ export interface NotificationsDocument {
 export const NOTIFICATION_INDEXES = {
   all: "all",
   customer: (customerId: string) => `customer:${keyPart(customerId)}`,
+  seller: (sellerId: string) => `seller:${keyPart(sellerId)}`,
 } as const;
 
 /** Index members name the document and the notification in it. */
@@ -47,7 +51,9 @@ const evolve = (doc: NotificationsDocument, event: SourceEvent): NotificationsDo
       if (doc.notifications.some((notification) => notification.id === d.notificationId)) return doc;
       const notification: StoredNotification = {
         id: d.notificationId,
+        audience: d.audience ?? "customer",
         customerId: d.customerId,
+        ...(d.sellerId === undefined ? {} : { sellerId: d.sellerId }),
         reservationId: d.reservationId,
         kind: d.kind,
         message: d.message,
@@ -71,7 +77,8 @@ const evolve = (doc: NotificationsDocument, event: SourceEvent): NotificationsDo
 /**
  * `GET /notifications`: one document per reservation's notification stream
  * (`doc:notifications:<reservationId>`), sorted sets of `<reservationId>/<notificationId>` by
- * creation time, for everyone (`idx:all`) and per customer (`idx:customer:<customerId>`).
+ * creation time, for everyone (`idx:all`), per customer (`idx:customer:<customerId>`, the
+ * customer's own) and per seller (`idx:seller:<sellerId>`, the seller's own).
  */
 export const notificationsProjection: ProjectionDefinition<NotificationsDocument> = {
   name: "notifications",
@@ -86,9 +93,13 @@ export const notificationsProjection: ProjectionDefinition<NotificationsDocument
     doc.notifications.flatMap((notification): IndexEntry[] => {
       const member = notificationMember(notification.reservationId, notification.id);
       const score = millis(notification.createdAt);
-      return [
-        { index: NOTIFICATION_INDEXES.all, score, member },
-        { index: NOTIFICATION_INDEXES.customer(notification.customerId), score, member },
-      ];
+      // Each audience reads its own index: a customer never sees what was written for the seller.
+      const own =
+        notification.audience === "seller"
+          ? notification.sellerId === undefined
+            ? []
+            : [{ index: NOTIFICATION_INDEXES.seller(notification.sellerId), score, member }]
+          : [{ index: NOTIFICATION_INDEXES.customer(notification.customerId), score, member }];
+      return [{ index: NOTIFICATION_INDEXES.all, score, member }, ...own];
     }),
 };

@@ -9,6 +9,7 @@ import {
   IfMatchHeader,
   LiveBody,
   MyPageBody,
+  MyPageQuery,
   NotificationListBody,
   NotificationListQuery,
   PaymentBody,
@@ -59,6 +60,10 @@ function problems(...statuses: readonly number[]): Record<string, ResponseConfig
 
 const readModelNote =
   "A read model: eventually consistent, normally within a fraction of a second; 503 `read-model-unavailable` (with `Retry-After`) while Redis is unreachable.";
+
+const pagingNote =
+  "Paged newest first: `limit` items (default 100, at most 1000) and `next` (this request with the next page's `cursor`, or null on the last page). " +
+  "Cursors are opaque positions, so items added while paging never shift a page; a cursor this API did not make is 400 `validation-failed`.";
 
 const etagHeader = { ETag: { description: 'The revision as a weak tag, W/"<revision>"', schema: { type: "string" as const } } };
 const locationHeader = { Location: { description: "Where the new resource lives", schema: { type: "string" as const } } };
@@ -112,7 +117,7 @@ export function buildOpenApiDocument() {
     security: [],
     tags: ["products"],
     summary: "List products (anyone), newest first",
-    description: readModelNote,
+    description: `${readModelNote} ${pagingNote}`,
     request: { query: ProductListQuery },
     responses: { 200: json(ProductListBody, "The products", {}), ...problems(400, 503) },
   });
@@ -173,7 +178,7 @@ export function buildOpenApiDocument() {
     operationId: "listReservations",
     tags: ["reservations"],
     summary: "List reservations, newest first",
-    ...secured(["customer (own)", "seller (on own products)", "admin (all)"], readModelNote),
+    ...secured(["customer (own)", "seller (on own products)", "admin (all)"], `${readModelNote} ${pagingNote} \`productId\` narrows to one product within what the caller may see.`),
     request: { query: ReservationListQuery },
     responses: { 200: json(ReservationListBody, "The reservations", {}), ...problems(400, 401, 403, 503) },
   });
@@ -209,7 +214,7 @@ export function buildOpenApiDocument() {
     operationId: "listPayments",
     tags: ["payments"],
     summary: "List payments, newest first",
-    ...secured(["customer (own)", "admin (all)"], readModelNote),
+    ...secured(["customer (own)", "admin (all)"], `${readModelNote} ${pagingNote}`),
     request: { query: PaymentListQuery },
     responses: { 200: json(PaymentListBody, "The payments", {}), ...problems(400, 401, 403, 503) },
   });
@@ -246,7 +251,11 @@ export function buildOpenApiDocument() {
     operationId: "getMyPage",
     tags: ["read models"],
     summary: "The customer's own reservations and payment states, newest first",
-    ...secured(["customer"], readModelNote),
+    ...secured(
+      ["customer"],
+      `${readModelNote} Its reservations page like the lists (\`limit\`, \`cursor\`, \`next\`), but all of them (up to 1000) are shown unless \`limit\` is given.`,
+    ),
+    request: { query: MyPageQuery },
     responses: { 200: json(MyPageBody, "My Page", {}), ...problems(400, 401, 403, 503) },
   });
   registry.registerPath({
@@ -254,8 +263,13 @@ export function buildOpenApiDocument() {
     path: "/notifications",
     operationId: "listNotifications",
     tags: ["read models"],
-    summary: "Notifications, newest first: one per customer-visible status change of a reservation or payment",
-    ...secured(["customer (own)", "admin (all)"], readModelNote),
+    summary: "Notifications, newest first: one per customer-visible status change; sellers' own for their products",
+    ...secured(
+      ["customer (own, audience `customer`)", "seller (own, audience `seller`: about their products)", "admin (all)"],
+      "A customer gets one notification per visible status change of their reservation or payment. A seller gets " +
+        "`seller.reservation.awaiting-acceptance` when a paid order waits for their acceptance and `seller.reservation.cancelled` " +
+        `for every cancellation on their products. ${readModelNote} ${pagingNote}`,
+    ),
     request: { query: NotificationListQuery },
     responses: { 200: json(NotificationListBody, "The notifications", {}), ...problems(400, 401, 403, 503) },
   });

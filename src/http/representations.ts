@@ -62,7 +62,8 @@ export function paymentResponse(view: PaymentView): PaymentResponse {
   };
 }
 
-export function myPageResponse(view: MyPageView): MyPageResponse {
+/** The page without its links: those depend on the request (`pageLinks`). */
+export function myPageResponse(view: MyPageView): Omit<MyPageResponse, "next" | "nextCursor"> {
   return {
     customerId: view.customerId,
     reservations: view.reservations.map((entry) => ({
@@ -84,7 +85,9 @@ export function myPageResponse(view: MyPageView): MyPageResponse {
 export function notificationResponse(view: NotificationView): NotificationResponse {
   return {
     id: view.id,
+    audience: view.audience,
     customerId: view.customerId,
+    ...(view.sellerId === undefined ? {} : { sellerId: view.sellerId }),
     reservationId: view.reservationId,
     kind: view.kind,
     message: view.message,

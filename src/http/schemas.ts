@@ -1,6 +1,7 @@
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
-import { DELIVERY_STATUSES, MAX_LIST_ITEMS, NOTIFICATION_KINDS } from "../application/read-models.js";
+import { decodeCursor, MAX_CURSOR_LENGTH } from "../application/list-cursor.js";
+import { DEFAULT_LIST_ITEMS, DELIVERY_STATUSES, MAX_LIST_ITEMS, NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS } from "../application/read-models.js";
 
 // Adds `.openapi()`; idempotent, and must run before any schema below is built.
 extendZodWithOpenApi(z);
@@ -106,14 +107,43 @@ const Limit = z.coerce
   .min(1)
   .max(MAX_LIST_ITEMS)
   .optional()
-  .openapi({ description: `at most this many items, newest first (default and maximum ${MAX_LIST_ITEMS})` });
+  .openapi({ description: `at most this many items, newest first (default ${DEFAULT_LIST_ITEMS}, at most ${MAX_LIST_ITEMS})` });
 
-export const ProductListQuery = z.object({ status: ProductStatus.optional(), limit: Limit }).strict();
-export const ReservationListQuery = z.object({ status: ReservationStatus.optional(), limit: Limit }).strict();
-export const PaymentListQuery = z.object({ limit: Limit }).strict();
-export const NotificationListQuery = z.object({ reservationId: Id.optional(), limit: Limit }).strict();
+/** An addition to API.md: where the previous page stopped, as its `nextCursor` (or `next` link) said. */
+const Cursor = z
+  .string()
+  .max(MAX_CURSOR_LENGTH)
+  .refine((cursor) => decodeCursor(cursor) !== undefined, "not a cursor this API made")
+  .optional()
+  .openapi({ description: "the `nextCursor` of the previous page (opaque); absent for the first page", example: "WzE3MzU3MjIwMDAwMDAsIjBiNGMyZjRlIl0" });
+
+export const ProductListQuery = z.object({ status: ProductStatus.optional(), limit: Limit, cursor: Cursor }).strict();
+export const ReservationListQuery = z
+  .object({
+    status: ReservationStatus.optional(),
+    productId: Id.optional().openapi({ description: "only reservations of this product (within what the caller may see)" }),
+    limit: Limit,
+    cursor: Cursor,
+  })
+  .strict();
+export const PaymentListQuery = z.object({ limit: Limit, cursor: Cursor }).strict();
+export const NotificationListQuery = z.object({ reservationId: Id.optional(), limit: Limit, cursor: Cursor }).strict();
 /** `GET /my-page` takes no query. */
 export const NoQuery = z.object({}).strict();
+
+/** My Page pages its reservations like the lists, but shows all it can (1000) unless told. */
+export const MyPageQuery = z
+  .object({
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_LIST_ITEMS)
+      .optional()
+      .openapi({ description: `at most this many reservations, newest first (default and maximum ${MAX_LIST_ITEMS})` }),
+    cursor: Cursor,
+  })
+  .strict();
 
 // ---- responses ----
 
@@ -175,9 +205,18 @@ export const PaymentBody = z
   })
   .openapi("Payment");
 
-export const ProductListBody = z.object({ items: z.array(ProductBody) }).openapi("ProductList");
-export const ReservationListBody = z.object({ items: z.array(ReservationBody) }).openapi("ReservationList");
-export const PaymentListBody = z.object({ items: z.array(PaymentBody) }).openapi("PaymentList");
+/** What every list answer adds to its `items`: where the next page starts (API.md "Additions"). */
+const PageLinks = {
+  next: z
+    .string()
+    .nullable()
+    .openapi({ description: "the URL (path and query) of the next page, or null on the last one", example: "/products?limit=100&cursor=WzE3MzU3MjIwMDAwMDAsIjBiNGMyZjRlIl0" }),
+  nextCursor: z.string().nullable().openapi({ description: "the `cursor` of the next page, or null on the last one" }),
+};
+
+export const ProductListBody = z.object({ items: z.array(ProductBody), ...PageLinks }).openapi("ProductList");
+export const ReservationListBody = z.object({ items: z.array(ReservationBody), ...PageLinks }).openapi("ReservationList");
+export const PaymentListBody = z.object({ items: z.array(PaymentBody), ...PageLinks }).openapi("PaymentList");
 
 export const MyPageBody = z
   .object({
@@ -196,14 +235,17 @@ export const MyPageBody = z
         updatedAt: Timestamp,
       }),
     ),
-    updatedAt: Timestamp.nullable().openapi({ description: "the latest change of any entry; null while the page is empty" }),
+    updatedAt: Timestamp.nullable().openapi({ description: "the latest change of any entry shown; null while the page is empty" }),
+    ...PageLinks,
   })
   .openapi("MyPage", { description: "The customer's reservations, newest first (a read model: eventually consistent)" });
 
 export const NotificationBody = z
   .object({
     id: Id,
-    customerId: z.string(),
+    audience: z.enum(NOTIFICATION_AUDIENCES).openapi({ description: "whom it is for: the reservation's customer, or the seller of its product" }),
+    customerId: z.string().openapi({ description: "the reservation's customer, whichever the audience" }),
+    sellerId: z.string().optional().openapi({ description: "the product's seller; absent on notifications recorded before sellers were notified" }),
     reservationId: Id,
     kind: z.enum(NOTIFICATION_KINDS),
     message: z.string(),
@@ -212,7 +254,7 @@ export const NotificationBody = z
   })
   .openapi("Notification");
 
-export const NotificationListBody = z.object({ items: z.array(NotificationBody) }).openapi("NotificationList");
+export const NotificationListBody = z.object({ items: z.array(NotificationBody), ...PageLinks }).openapi("NotificationList");
 
 export const ProblemBody = z
   .looseObject({

@@ -8,7 +8,7 @@ import {
   jsonEvent,
 } from "@eventstore/db-client";
 import { paymentAggregate, reservationAggregate } from "../application/aggregates.js";
-import type { NotificationKind } from "../application/read-models.js";
+import type { NotificationAudience, NotificationKind } from "../application/read-models.js";
 import type { PaymentRepository } from "../application/payment-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import {
@@ -25,7 +25,9 @@ import { AggregateRepository } from "../infrastructure/eventstore/aggregate-repo
 import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
 import { type EventMetadata, SCHEMA_VERSION } from "../infrastructure/eventstore/event-metadata.js";
 import type { Logger } from "../logger.js";
+import { formatAmount } from "./amount-format.js";
 import { type ConsumedEvent, type Consumer, TransientError } from "./consumer-group.js";
+import { sellerNotification } from "./seller-notifications.js";
 import {
   DeliveryFailedError,
   type NotificationChannel,
@@ -50,29 +52,7 @@ export interface NotificationContent {
   readonly createdAt: string;
 }
 
-/** `12,000 KRW`, `12.50 USD`: minor units shown in the currency's own decimals. */
-/** Formatters per currency: building an `Intl.NumberFormat` costs far more than using one. */
-const amountFormats = new Map<string, Intl.NumberFormat>();
-
-const amountFormat = (currency: string): Intl.NumberFormat => {
-  const known = amountFormats.get(currency);
-  if (known) return known;
-  let digits = 2;
-  try {
-    digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    // An unknown code: keep two decimals.
-  }
-  const format = new Intl.NumberFormat("en", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  if (amountFormats.size < 1000) amountFormats.set(currency, format);
-  return format;
-};
-
-export const formatAmount = (amount: number, currency: string): string => {
-  const format = amountFormat(currency);
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return `${format.format(amount / 10 ** digits)} ${currency}`;
-};
+export { formatAmount } from "./amount-format.js";
 
 const what = (reservation: Reservation): string => `${reservation.quantity} × ${reservation.productName}`;
 
@@ -175,6 +155,17 @@ const RESERVATION_TYPES_NOTIFIED = new Set<string>([
 ]);
 const PAYMENT_TYPES_NOTIFIED = new Set<string>(["PaymentSucceeded", "PaymentDeclined", "PaymentVoided", "PaymentRefunded"]);
 
+/** A notification an event calls for, before it is recorded. */
+interface Planned {
+  readonly content: NotificationContent;
+  readonly audience: NotificationAudience;
+  /** Which of the event's derived ids it takes: stable, so a redelivery records nothing new. */
+  readonly index: number;
+  readonly customerId: string;
+  readonly sellerId?: string;
+  readonly reservationId: string;
+}
+
 interface NotificationStream {
   /** -1 when the stream does not exist. */
   readonly revision: number;
@@ -233,7 +224,9 @@ const reservationKey = (event: ConsumedEvent): string => event.metadata?.$correl
  * Records one notification per customer-visible change, exactly once: the notification id is
  * derived from the causing event's id, and it is appended to `notification-<reservationId>` only if
  * that stream does not hold it yet, with the revision just read as the expected revision (a
- * concurrent redelivery then conflicts, re-reads and finds it). Delivery is not done here.
+ * concurrent redelivery then conflicts, re-reads and finds it). Delivery is not done here. The
+ * same event may also call for one to the product's seller (`sellerNotification`); both go in one
+ * append; a redelivery appends whichever of them the stream does not hold yet.
  */
 export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
   const reservations = deps.repositories?.reservations ?? new AggregateRepository(deps.client, reservationAggregate, { cacheSize: 1000 });
@@ -242,24 +235,33 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
   const upToEvent = (event: ConsumedEvent) => ({ atLeastRevision: event.revision });
   const channelNames = deps.channels.map((channel) => channel.name);
 
-  const contentOf = async (event: ConsumedEvent): Promise<{ content: NotificationContent; customerId: string; reservationId: string } | undefined> => {
+  /**
+   * The notifications one event calls for, each with its audience. The customer's keeps index 0 of
+   * the derived ids (as before sellers were notified); the seller's takes index 1.
+   */
+  const plannedFor = async (event: ConsumedEvent): Promise<Planned[]> => {
     if (event.streamId.startsWith("reservation-")) {
       const parsed = parseReservationEvent(event.type, event.data);
-      if (!RESERVATION_TYPES_NOTIFIED.has(parsed.type)) return undefined;
+      if (!RESERVATION_TYPES_NOTIFIED.has(parsed.type)) return [];
       const { state } = await reservations.load(event.streamId.slice("reservation-".length), upToEvent(event));
-      if (!isPlaced(state)) return undefined;
-      const content = reservationNotification(parsed, state);
-      return content && { content, customerId: state.customerId, reservationId: state.reservationId };
+      if (!isPlaced(state)) return [];
+      const subject = { customerId: state.customerId, sellerId: state.sellerId, reservationId: state.reservationId };
+      const forCustomer = reservationNotification(parsed, state);
+      const forSeller = sellerNotification(parsed, state);
+      return [
+        ...(forCustomer ? [{ ...subject, content: forCustomer, audience: "customer" as const, index: 0 }] : []),
+        ...(forSeller ? [{ ...subject, content: forSeller, audience: "seller" as const, index: 1 }] : []),
+      ];
     }
     if (event.streamId.startsWith("payment-")) {
       const parsed = parsePaymentEvent(event.type, event.data);
-      if (!PAYMENT_TYPES_NOTIFIED.has(parsed.type)) return undefined;
+      if (!PAYMENT_TYPES_NOTIFIED.has(parsed.type)) return [];
       const { state } = await payments.load(event.streamId.slice("payment-".length), upToEvent(event));
-      if (!isRequested(state)) return undefined;
+      if (!isRequested(state)) return [];
       const content = paymentNotification(parsed, state);
-      return content && { content, customerId: state.customerId, reservationId: state.reservationId };
+      return content ? [{ content, audience: "customer", index: 0, customerId: state.customerId, reservationId: state.reservationId }] : [];
     }
-    return undefined;
+    return [];
   };
 
   return {
@@ -267,31 +269,41 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
     streamPrefixes: ["reservation-", "payment-"],
     ordering: { keyOf: reservationKey, concurrency: deps.recordConcurrency ?? 16 },
     handle: async (event: ConsumedEvent) => {
-      const found = await contentOf(event);
-      if (!found) return;
-      const streamId = notificationStreamOf(found.reservationId);
-      const notificationId = deterministicEventId(event.eventId, streamId, 0);
-      const data: NotificationRecorded["data"] = {
-        notificationId,
-        customerId: found.customerId,
-        reservationId: found.reservationId,
-        kind: found.content.kind,
-        message: found.content.message,
-        createdAt: found.content.createdAt,
+      const planned = await plannedFor(event);
+      const first = planned[0];
+      if (!first) return;
+      // One event's notifications all concern the same reservation, hence one stream and one append.
+      const streamId = notificationStreamOf(first.reservationId);
+      const records = planned.map((plan): NotificationRecorded["data"] => ({
+        notificationId: deterministicEventId(event.eventId, streamId, plan.index),
+        audience: plan.audience,
+        customerId: plan.customerId,
+        ...(plan.sellerId === undefined ? {} : { sellerId: plan.sellerId }),
+        reservationId: plan.reservationId,
+        kind: plan.content.kind,
+        message: plan.content.message,
+        createdAt: plan.content.createdAt,
         channels: channelNames,
         cause: { streamId: event.streamId, revision: event.revision, eventId: event.eventId, type: event.type },
-      };
+      }));
       for (let attempt = 1; attempt <= 10; attempt += 1) {
         const stream = await readNotificationStream(deps.client, streamId);
-        const known = stream.events.some(({ event: recorded }) => recorded.type === "NotificationRecorded" && recorded.data.notificationId === notificationId);
-        if (known) return;
+        const known = new Set(
+          stream.events.flatMap(({ event: recorded }) => (recorded.type === "NotificationRecorded" ? [recorded.data.notificationId] : [])),
+        );
+        const missing = records.filter((data) => !known.has(data.notificationId));
+        if (missing.length === 0) return;
         try {
           await deps.client.appendToStream(
             streamId,
-            jsonEvent({ id: notificationId, type: "NotificationRecorded", data, metadata: metadataFor(found.reservationId, event.eventId) }),
+            missing.map((data) =>
+              jsonEvent({ id: data.notificationId, type: "NotificationRecorded", data, metadata: metadataFor(data.reservationId, event.eventId) }),
+            ),
             { expectedRevision: stream.revision < 0 ? NO_STREAM : BigInt(stream.revision) },
           );
-          deps.logger.debug({ notificationId, kind: data.kind, reservationId: data.reservationId }, "notification recorded");
+          for (const data of missing) {
+            deps.logger.debug({ notificationId: data.notificationId, kind: data.kind, audience: data.audience, reservationId: data.reservationId }, "notification recorded");
+          }
           return;
         } catch (error) {
           if (!(error instanceof WrongExpectedVersionError)) throw error;
@@ -337,7 +349,9 @@ export const notificationDelivery = (channel: NotificationChannel, deps: Omit<No
       try {
         const receipt = await channel.deliver({
           id: recorded.notificationId,
+          audience: recorded.audience ?? "customer",
           customerId: recorded.customerId,
+          ...(recorded.sellerId === undefined ? {} : { sellerId: recorded.sellerId }),
           reservationId: recorded.reservationId,
           kind: recorded.kind,
           message: recorded.message,

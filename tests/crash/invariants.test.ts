@@ -66,9 +66,12 @@ const paidReservation = (): Flow => {
   const payment = `payment-${reservationId}`;
   const notify = (causeStream: string, causeEventId: string, causeType: string, kind: string): void => {
     const notificationId = randomUUID();
+    const forSeller = kind.startsWith("seller.");
     log.append(`notification-${reservationId}`, "NotificationRecorded", {
       notificationId,
+      audience: forSeller ? "seller" : "customer",
       customerId: "customer-1",
+      sellerId: "seller-1",
       reservationId,
       kind,
       message: kind,
@@ -124,10 +127,24 @@ describe("crash invariants on hand-made logs", () => {
       paymentSettled: true,
     });
     notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "reservation.cancelled");
+    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "seller.reservation.cancelled");
     log.append(`product-${productId}`, "CommittedUnitsReleased", { reservationId, quantity: 1, reason: "cancelled", releasedAt: at(7) });
     const refunded = log.append(`payment-${reservationId}`, "PaymentRefunded", { refundId: "r1", amount: 1000, refundedAt: at(7), reason: "cancelled" });
     notify(`payment-${reservationId}`, refunded, "PaymentRefunded", "payment.refunded");
     expect(check(log)).toEqual([]);
+  });
+
+  it("reports a cancellation the seller was not told of", () => {
+    const { log, reservationId, notify } = paidReservation();
+    const cancelled = log.append(`reservation-${reservationId}`, "ReservationCancelled", {
+      cancelledAt: at(6),
+      cancelledBy: { id: "customer-1", role: "customer" },
+      previousStatus: "confirmed",
+      paymentSettled: true,
+    });
+    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "reservation.cancelled");
+    const violations = check(log).filter((violation) => violation.invariant === "notifications.missing");
+    expect(violations.map((violation) => violation.message)).toEqual([expect.stringContaining("seller.reservation.cancelled")]);
   });
 
   it("reports a second successful charge", () => {
@@ -145,6 +162,7 @@ describe("crash invariants on hand-made logs", () => {
       paymentSettled: true,
     });
     notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "reservation.cancelled");
+    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "seller.reservation.cancelled");
     expect(names(log)).toEqual(["payment.refunds", "units.accounting", "units.allocation"]);
   });
 
@@ -157,6 +175,7 @@ describe("crash invariants on hand-made logs", () => {
       paymentSettled: true,
     });
     notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "reservation.cancelled");
+    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "seller.reservation.cancelled");
     log.append(`product-${productId}`, "CommittedUnitsReleased", { reservationId, quantity: 1, reason: "cancelled", releasedAt: at(7) });
     for (const refundId of ["r1", "r2"]) {
       const refunded = log.append(`payment-${reservationId}`, "PaymentRefunded", { refundId, amount: 1000, refundedAt: at(7), reason: "cancelled" });

@@ -555,13 +555,15 @@ export interface ExpectedNotification {
   readonly causeEventId: string;
   readonly causeType: string;
   readonly kind: string;
+  /** The customer's, or the product seller's (a paid order awaiting acceptance, a cancellation). */
+  readonly audience: "customer" | "seller";
 }
 
 /** Derived from the spec's table, not from the notifier's code. */
 export const expectedNotifications = (reservationModel: ReservationModel, reservation: Reservation, payment: PaymentModel | undefined): ExpectedNotification[] => {
   const expected: ExpectedNotification[] = [];
-  const add = (item: Identified<{ type: string }>, kind: string): void => {
-    expected.push({ causeEventId: item.eventId, causeType: item.event.type, kind });
+  const add = (item: Identified<{ type: string }>, kind: string, audience: ExpectedNotification["audience"] = "customer"): void => {
+    expected.push({ causeEventId: item.eventId, causeType: item.event.type, kind, audience });
   };
   for (const item of reservationModel.events) {
     const e = item.event;
@@ -571,6 +573,7 @@ export const expectedNotifications = (reservationModel: ReservationModel, reserv
         break;
       case "ReservationPaymentSettled":
         add(item, e.data.status === "confirmed" ? "reservation.confirmed" : "reservation.awaiting-acceptance");
+        if (e.data.status === "awaiting-acceptance") add(item, "seller.reservation.awaiting-acceptance", "seller");
         break;
       case "ReservationAccepted":
         add(item, "reservation.accepted");
@@ -589,6 +592,7 @@ export const expectedNotifications = (reservationModel: ReservationModel, reserv
         break;
       case "ReservationCancelled":
         add(item, "reservation.cancelled");
+        add(item, "seller.reservation.cancelled", "seller");
         break;
       case "ReservationExpired":
         add(item, "reservation.expired");
@@ -627,14 +631,19 @@ const checkNotifications = (
       outcomes.set(key, [...(outcomes.get(key) ?? []), e.type]);
     }
   }
+  // One cause may call for one notification per audience.
+  const causeKey = (eventId: string, audience: string): string => `${eventId}\n${audience}`;
   const byCause = new Map<string, NotificationRecorded["data"][]>();
-  for (const data of recorded) byCause.set(data.cause.eventId, [...(byCause.get(data.cause.eventId) ?? []), data]);
+  for (const data of recorded) {
+    const key = causeKey(data.cause.eventId, data.audience ?? "customer");
+    byCause.set(key, [...(byCause.get(key) ?? []), data]);
+  }
   const timeline = {
     expected: expected.map((item) => `${item.causeType}→${item.kind}`),
     recorded: recorded.map((data) => `${data.cause.type}→${data.kind}`),
   };
   for (const item of expected) {
-    const found = byCause.get(item.causeEventId) ?? [];
+    const found = byCause.get(causeKey(item.causeEventId, item.audience)) ?? [];
     if (found.length === 0) {
       push("notifications.missing", subject, `no ${item.kind} notification for ${item.causeType} (event ${item.causeEventId})`, timeline);
     } else if (found.length > 1) {
@@ -643,11 +652,14 @@ const checkNotifications = (
     for (const data of found) {
       if (data.kind !== item.kind) push("notifications.unexpected", subject, `${item.causeType} was notified as ${data.kind}, expected ${item.kind}`, timeline);
       if (data.customerId !== reservation.customerId) push("notifications.unexpected", subject, `${data.kind} went to ${data.customerId}, not the customer ${reservation.customerId}`);
+      if (item.audience === "seller" && data.sellerId !== reservation.sellerId) {
+        push("notifications.unexpected", subject, `${data.kind} went to seller ${data.sellerId ?? "(none)"}, not the product's seller ${reservation.sellerId}`);
+      }
     }
   }
-  const expectedCauses = new Set(expected.map((item) => item.causeEventId));
+  const expectedCauses = new Set(expected.map((item) => causeKey(item.causeEventId, item.audience)));
   for (const data of recorded) {
-    if (!expectedCauses.has(data.cause.eventId)) {
+    if (!expectedCauses.has(causeKey(data.cause.eventId, data.audience ?? "customer"))) {
       push("notifications.unexpected", subject, `${data.kind} recorded for ${data.cause.type} (event ${data.cause.eventId}), which calls for no notification`, timeline);
     }
   }

@@ -397,7 +397,7 @@ const idFor = (kind: IdKind): fc.Arbitrary<string> =>
 
 const PRODUCT_STATUSES = ["available", "pending", "soldout", "withdrawn"];
 const RESERVATION_STATUSES = ["placed", "awaiting-acceptance", "confirmed", "in-progress", "in-use", "completed", "cancelled", "expired", "rejected"];
-const QUERY_KEYS = ["status", "limit", "reservationId", "status[]", "limit[0]", ...PROTO_KEYS];
+const QUERY_KEYS = ["status", "limit", "cursor", "productId", "reservationId", "status[]", "limit[0]", ...PROTO_KEYS];
 const QUERY_VALUES = [...PRODUCT_STATUSES, ...RESERVATION_STATUSES, "1", "0", "-1", "1000", "1001", "1.5", "NaN", "Infinity", "1e3", "0x10", " 1", "", "9".repeat(400), "AVAILABLE"];
 const RAW_QUERIES = ["?", "?%", "?&&&", "?=", "?a=%zz", "?status=%ED%A0%80", "?limit=%00", "?status=available&status=pending", "?limit=1&limit=2", "?%5F%5Fproto%5F%5F=1"];
 
@@ -518,7 +518,7 @@ const ROUTES: readonly RouteSpec[] = [
     may503: "payment-provider-unavailable",
   },
   { method: "GET", template: "/my-page", roles: ["customer"], query: true },
-  { method: "GET", template: "/notifications", roles: ["customer", "admin"], query: true },
+  { method: "GET", template: "/notifications", roles: ["customer", "seller", "admin"], query: true },
   { method: "GET", template: "/health/live", query: true },
   { method: "GET", template: "/health/ready", query: true },
   { method: "GET", template: "/metrics", query: true },

@@ -13,6 +13,7 @@ import type {
   ReservationView,
   Role,
 } from "../../src/application/ports.js";
+import { comesBefore, encodeCursor, type Page } from "../../src/application/list-cursor.js";
 import { AccessDeniedError, PaymentDeclinedError, ResourceNotFoundError } from "../../src/application/errors.js";
 import { PaymentProviderUnavailableError } from "../../src/application/payment-provider.js";
 import {
@@ -265,37 +266,50 @@ export class FakeReadModelStore implements ReadModelStore {
     if (this.down) throw new ReadModelUnavailableError("the read models cannot be read right now (Connection is closed.)", 5);
   }
 
-  private static limit<T>(items: T[], options: ListOptions): T[] {
-    return items.slice(0, options.limit ?? 1000);
+  /**
+   * A page of items already in list order: positions are (score = index from the end, member = id),
+   * so the cursor round trip is the real one without Redis.
+   */
+  private static limit<T extends { readonly id: string }>(items: T[], options: ListOptions): Page<T> {
+    const positioned = items.map((item, i) => ({ item, position: { score: items.length - i, member: item.id } }));
+    const after = options.after;
+    const rest = after === undefined ? positioned : positioned.filter(({ position }) => comesBefore(after, position));
+    const limit = options.limit ?? 100;
+    const shown = rest.slice(0, limit);
+    const last = shown.at(-1);
+    return { items: shown.map(({ item }) => item), nextCursor: rest.length > limit && last !== undefined ? encodeCursor(last.position) : null };
   }
 
-  async products(query: Parameters<ReadModelStore["products"]>[0]): Promise<ProductView[]> {
+  async products(query: Parameters<ReadModelStore["products"]>[0]): Promise<Page<ProductView>> {
     this.check("products", [query]);
     return FakeReadModelStore.limit(this.products_.filter((item) => query.status === undefined || item.status === query.status), query);
   }
 
-  async reservations(scope: ReadScope, query: Parameters<ReadModelStore["reservations"]>[1]): Promise<ReservationView[]> {
+  async reservations(scope: ReadScope, query: Parameters<ReadModelStore["reservations"]>[1]): Promise<Page<ReservationView>> {
     this.check("reservations", [scope, query]);
     const visible = this.reservations_.filter(
       (item) =>
         (scope.kind === "all" ||
           (scope.kind === "customer" && item.customerId === scope.customerId) ||
           (scope.kind === "seller" && item.sellerId === scope.sellerId)) &&
-        (query.status === undefined || item.status === query.status),
+        (query.status === undefined || item.status === query.status) &&
+        (query.productId === undefined || item.productId === query.productId),
     );
     return FakeReadModelStore.limit(visible, query);
   }
 
-  async payments(scope: Exclude<ReadScope, { kind: "seller" }>, query: ListOptions): Promise<PaymentView[]> {
+  async payments(scope: Exclude<ReadScope, { kind: "seller" }>, query: ListOptions): Promise<Page<PaymentView>> {
     this.check("payments", [scope, query]);
     return FakeReadModelStore.limit(this.payments_.filter((item) => scope.kind === "all" || item.customerId === scope.customerId), query);
   }
 
-  async myPage(customerId: string): Promise<MyPageView> {
-    this.check("myPage", [customerId]);
-    const reservations = this.reservations_
-      .filter((item) => item.customerId === customerId)
-      .map((item) => ({
+  async myPage(customerId: string, query: ListOptions): Promise<MyPageView> {
+    this.check("myPage", [customerId, query]);
+    const page = FakeReadModelStore.limit(
+      this.reservations_.filter((item) => item.customerId === customerId),
+      query,
+    );
+    const reservations = page.items.map((item) => ({
         reservationId: item.id,
         productId: item.productId,
         productName: item.productName,
@@ -307,17 +321,16 @@ export class FakeReadModelStore implements ReadModelStore {
         currentStep: item.currentStep,
         updatedAt: item.updatedAt,
       }));
-    return { customerId, reservations, updatedAt: reservations[0]?.updatedAt ?? null };
+    return { customerId, reservations, updatedAt: reservations[0]?.updatedAt ?? null, nextCursor: page.nextCursor };
   }
 
-  async notifications(
-    scope: Exclude<ReadScope, { kind: "seller" }>,
-    query: Parameters<ReadModelStore["notifications"]>[1],
-  ): Promise<NotificationView[]> {
+  async notifications(scope: ReadScope, query: Parameters<ReadModelStore["notifications"]>[1]): Promise<Page<NotificationView>> {
     this.check("notifications", [scope, query]);
     const visible = this.notifications_.filter(
       (item) =>
-        (scope.kind === "all" || item.customerId === scope.customerId) &&
+        (scope.kind === "all" ||
+          (scope.kind === "customer" && item.audience === "customer" && item.customerId === scope.customerId) ||
+          (scope.kind === "seller" && item.audience === "seller" && item.sellerId === scope.sellerId)) &&
         (query.reservationId === undefined || item.reservationId === query.reservationId),
     );
     return FakeReadModelStore.limit(visible, query);

@@ -65,8 +65,14 @@ const readStream = async (streamId: string): Promise<StoredEvent[]> => {
   return out;
 };
 
-const kindsOf = async (reservationId: string): Promise<string[]> =>
-  (await readStream(`notification-${reservationId}`)).filter((event) => event.type === "NotificationRecorded").map((event) => String(event.data.kind));
+const recordedFor = async (reservationId: string, audience: "customer" | "seller"): Promise<StoredEvent[]> =>
+  (await readStream(`notification-${reservationId}`)).filter((event) => event.type === "NotificationRecorded" && event.data.audience === audience);
+
+/** The customer's notifications of a reservation, by kind, in recording order. */
+const kindsOf = async (reservationId: string): Promise<string[]> => (await recordedFor(reservationId, "customer")).map((event) => String(event.data.kind));
+
+/** The seller's notifications of a reservation, by kind, in recording order. */
+const sellerKindsOf = async (reservationId: string): Promise<string[]> => (await recordedFor(reservationId, "seller")).map((event) => String(event.data.kind));
 
 /** Appends the log's new events to the store and returns them as the consumer groups would deliver them. */
 let delivered = new Set<string>();
@@ -94,10 +100,23 @@ describe("the notifier records one notification per customer-visible change", ()
     const notifier = recorder();
     for (const event of forRecorder(await publish(log))) await notifier.handle(event);
     expect(await kindsOf(reservationId)).toEqual(["payment.paid", "reservation.confirmed"]);
+    // No acceptance asked of the seller of seats: nothing waits for them.
+    expect(await sellerKindsOf(reservationId)).toEqual([]);
 
     log.cancel(reservationId, seats.productId, 2, "alice", true);
     for (const event of forRecorder(await publish(log))) await notifier.handle(event);
     expect(await kindsOf(reservationId)).toEqual(["payment.paid", "reservation.confirmed", "reservation.cancelled", "payment.refunded"]);
+    const [cancelled] = await recordedFor(reservationId, "seller");
+    expect(cancelled?.data).toMatchObject({
+      audience: "seller",
+      sellerId: seats.sellerId,
+      customerId: "alice",
+      reservationId,
+      kind: "seller.reservation.cancelled",
+      message: "A reservation of 2 × Phantom of the Opera was cancelled by the customer after it was confirmed; its units are released.",
+      cause: { streamId: `reservation-${reservationId}`, type: "ReservationCancelled" },
+    });
+    expect(await sellerKindsOf(reservationId)).toEqual(["seller.reservation.cancelled"]);
 
     const [recorded] = (await readStream(`notification-${reservationId}`)).filter((event) => event.type === "NotificationRecorded");
     expect(recorded?.data).toMatchObject({
@@ -126,6 +145,8 @@ describe("the notifier records one notification per customer-visible change", ()
     for (const event of forRecorder(await publish(log))) await notifier.handle(event);
     expect(await kindsOf(paid)).toEqual(["reservation.placed", "payment.declined", "payment.paid", "reservation.confirmed"]);
     expect(await kindsOf(unpaid)).toEqual(["reservation.placed", "reservation.cancelled", "payment.voided"]);
+    expect(await sellerKindsOf(paid)).toEqual([]);
+    expect(await sellerKindsOf(unpaid)).toEqual(["seller.reservation.cancelled"]);
     const [placed] = await readStream(`notification-${paid}`);
     expect(String(placed?.data.message)).toMatch(/^Your reservation of 1 × Kickboard is placed: please pay 3,000 KRW before 2030-/);
   });
@@ -140,6 +161,7 @@ describe("the notifier records one notification per customer-visible change", ()
     const notifier = recorder();
     for (const event of forRecorder(await publish(log))) await notifier.handle(event);
     expect(await kindsOf(id)).toEqual(["reservation.placed", "reservation.confirmed"]);
+    expect(await sellerKindsOf(id)).toEqual([]);
   });
 
   it("food delivery (003): awaiting acceptance, accepted, each step but the last, completed", async () => {
@@ -167,6 +189,15 @@ describe("the notifier records one notification per customer-visible change", ()
       "reservation.in-progress",
       "reservation.completed",
     ]);
+    // Only once paid does the order wait for the seller, and they hear of it once.
+    const [waiting] = await recordedFor(id, "seller");
+    expect(waiting?.data).toMatchObject({
+      sellerId: food.sellerId,
+      kind: "seller.reservation.awaiting-acceptance",
+      message: "A new order of 1 × Bibimbap (9,000 KRW) is paid and waits for your acceptance.",
+      cause: { type: "ReservationPaymentSettled" },
+    });
+    expect(await sellerKindsOf(id)).toEqual(["seller.reservation.awaiting-acceptance"]);
   });
 
   it("exactly once under redelivery: the same events again, concurrently, from two processes", async () => {
@@ -188,6 +219,7 @@ describe("the notifier records one notification per customer-visible change", ()
       expect.arrayContaining(["payment.paid", "reservation.confirmed", "reservation.cancelled", "payment.refunded"]),
     );
     expect(await kindsOf(id)).toHaveLength(4);
+    expect(await sellerKindsOf(id)).toEqual(["seller.reservation.cancelled"]);
   });
 });
 
@@ -224,6 +256,7 @@ const startReceiver = async (statuses: Array<number | "hang">) => {
 
 const aNotification = (): Notification => ({
   id: randomUUID(),
+  audience: "customer",
   customerId: "alice",
   reservationId: randomUUID(),
   kind: "payment.paid",
@@ -432,7 +465,7 @@ describe("notifications end to end through persistent subscriptions", () => {
       const readModels = createRedisReadModels(redis, { keyRoot });
       const items = await waitFor(
         async () => {
-          const found = await readModels.listNotifications({ userId: "hana", role: "customer" }, {});
+          const found = (await readModels.listNotifications({ userId: "hana", role: "customer" }, {})).items;
           return found.length === 2 && found.every((item) => item.deliveries.every((delivery) => delivery.status === "delivered")) ? found : undefined;
         },
         20_000,

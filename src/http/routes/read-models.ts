@@ -1,8 +1,9 @@
 import type { Router } from "@koa/router";
 import type { ReadModels } from "../../application/read-models.js";
 import { actorOf, requireRole, ROLES } from "../auth.js";
+import { pageLinks, pageOptions } from "../pagination.js";
 import { myPageResponse, notificationResponse, paymentResponse, productResponse, reservationResponse } from "../representations.js";
-import { NoQuery, NotificationListQuery, PaymentListQuery, ProductListQuery, ReservationListQuery } from "../schemas.js";
+import { MyPageQuery, NotificationListQuery, PaymentListQuery, ProductListQuery, ReservationListQuery } from "../schemas.js";
 import type { AppState } from "../state.js";
 import { parseInput } from "../validation.js";
 import type { RouteSupport } from "./support.js";
@@ -14,30 +15,31 @@ import type { RouteSupport } from "./support.js";
 export function readModelRoutes(router: Router<AppState>, readModels: ReadModels, support: RouteSupport): void {
   router.get("/products", async (ctx) => {
     const query = parseInput("query", ProductListQuery, ctx.query);
-    const items = await readModels.listProducts(query);
-    ctx.body = { items: items.map(productResponse) };
+    const page = await readModels.listProducts(pageOptions(query));
+    ctx.body = { items: page.items.map(productResponse), ...pageLinks(ctx, page.nextCursor) };
   });
 
   router.get("/reservations", support.authenticate, requireRole(...ROLES), async (ctx) => {
     const query = parseInput("query", ReservationListQuery, ctx.query);
-    const items = await readModels.listReservations(actorOf(ctx), query);
-    ctx.body = { items: items.map(reservationResponse) };
+    const page = await readModels.listReservations(actorOf(ctx), pageOptions(query));
+    ctx.body = { items: page.items.map(reservationResponse), ...pageLinks(ctx, page.nextCursor) };
   });
 
   router.get("/payments", support.authenticate, requireRole("customer", "admin"), async (ctx) => {
     const query = parseInput("query", PaymentListQuery, ctx.query);
-    const items = await readModels.listPayments(actorOf(ctx), query);
-    ctx.body = { items: items.map(paymentResponse) };
+    const page = await readModels.listPayments(actorOf(ctx), pageOptions(query));
+    ctx.body = { items: page.items.map(paymentResponse), ...pageLinks(ctx, page.nextCursor) };
   });
 
   router.get("/my-page", support.authenticate, requireRole("customer"), async (ctx) => {
-    parseInput("query", NoQuery, ctx.query);
-    ctx.body = myPageResponse(await readModels.myPage(actorOf(ctx)));
+    const query = parseInput("query", MyPageQuery, ctx.query);
+    const page = await readModels.myPage(actorOf(ctx), pageOptions(query));
+    ctx.body = { ...myPageResponse(page), ...pageLinks(ctx, page.nextCursor) };
   });
 
-  router.get("/notifications", support.authenticate, requireRole("customer", "admin"), async (ctx) => {
+  router.get("/notifications", support.authenticate, requireRole(...ROLES), async (ctx) => {
     const query = parseInput("query", NotificationListQuery, ctx.query);
-    const items = await readModels.listNotifications(actorOf(ctx), query);
-    ctx.body = { items: items.map(notificationResponse) };
+    const page = await readModels.listNotifications(actorOf(ctx), pageOptions(query));
+    ctx.body = { items: page.items.map(notificationResponse), ...pageLinks(ctx, page.nextCursor) };
   });
 }

@@ -9,13 +9,15 @@ export const logChannel = (logger: Logger): NotificationChannel => ({
       {
         notification: {
           id: notification.id,
+          audience: notification.audience,
           customerId: notification.customerId,
+          sellerId: notification.sellerId,
           reservationId: notification.reservationId,
           kind: notification.kind,
           createdAt: notification.createdAt,
         },
       },
-      `notify ${notification.customerId}: ${notification.message}`,
+      `notify ${notification.audience === "seller" ? `seller ${notification.sellerId ?? "(unknown)"}` : notification.customerId}: ${notification.message}`,
     );
     return { attempts: 1 };
   },

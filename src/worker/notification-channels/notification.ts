@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { NOTIFICATION_KINDS, type NotificationKind } from "../../application/read-models.js";
+import { NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS, type NotificationAudience, type NotificationKind } from "../../application/read-models.js";
 import { aggregateId, eventParser, isoTime, userId, type EventsOf } from "../../domain/events.js";
 
 /**
@@ -17,7 +17,11 @@ export const notificationEventSchemas = {
   NotificationRecorded: z.object({
     /** Derived from the causing event's id: the same cause can never record a second notification. */
     notificationId: aggregateId,
+    /** Absent on notifications recorded before sellers were notified: those are all the customer's. */
+    audience: z.enum(NOTIFICATION_AUDIENCES).optional(),
     customerId: userId,
+    /** The product's seller (who reads seller notifications); absent on older records. */
+    sellerId: userId.optional(),
     reservationId: aggregateId,
     kind: z.enum(NOTIFICATION_KINDS),
     message: z.string().min(1).max(1000),
@@ -56,7 +60,10 @@ export const parseNotificationEvent = eventParser(notificationEventSchemas);
 /** What a channel delivers. */
 export interface Notification {
   readonly id: string;
+  /** Whom it is for: the customer, or the product's seller (`sellerId`). */
+  readonly audience: NotificationAudience;
   readonly customerId: string;
+  readonly sellerId?: string;
   readonly reservationId: string;
   readonly kind: NotificationKind;
   readonly message: string;

@@ -70,7 +70,9 @@ export const webhookChannel = (options: WebhookChannelOptions): NotificationChan
     deliver: async (notification: Notification): Promise<DeliveryReceipt> => {
       const body = JSON.stringify({
         id: notification.id,
+        audience: notification.audience,
         customerId: notification.customerId,
+        ...(notification.sellerId === undefined ? {} : { sellerId: notification.sellerId }),
         reservationId: notification.reservationId,
         kind: notification.kind,
         message: notification.message,
