@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { EventStoreDBClient } from "@eventstore/db-client";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/config.js";
 import {
   UnknownGroupError,
   listParkedMessages,
@@ -20,6 +20,7 @@ import {
   type ParkedMessage,
 } from "../src/infrastructure/eventstore/parked-messages.js";
 import { loadDotEnv } from "../src/env-file.js";
+import { runCommand } from "./lib/run-command.js";
 
 loadDotEnv();
 
@@ -117,10 +118,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCommand(main);

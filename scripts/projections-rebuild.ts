@@ -12,11 +12,12 @@
 import { EventStoreDBClient } from "@eventstore/db-client";
 import { PROJECTION_NAMES, type ProjectionName } from "../projections/keys.js";
 import { rebuildProjections } from "../projections/rebuild.js";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { loadConfig } from "../src/config.js";
 import { createRedis } from "../src/infrastructure/redis.js";
 import { runningManagedRedisUrl } from "../src/infrastructure/embedded-redis/running-redis.js";
 import { loadDotEnv } from "../src/env-file.js";
 import { exitOnHelp } from "./lib/help.js";
+import { runCommand } from "./lib/run-command.js";
 
 loadDotEnv();
 
@@ -116,10 +117,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runCommand(main);

@@ -224,10 +224,8 @@ export class ConsumerGroup {
         if (this.stopping) break;
         failures += 1;
         this.currentState = "reconnecting";
-        this.logger.warn(
-          { group: this.consumer.group, err: describe(error), attempt: failures },
-          "subscription lost; reconnecting",
-        );
+        // Retried every few seconds while the store is away: one line and a count, not a line per attempt.
+        this.retryWarnings.warn({ err: describe(error), attempt: failures }, "subscription lost; reconnecting");
         await sleep(Math.min(5000, 100 * 2 ** Math.min(failures, 6)));
       } finally {
         // Events of a subscription that ended cannot be acknowledged any more; the group redelivers them.

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import { Redis } from "ioredis";
+import { freePort } from "../free-port.js";
 import { startParentWatchdog } from "./parent-watchdog.js";
 import { clearStaleServer, type StaleServerOutcome } from "./stale-server.js";
 import type { IdentityProbe } from "./process-identity.js";
@@ -38,16 +38,6 @@ export interface ManagedRedis {
 const FREE_PORT_ATTEMPTS = 3;
 const STOP_GRACE_MS = 10_000;
 
-const freePort = (): Promise<number> =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 
 const serverArguments = (options: ManagedRedisOptions, dir: string, port: number): string[] => [
   "--port", String(port),
