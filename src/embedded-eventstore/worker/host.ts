@@ -22,6 +22,27 @@ const workerLaunch = (options: EmbeddedEventStoreOptions): { url: URL; workerDat
   };
 };
 
+const PRELOAD_FLAGS = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader"]);
+
+/**
+ * The worker runs compiled code or bootstraps its own TypeScript loader (tsx-bootstrap.mjs): modules
+ * the main thread preloads (a benchmark's `--import ./setup.ts`, tsx's own hooks) are not its business,
+ * and one written in TypeScript would not even load there.
+ */
+const withoutPreloads = (execArgv: readonly string[]): string[] => {
+  const kept: string[] = [];
+  for (let i = 0; i < execArgv.length; i += 1) {
+    const flag = execArgv[i] ?? "";
+    if (PRELOAD_FLAGS.has(flag)) {
+      i += 1;
+      continue;
+    }
+    if ([...PRELOAD_FLAGS].some((name) => flag.startsWith(`${name}=`))) continue;
+    kept.push(flag);
+  }
+  return kept;
+};
+
 /**
  * Starts the embedded server (gRPC and SQLite) in a worker thread, so that its commits and reads
  * run on another core than the caller's event loop. Resolves once it accepts connections; the
@@ -30,7 +51,7 @@ const workerLaunch = (options: EmbeddedEventStoreOptions): { url: URL; workerDat
 export const startEmbeddedEventStoreInWorker = (options: WorkerEventStoreOptions = {}): Promise<EmbeddedEventStore> => {
   const { onCrash, ...storeOptions } = options;
   const launch = workerLaunch(storeOptions);
-  const worker = new Worker(launch.url, { workerData: launch.workerData });
+  const worker = new Worker(launch.url, { workerData: launch.workerData, execArgv: withoutPreloads(process.execArgv) });
   const send = (message: HostMessage): void => worker.postMessage(message);
 
   return new Promise<EmbeddedEventStore>((resolve, reject) => {
