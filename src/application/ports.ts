@@ -2,6 +2,7 @@
  * What the HTTP edge asks of the application: commands and consistent reads of one aggregate.
  * Role and ownership are enforced here, against the state the command is decided on.
  */
+import type { PaymentStatus, ProductKind, ReservationStatus } from "../domain/index.js";
 
 export type Role = "customer" | "seller" | "admin";
 
@@ -19,7 +20,8 @@ export interface CommandContext {
 }
 
 export type ProductStatus = "available" | "pending" | "soldout" | "withdrawn";
-export type ProductKind = "sale" | "rental";
+// One source for each enum: the domain's (its event schemas and states).
+export type { PaymentStatus, ProductKind, ReservationStatus } from "../domain/index.js";
 
 export interface ProductView {
   readonly id: string;
@@ -41,18 +43,6 @@ export interface ProductView {
   readonly revision: number;
 }
 
-export type ReservationStatus =
-  | "placed"
-  | "awaiting-acceptance"
-  | "confirmed"
-  | "in-progress"
-  | "in-use"
-  | "completed"
-  | "cancelled"
-  | "expired"
-  | "rejected";
-
-export type PaymentStatus = "pending" | "paid" | "voided" | "refunded";
 
 export interface ReservationView {
   readonly id: string;

@@ -2,6 +2,7 @@ import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import { decodeCursor, MAX_CURSOR_LENGTH } from "../application/list-cursor.js";
 import { DEFAULT_LIST_ITEMS, DELIVERY_STATUSES, MAX_LIST_ITEMS, NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS } from "../application/read-models.js";
+import { productKind, reservationStatus } from "../domain/index.js";
 
 // Adds `.openapi()`; idempotent, and must run before any schema below is built.
 extendZodWithOpenApi(z);
@@ -13,10 +14,9 @@ export const IdParams = z.object({ id: Id }).strict();
 
 const ProductStatus = z.enum(["available", "pending", "soldout", "withdrawn"]).openapi("ProductStatus");
 // Inline (not components): the generator drops `default` and `null` beside a `$ref`.
-const ProductKind = z.enum(["sale", "rental"]);
-const ReservationStatus = z
-  .enum(["placed", "awaiting-acceptance", "confirmed", "in-progress", "in-use", "completed", "cancelled", "expired", "rejected"])
-  .openapi("ReservationStatus");
+// The domain's enums, so that a status or kind added there reaches the contract without a second list.
+const ProductKind = z.enum(productKind.options);
+const ReservationStatus = z.enum(reservationStatus.options).openapi("ReservationStatus");
 const PaymentStatus = z.enum(["pending", "paid", "voided", "refunded"]);
 const PaymentAttemptOutcome = z.enum(["succeeded", "declined", "failed"]);
 
