@@ -237,8 +237,11 @@ export const createReservationService = ({
       if (paymentToken !== undefined) await paymentTokens.discard(reservationId).catch(() => undefined);
       throw error;
     }
-    await unpaidHolds?.holdUntil(customerId, reservationId, new Date(at.getTime() + product.holdTtlSeconds * 1000));
-    // The token lives as long as the hold, no longer. Best effort: failing, it keeps the longer expiry.
+    // Best effort, so the placement does not wait for it: failing, the claim keeps the longest hold's
+    // end. (`XX`: landing after the saga released the claim, it adds nothing back.)
+    void unpaidHolds?.holdUntil(customerId, reservationId, new Date(at.getTime() + product.holdTtlSeconds * 1000));
+    // The token lives as long as the hold, no longer. Awaited: the saga must not discard it before this lands.
+    // Best effort: failing, it keeps the longer expiry.
     if (paymentToken !== undefined) await paymentTokens.store(reservationId, paymentToken, product.holdTtlSeconds).catch(() => undefined);
     let placed: Awaited<ReturnType<typeof recordReservation>>;
     try {

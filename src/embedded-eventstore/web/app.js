@@ -98,7 +98,8 @@ const recentStreams = async () => {
   let createdList = created;
   try {
     const streams = await getJson(`/streams/%24streams/head/backward/50?embed=rich`);
-    createdList = (streams.body.entries ?? []).map((entry) => ({ streamId: entry.streamId, updated: entry.updated, eventType: "$>" }));
+    // Links resolved (the API's default): each entry is the stream's first event itself.
+    createdList = (streams.body.entries ?? []).map((entry) => ({ streamId: entry.streamId, updated: entry.updated, eventType: entry.eventType }));
   } catch {
     // No `$streams` projection here: the streams whose first event is in the recent part of `$all` stand in.
   }
@@ -114,7 +115,7 @@ const streamTable = (entries, id, eventTitle) =>
       "tbody",
       null,
       entries.map((entry) =>
-        h("tr", null, h("td", null, streamLink(entry.streamId)), h("td", null, entry.eventType ?? ""), h("td", { class: "time" }, time(entry.updated))),
+        h("tr", null, h("td", null, streamLink(entry.streamId)), h("td", { class: "type" }, entry.eventType ?? ""), h("td", { class: "time" }, time(entry.updated))),
       ),
     ),
   );
