@@ -14,7 +14,7 @@ import {
 import { paymentView } from "../src/application/payment-service.js";
 import type { PaymentView, ProductView, ReservationView } from "../src/application/ports.js";
 import { productView, reservationView } from "../src/application/views.js";
-import { isTransientFailure } from "../src/worker/transient.js";
+import { isTransientFailure } from "../src/core/transient.js";
 import {
   LIST_INDEXES,
   type ListDocument,

@@ -12,7 +12,7 @@ import { RequestDrain } from "./http/request-drain.js";
 import { PROBLEM_TYPE_BASE } from "./http/problem.js";
 import { AggregateRepository } from "./infrastructure/eventstore/aggregate-repository.js";
 import { EventStoreCircuit } from "./infrastructure/eventstore/event-store-circuit.js";
-import { keyedIdempotencyIds } from "./infrastructure/eventstore/event-ids.js";
+import { keyedIdempotencyIds } from "./core/event-ids.js";
 import { connectEventStore, type EventStoreConnection } from "./infrastructure/eventstore/connect.js";
 import { GuardedPaymentProvider } from "./infrastructure/payments/guarded-provider.js";
 import { SimulatedPaymentProvider } from "./infrastructure/payments/simulated-provider.js";

@@ -1,5 +1,5 @@
 import type { DeliveryStatus, NotificationAudience, NotificationKind } from "../../src/application/read-models.js";
-import { parseNotificationEvent } from "../../src/worker/notification-channels/notification.js";
+import { parseNotificationEvent } from "../../src/domain/notification/events.js";
 import type { IndexEntry, ProjectionDefinition, SourceEvent } from "../engine.js";
 import { keyPart } from "../keys.js";
 import { millis, parseStreamId } from "./streams.js";

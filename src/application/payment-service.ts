@@ -9,7 +9,7 @@ import {
   isRequested,
 } from "../domain/index.js";
 import type { AggregateRepository, CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
-import { deterministicEventId, idFromIdempotencyKey } from "../infrastructure/eventstore/event-ids.js";
+import { deterministicEventId, idFromIdempotencyKey } from "../core/event-ids.js";
 import { commandMetadata } from "./command-context.js";
 import { AccessDeniedError, IdempotencyKeyReusedError, PaymentDeclinedError, ResourceNotFoundError } from "./errors.js";
 import type { PaymentKeyRecords } from "./idempotency-records.js";

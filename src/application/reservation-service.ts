@@ -12,7 +12,7 @@ import {
   isRegistered,
 } from "../domain/index.js";
 import type { AggregateRepository, CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
-import type { IdempotencyIds } from "../infrastructure/eventstore/event-ids.js";
+import type { IdempotencyIds } from "../core/event-ids.js";
 import { checkRevision, commandMetadata } from "./command-context.js";
 import { AccessDeniedError, IdempotencyKeyReusedError, ResourceNotFoundError } from "./errors.js";
 import type { Actor, CommandContext, PlaceReservationInput, ReservationService, ReservationView } from "./ports.js";

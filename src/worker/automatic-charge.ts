@@ -12,7 +12,7 @@ import type { PaymentTokenStore } from "../application/payment-token-store.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
 import type { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
-import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
+import { deterministicEventId } from "../core/event-ids.js";
 import type { Logger } from "../logger.js";
 
 /** Longest wait between two automatic attempts while the provider is unavailable. */

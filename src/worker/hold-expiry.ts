@@ -6,7 +6,7 @@ import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-rep
 import type { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
 import { reconcileAllocation } from "./reconcile-allocation.js";
-import type { ConsumedEvent, Consumer } from "./consumer-group.js";
+import type { ConsumedEvent, Consumer } from "../infrastructure/eventstore/consumer-group.js";
 import { SchedulePoller } from "./schedule-poller.js";
 
 const SYSTEM_ACTOR: CommandMetadata["actor"] = { id: "hold-watchdog", role: "system" };

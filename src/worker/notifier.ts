@@ -22,11 +22,11 @@ import {
   parseReservationEvent,
 } from "../domain/index.js";
 import { AggregateRepository } from "../infrastructure/eventstore/aggregate-repository.js";
-import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
-import { type EventMetadata, SCHEMA_VERSION } from "../infrastructure/eventstore/event-metadata.js";
+import { deterministicEventId } from "../core/event-ids.js";
+import { type EventMetadata, SCHEMA_VERSION } from "../core/event-metadata.js";
 import type { Logger } from "../logger.js";
 import { formatAmount } from "./amount-format.js";
-import { type ConsumedEvent, type Consumer, TransientError } from "./consumer-group.js";
+import { type ConsumedEvent, type Consumer, TransientError } from "../infrastructure/eventstore/consumer-group.js";
 import { sellerNotification } from "./seller-notifications.js";
 import {
   DeliveryFailedError,
@@ -36,7 +36,7 @@ import {
   NOTIFICATION_STREAM_PREFIX,
   notificationStreamOf,
   parseNotificationEvent,
-} from "./notification-channels/notification.js";
+} from "../domain/notification/events.js";
 
 /** The consumer group that records notifications. */
 export const NOTIFIER_GROUP = "notifier";

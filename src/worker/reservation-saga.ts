@@ -12,12 +12,12 @@ import { type PaymentProvider, PaymentProviderUnavailableError } from "../applic
 import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
-import { deterministicEventId } from "../infrastructure/eventstore/event-ids.js";
+import { deterministicEventId } from "../core/event-ids.js";
 import type { Logger } from "../logger.js";
 import { ENDED } from "./allocation-follow-up.js";
 import { AutomaticCharge, type AutomaticChargeDependencies } from "./automatic-charge.js";
 import { reconcileAllocation } from "./reconcile-allocation.js";
-import { type ConsumedEvent, type Consumer, TransientError } from "./consumer-group.js";
+import { type ConsumedEvent, type Consumer, TransientError } from "../infrastructure/eventstore/consumer-group.js";
 
 export interface ReservationSagaDependencies {
   readonly products: ProductRepository;

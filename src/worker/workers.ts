@@ -7,7 +7,7 @@ import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
-import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, type ConsumerState } from "./consumer-group.js";
+import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, type ConsumerState } from "../infrastructure/eventstore/consumer-group.js";
 import { HoldExpiryPoller, holdDeadlineConsumer, restoreHoldDeadlines } from "./hold-expiry.js";
 import type { PaymentTokenStore } from "../application/payment-token-store.js";
 import type { UnpaidHolds } from "../application/unpaid-holds.js";
@@ -15,7 +15,7 @@ import { AutomaticCharge } from "./automatic-charge.js";
 import { reservationSaga } from "./reservation-saga.js";
 import { SchedulePoller } from "./schedule-poller.js";
 import { StallMonitor } from "./stall-monitor.js";
-import { isTransientFailure } from "./transient.js";
+import { isTransientFailure } from "../core/transient.js";
 
 export interface WorkerDependencies {
   readonly client: EventStoreDBClient;

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { productAggregate } from "../../src/application/aggregates.js";
 import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
 import { AggregateRepository } from "../../src/infrastructure/eventstore/aggregate-repository.js";
-import { type ConsumedEvent, type Consumer, ConsumerGroup } from "../../src/worker/consumer-group.js";
+import { type ConsumedEvent, type Consumer, ConsumerGroup } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { metadata, registerCommand } from "../repository/support.js";
 import { sleep, tempDir, testLogger, uniqueName, waitFor } from "../worker/support.js";
 import { type FakeFollower, startFakeFollower } from "./fake-follower.js";

@@ -59,7 +59,7 @@ import {
   type NotificationEvent,
   type NotificationRecorded,
   parseNotificationEvent,
-} from "../../src/worker/notification-channels/notification.js";
+} from "../../src/domain/notification/events.js";
 
 // ---------------------------------------------------------------------------------------------
 // Reading the log

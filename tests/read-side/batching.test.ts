@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createProjectionConsumers, projectionConsumer } from "../../projections/consumers.js";
 import { PROJECTIONS } from "../../projections/definitions/index.js";
 import { type ProjectionName, ProjectionKeys } from "../../projections/keys.js";
-import type { Consumer } from "../../src/worker/consumer-group.js";
+import type { Consumer } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { connectRedis, consumed, deleteKeys, dumpLive, silentLogger, SyntheticLog, uniqueRoot } from "./support.js";
 
 let redis: Redis;

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProjectionConsumers } from "../../projections/consumers.js";
 import { createRedisReadModels } from "../../projections/read-store.js";
 import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
-import { ConsumerGroup, type ConsumedEvent, type Consumer } from "../../src/worker/consumer-group.js";
+import { ConsumerGroup, type ConsumedEvent, type Consumer } from "../../src/infrastructure/eventstore/consumer-group.js";
 import {
   createNotificationChannels,
   DeliveryFailedError,
@@ -18,7 +18,7 @@ import {
   webhookChannel,
 } from "../../src/worker/notification-channels/index.js";
 import { createNotifierConsumers, formatAmount, notificationDelivery, notificationRecorder } from "../../src/worker/notifier.js";
-import { isTransientFailure } from "../../src/worker/transient.js";
+import { isTransientFailure } from "../../src/core/transient.js";
 import {
   appendToEventStore,
   connectRedis,

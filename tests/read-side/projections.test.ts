@@ -4,8 +4,8 @@ import { createProjectionConsumers, projectionConsumer } from "../../projections
 import { PROJECTIONS } from "../../projections/definitions/index.js";
 import { ProjectionWriter, type SourceEvent } from "../../projections/engine.js";
 import { PROJECTION_NAMES, ProjectionKeys, type ProjectionName } from "../../projections/keys.js";
-import { TransientError } from "../../src/worker/consumer-group.js";
-import { isTransientFailure } from "../../src/worker/transient.js";
+import { TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
+import { isTransientFailure } from "../../src/core/transient.js";
 import {
   connectRedis,
   consumed,

@@ -7,7 +7,7 @@ import { PROJECTION_NAMES, ProjectionKeys, type ProjectionName } from "../../pro
 import { RebuildInProgressError, rebuildProjections } from "../../projections/rebuild.js";
 import { eventStoreStreamReader } from "../../projections/stream-reader.js";
 import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
-import type { ConsumedEvent } from "../../src/worker/consumer-group.js";
+import type { ConsumedEvent } from "../../src/infrastructure/eventstore/consumer-group.js";
 import {
   appendToEventStore,
   connectRedis,

@@ -4,7 +4,7 @@ import { type EventStoreDBClient, FORWARDS, START, jsonEvent } from "@eventstore
 import type { Redis } from "ioredis";
 import type { SourceEvent, StreamReader } from "../../projections/engine.js";
 import { createRedis } from "../../src/infrastructure/redis.js";
-import type { ConsumedEvent } from "../../src/worker/consumer-group.js";
+import type { ConsumedEvent } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { createLogger } from "../../src/logger.js";
 
 export const REDIS_URL = TEST_REDIS_URL;

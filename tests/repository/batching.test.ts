@@ -9,7 +9,7 @@ import { ServiceUnavailableError } from "../../src/application/errors.js";
 import { InsufficientAvailabilityError, isRegistered, type ProductState } from "../../src/domain/index.js";
 import { productAggregate } from "../../src/application/aggregates.js";
 import { AggregateRepository, type StreamClient } from "../../src/infrastructure/eventstore/aggregate-repository.js";
-import { deterministicEventId } from "../../src/infrastructure/eventstore/event-ids.js";
+import { deterministicEventId } from "../../src/core/event-ids.js";
 import { holdCommand, metadata, productRepository, recorded, registerCommand, settleAll, useStore } from "./support.js";
 
 const store = useStore();

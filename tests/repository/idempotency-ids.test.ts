@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { idFromIdempotencyKey, keyedIdempotencyIds } from "../../src/infrastructure/eventstore/event-ids.js";
+import { idFromIdempotencyKey, keyedIdempotencyIds } from "../../src/core/event-ids.js";
 
 const UUID_V8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 

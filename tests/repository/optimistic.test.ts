@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { jsonEvent } from "@eventstore/db-client";
 import { InsufficientAvailabilityError, isRegistered, type ProductState } from "../../src/domain/index.js";
-import { deterministicEventId } from "../../src/infrastructure/eventstore/event-ids.js";
+import { deterministicEventId } from "../../src/core/event-ids.js";
 import { holdCommand, metadata, now, productRepository, recorded, registerCommand, useStore } from "./support.js";
 
 const store = useStore();

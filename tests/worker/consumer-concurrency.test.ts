@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { type EventStoreDBClient, jsonEvent } from "@eventstore/db-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, TransientError } from "../../src/worker/consumer-group.js";
+import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { type Deferred, type Store, deferred, readStream, settledYet, sleep, startStore, testLogger, uniqueName, waitFor } from "./support.js";
 
 const append = async (client: EventStoreDBClient, stream: string, type = "Thing"): Promise<string> => {

@@ -14,7 +14,7 @@ import {
   streamNameFilter,
 } from "@eventstore/db-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, TransientError } from "../../src/worker/consumer-group.js";
+import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
 import {
   type Store,
   deferred,

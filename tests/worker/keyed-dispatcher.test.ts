@@ -5,7 +5,7 @@
  * is a promise the test settles itself; nothing depends on timing.
  */
 import { describe, expect, it } from "vitest";
-import { KeyedDispatcher } from "../../src/worker/keyed-dispatcher.js";
+import { KeyedDispatcher } from "../../src/infrastructure/eventstore/keyed-dispatcher.js";
 import { type Deferred, deferred, settledYet } from "./support.js";
 
 interface Item {

@@ -17,7 +17,7 @@ import { productAggregate, reservationAggregate } from "../../src/application/ag
 import { HoldExpiryPoller } from "../../src/worker/hold-expiry.js";
 import { loadConfig } from "../../src/config.js";
 import { startService } from "../../src/service.js";
-import { ConsumerGroup, TransientError } from "../../src/worker/consumer-group.js";
+import { ConsumerGroup, TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { startEmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
 import { jsonEvent } from "@eventstore/db-client";
 

@@ -19,7 +19,7 @@ import type {
   ReservationState,
 } from "../../src/domain/index.js";
 import { AggregateRepository, type CommandMetadata, type Handled } from "../../src/infrastructure/eventstore/aggregate-repository.js";
-import { TransientError } from "../../src/worker/consumer-group.js";
+import { TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { reservationSaga } from "../../src/worker/reservation-saga.js";
 import { loadConfig } from "../../src/config.js";
 import { DeadlineSchedule } from "../../src/infrastructure/deadline-schedule.js";

@@ -10,7 +10,7 @@ import { jsonEvent } from "@eventstore/db-client";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createReadinessProbe } from "../../src/infrastructure/readiness.js";
-import { ConsumerGroup } from "../../src/worker/consumer-group.js";
+import { ConsumerGroup } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { type ProgressSample, StallMonitor, assessProgress, eventsWaiting } from "../../src/worker/stall-monitor.js";
 import { type Store, deferred, sleep, startStore, testLogger, uniqueName, waitFor } from "./support.js";
 

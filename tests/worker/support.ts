@@ -7,7 +7,7 @@
  * instead of sleeping.
  */
 import { TEST_REDIS_URL } from "../support/redis-url.js";
-import { keyedIdempotencyIds } from "../../src/infrastructure/eventstore/event-ids.js";
+import { keyedIdempotencyIds } from "../../src/core/event-ids.js";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,11 +28,11 @@ import type { Actor, CommandContext, PaymentService, ReservationService } from "
 import { createReservationService, type ReservationRepository } from "../../src/application/reservation-service.js";
 import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
 import { AggregateRepository } from "../../src/infrastructure/eventstore/aggregate-repository.js";
-import { parseEventMetadata } from "../../src/infrastructure/eventstore/event-metadata.js";
+import { parseEventMetadata } from "../../src/core/event-metadata.js";
 import type { PaymentTokenStore } from "../../src/application/payment-token-store.js";
 import { SimulatedPaymentProvider } from "../../src/infrastructure/payments/simulated-provider.js";
 import { createLogger, type Logger } from "../../src/logger.js";
-import type { ConsumedEvent, Consumer } from "../../src/worker/consumer-group.js";
+import type { ConsumedEvent, Consumer } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { reservationSaga } from "../../src/worker/reservation-saga.js";
 
 /** How the worlds of these tests derive reservation ids from Idempotency-Keys. */

@@ -4,7 +4,7 @@
  * reservations get other keys.
  */
 import { describe, expect, it } from "vitest";
-import type { ConsumedEvent } from "../../src/worker/consumer-group.js";
+import type { ConsumedEvent } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { createNotifierConsumers } from "../../src/worker/notifier.js";
 import { sagaKey } from "../../src/worker/workers.js";
 import { testLogger } from "./support.js";

@@ -12,8 +12,8 @@ import {
 import type { Decider } from "../../domain/decider.js";
 import { AggregateDeletedError, AggregateUnreadableError, ServiceUnavailableError } from "../../application/errors.js";
 import { type BatchDecision, type CommandOf, decideBatch } from "./batch-decision.js";
-import { deterministicEventId } from "./event-ids.js";
-import { type EventMetadata, SCHEMA_VERSION } from "./event-metadata.js";
+import { deterministicEventId } from "../../core/event-ids.js";
+import { type EventMetadata, SCHEMA_VERSION } from "../../core/event-metadata.js";
 import { EventStoreCircuit } from "./event-store-circuit.js";
 import { type Job, KeyedBatcher } from "./keyed-batcher.js";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Actor } from "../../application/ports.js";
+import type { Actor } from "../application/ports.js";
 
 /** Bumped when an event's data changes shape, so that old events can be upcast when read. */
 export const SCHEMA_VERSION = 1;

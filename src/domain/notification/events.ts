@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS, type NotificationAudience, type NotificationKind } from "../../application/read-models.js";
-import { aggregateId, eventParser, isoTime, userId, type EventsOf } from "../../domain/events.js";
+import { aggregateId, eventParser, isoTime, userId, type EventsOf } from "../events.js";
 
 /**
  * Notifications are recorded as events in EventStoreDB, one stream per reservation:

@@ -1,4 +1,4 @@
-import { RepeatedWarnings } from "../repeated-warnings.js";
+import { RepeatedWarnings } from "../../repeated-warnings.js";
 import {
   type EventStoreDBClient,
   PersistentSubscriptionExistsError,
@@ -8,8 +8,8 @@ import {
   persistentSubscriptionToAllSettingsFromDefaults,
   streamNameFilter,
 } from "@eventstore/db-client";
-import type { Logger } from "../logger.js";
-import { type EventMetadata, parseEventMetadata } from "../infrastructure/eventstore/event-metadata.js";
+import type { Logger } from "../../logger.js";
+import { type EventMetadata, parseEventMetadata } from "../../core/event-metadata.js";
 import { KeyedDispatcher } from "./keyed-dispatcher.js";
 
 /** One event as a consumer sees it, with its place in the log and how often it was delivered before. */

@@ -7,7 +7,7 @@ import {
 } from "@eventstore/db-client";
 import { ServiceUnavailableError } from "../application/errors.js";
 import { PaymentProviderUnavailableError } from "../application/payment-provider.js";
-import { TransientError } from "./consumer-group.js";
+import { TransientError } from "../infrastructure/eventstore/consumer-group.js";
 
 /** ioredis errors that mean "Redis is not there right now", as opposed to a bad command. */
 const REDIS_OUTAGE = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|enableOfflineQueue|Command timed out/i;
