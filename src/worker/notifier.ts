@@ -29,14 +29,13 @@ import { formatAmount } from "./amount-format.js";
 import { type ConsumedEvent, type Consumer, TransientError } from "../infrastructure/eventstore/consumer-group.js";
 import { sellerNotification } from "./seller-notifications.js";
 import {
-  DeliveryFailedError,
-  type NotificationChannel,
   type NotificationEvent,
   type NotificationRecorded,
   NOTIFICATION_STREAM_PREFIX,
   notificationStreamOf,
   parseNotificationEvent,
 } from "../domain/notification/events.js";
+import { DeliveryFailedError, type NotificationChannel } from "./notification-channels/notification.js";
 
 /** The consumer group that records notifications. */
 export const NOTIFIER_GROUP = "notifier";

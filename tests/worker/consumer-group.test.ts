@@ -1,5 +1,5 @@
 /**
- * The persistent-subscription runtime (src/worker/consumer-group.ts) against the real embedded
+ * The persistent-subscription runtime (src/infrastructure/eventstore/consumer-group.ts) against the real embedded
  * EventStoreDB: group creation, prefix filtering, system events, acks and checkpoints, transient
  * retries (in process and by redelivery), parking, competing consumers, graceful stop, and
  * reconnection after the server went away and came back on the same port and data directory.

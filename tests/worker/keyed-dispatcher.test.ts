@@ -1,5 +1,5 @@
 /**
- * The per-key queues behind concurrent consumers (src/worker/keyed-dispatcher.ts): units of
+ * The per-key queues behind concurrent consumers (src/infrastructure/eventstore/keyed-dispatcher.ts): units of
  * different keys overlap, one key's items never do and keep their order, batches take every ready
  * key's waiting items, and pause/drop/room/idle do what stop and reconnect rely on. Every handler
  * is a promise the test settles itself; nothing depends on timing.

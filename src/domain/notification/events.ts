@@ -1,6 +1,34 @@
 import { z } from "zod";
-import { NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS, type NotificationAudience, type NotificationKind } from "../../application/read-models.js";
 import { aggregateId, eventParser, isoTime, userId, type EventsOf } from "../events.js";
+
+/**
+ * Every notification kind: one per customer-visible status change (projections/README.md says
+ * which event causes which, and why `reservation.placed` is not sent when a token was given).
+ */
+export const NOTIFICATION_KINDS = [
+  "reservation.placed",
+  "reservation.confirmed",
+  "reservation.awaiting-acceptance",
+  "reservation.accepted",
+  "reservation.rejected",
+  "reservation.in-progress",
+  "reservation.in-use",
+  "reservation.completed",
+  "reservation.cancelled",
+  "reservation.expired",
+  "payment.paid",
+  "payment.declined",
+  "payment.voided",
+  "payment.refunded",
+  // A seller's own (audience "seller"): what waits for them and what went away on their products.
+  "seller.reservation.awaiting-acceptance",
+  "seller.reservation.cancelled",
+] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+/** Whom a notification is for: the reservation's customer, or the seller of its product. */
+export const NOTIFICATION_AUDIENCES = ["customer", "seller"] as const;
+export type NotificationAudience = (typeof NOTIFICATION_AUDIENCES)[number];
 
 /**
  * Notifications are recorded as events in EventStoreDB, one stream per reservation:
@@ -56,43 +84,3 @@ export type NotificationEvent = EventsOf<typeof notificationEventSchemas>;
 export type NotificationRecorded = Extract<NotificationEvent, { type: "NotificationRecorded" }>;
 
 export const parseNotificationEvent = eventParser(notificationEventSchemas);
-
-/** What a channel delivers. */
-export interface Notification {
-  readonly id: string;
-  /** Whom it is for: the customer, or the product's seller (`sellerId`). */
-  readonly audience: NotificationAudience;
-  readonly customerId: string;
-  readonly sellerId?: string;
-  readonly reservationId: string;
-  readonly kind: NotificationKind;
-  readonly message: string;
-  readonly createdAt: string;
-}
-
-export interface DeliveryReceipt {
-  /** How many tries it took. */
-  readonly attempts: number;
-}
-
-/** A channel gave up on a notification. */
-export class DeliveryFailedError extends Error {
-  override readonly name = "DeliveryFailedError";
-  constructor(
-    message: string,
-    readonly attempts: number,
-    options?: { readonly cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
-/**
- * A way to reach a customer: log, webhook (a messenger such as KakaoTalk is a webhook). `deliver`
- * resolves once the notification is handed over, or rejects with `DeliveryFailedError` once the
- * channel has given up (it does its own retrying).
- */
-export interface NotificationChannel {
-  readonly name: string;
-  deliver(notification: Notification): Promise<DeliveryReceipt>;
-}

@@ -1,11 +1,11 @@
 import type { Logger } from "../../logger.js";
 import { logChannel } from "./log.js";
-import type { NotificationChannel } from "../../domain/notification/events.js";
+import type { NotificationChannel } from "./notification.js";
 import { webhookChannel } from "./webhook.js";
 
 export { logChannel } from "./log.js";
 export { webhookChannel, type WebhookChannelOptions } from "./webhook.js";
-export * from "../../domain/notification/events.js";
+export * from "./notification.js";
 
 export interface NotificationChannelSettings {
   /** `NOTIFY_WEBHOOK_URL`: when set, notifications are also POSTed there. */

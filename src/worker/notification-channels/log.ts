@@ -1,5 +1,5 @@
 import type { Logger } from "../../logger.js";
-import type { DeliveryReceipt, Notification, NotificationChannel } from "../../domain/notification/events.js";
+import type { DeliveryReceipt, Notification, NotificationChannel } from "./notification.js";
 
 /** The default channel: one log line per notification. It cannot fail. */
 export const logChannel = (logger: Logger): NotificationChannel => ({

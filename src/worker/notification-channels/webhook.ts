@@ -1,6 +1,6 @@
 import { Webhook } from "standardwebhooks";
 import type { Logger } from "../../logger.js";
-import { DeliveryFailedError, type DeliveryReceipt, type Notification, type NotificationChannel } from "../../domain/notification/events.js";
+import { DeliveryFailedError, type DeliveryReceipt, type Notification, type NotificationChannel } from "./notification.js";
 
 export interface WebhookChannelOptions {
   readonly url: string;
