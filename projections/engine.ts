@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { TransientError } from "../src/infrastructure/eventstore/consumer-group.js";
+import { TransientError } from "../src/core/errors.js";
 import { INITIAL_VERSION, type ProjectionKeys, type ProjectionName } from "./keys.js";
 
 /** What a projection needs of an event: a `ConsumedEvent`, or one read back from the log. */

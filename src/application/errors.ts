@@ -1,5 +1,8 @@
 import type { PaymentView } from "./ports.js";
 
+// Shared with the worker and the read side, which may not import the application's own failures.
+export { AggregateDeletedError, AggregateUnreadableError, ServiceUnavailableError } from "../core/errors.js";
+
 /**
  * Failures of the application layer that are not domain rule refusals (those are `DomainError`s).
  * The HTTP edge maps each to its status: 403, 404, 412, 503.
@@ -44,41 +47,6 @@ export class IdempotencyKeyReusedError extends Error {
         ? `this Idempotency-Key was already used for a different request (reservation ${reservationId})`
         : `this Idempotency-Key was already used to pay with another token (payment ${reservationId})`,
     );
-  }
-}
-
-/** The aggregate's stream was deleted for good (tombstoned) in the event store: it no longer exists. */
-export class AggregateDeletedError extends Error {
-  override readonly name = "AggregateDeletedError";
-  constructor(readonly streamId: string) {
-    super(`${streamId} was deleted`);
-  }
-}
-
-/**
- * An event of the aggregate's stream does not match its schema, so the aggregate cannot be rebuilt
- * until the event is upcast or the stream repaired: an operator's problem, not the client's.
- */
-export class AggregateUnreadableError extends Error {
-  override readonly name = "AggregateUnreadableError";
-  constructor(
-    readonly streamId: string,
-    readonly revision: number,
-    readonly eventType: string,
-    readonly reason: string,
-  ) {
-    super(`${streamId}@${revision} (${eventType}) does not match its schema: ${reason}`);
-  }
-}
-
-/** A dependency (the event store) could not be reached or kept conflicting: the client should retry. */
-export class ServiceUnavailableError extends Error {
-  override readonly name = "ServiceUnavailableError";
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
   }
 }
 

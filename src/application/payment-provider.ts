@@ -35,13 +35,5 @@ export interface PaymentProvider {
   refund(request: RefundRequest): Promise<{ readonly reference: string }>;
 }
 
-/** The provider could not be reached, timed out, or its circuit is open: try again later. */
-export class PaymentProviderUnavailableError extends Error {
-  override readonly name = "PaymentProviderUnavailableError";
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
-  }
-}
+// Defined in core: the workers and the read side classify it as transient without the application.
+export { PaymentProviderUnavailableError } from "../core/errors.js";

@@ -13,7 +13,8 @@ import { deterministicEventId, idFromIdempotencyKey } from "../core/event-ids.js
 import { commandMetadata } from "./command-context.js";
 import { AccessDeniedError, IdempotencyKeyReusedError, PaymentDeclinedError, ResourceNotFoundError } from "./errors.js";
 import type { PaymentKeyRecords } from "./idempotency-records.js";
-import { type PaymentProvider, PaymentProviderUnavailableError } from "./payment-provider.js";
+import { PaymentProviderUnavailableError } from "../core/errors.js";
+import type { PaymentProvider } from "./payment-provider.js";
 import type { Actor, CommandContext, PaymentService, PaymentView } from "./ports.js";
 
 export type PaymentRepository = AggregateRepository<PaymentCommand, PaymentEvent, PaymentState>;

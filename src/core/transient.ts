@@ -5,9 +5,7 @@ import {
   TimeoutError,
   UnavailableError,
 } from "@eventstore/db-client";
-import { ServiceUnavailableError } from "../application/errors.js";
-import { PaymentProviderUnavailableError } from "../application/payment-provider.js";
-import { TransientError } from "../infrastructure/eventstore/consumer-group.js";
+import { PaymentProviderUnavailableError, ServiceUnavailableError, TransientError } from "./errors.js";
 
 /** ioredis errors that mean "Redis is not there right now", as opposed to a bad command. */
 const REDIS_OUTAGE = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|enableOfflineQueue|Command timed out/i;

@@ -1,4 +1,4 @@
-import { ServiceUnavailableError } from "../application/errors.js";
+import { ServiceUnavailableError } from "../core/errors.js";
 import { HttpProblem } from "./problem.js";
 
 export interface AdmissionOptions {

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { ServiceUnavailableError } from "../application/errors.js";
+import { ServiceUnavailableError } from "../core/errors.js";
 import type { PaymentTokenStore } from "../application/payment-token-store.js";
 
 /**

@@ -26,7 +26,8 @@ import { deterministicEventId } from "../core/event-ids.js";
 import { type EventMetadata, SCHEMA_VERSION } from "../core/event-metadata.js";
 import type { Logger } from "../logger.js";
 import { formatAmount } from "./amount-format.js";
-import { type ConsumedEvent, type Consumer, TransientError } from "../infrastructure/eventstore/consumer-group.js";
+import type { ConsumedEvent, Consumer } from "../infrastructure/eventstore/consumer-group.js";
+import { TransientError } from "../core/errors.js";
 import { sellerNotification } from "./seller-notifications.js";
 import {
   type NotificationEvent,

@@ -8,7 +8,8 @@ import {
 import type { PaymentRepository } from "../application/payment-service.js";
 import type { PaymentTokenStore } from "../application/payment-token-store.js";
 import type { UnpaidHolds } from "../application/unpaid-holds.js";
-import { type PaymentProvider, PaymentProviderUnavailableError } from "../application/payment-provider.js";
+import type { PaymentProvider } from "../application/payment-provider.js";
+import { PaymentProviderUnavailableError, TransientError } from "../core/errors.js";
 import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
@@ -17,7 +18,7 @@ import type { Logger } from "../logger.js";
 import { ENDED } from "./allocation-follow-up.js";
 import { AutomaticCharge, type AutomaticChargeDependencies } from "./automatic-charge.js";
 import { reconcileAllocation } from "./reconcile-allocation.js";
-import { type ConsumedEvent, type Consumer, TransientError } from "../infrastructure/eventstore/consumer-group.js";
+import type { ConsumedEvent, Consumer } from "../infrastructure/eventstore/consumer-group.js";
 
 export interface ReservationSagaDependencies {
   readonly products: ProductRepository;

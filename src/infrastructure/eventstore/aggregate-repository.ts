@@ -10,7 +10,7 @@ import {
   jsonEvent,
 } from "@eventstore/db-client";
 import type { Decider } from "../../domain/decider.js";
-import { AggregateDeletedError, AggregateUnreadableError, ServiceUnavailableError } from "../../application/errors.js";
+import { AggregateDeletedError, AggregateUnreadableError, ServiceUnavailableError } from "../../core/errors.js";
 import { type BatchDecision, type CommandOf, decideBatch } from "./batch-decision.js";
 import { deterministicEventId } from "../../core/event-ids.js";
 import { type EventMetadata, SCHEMA_VERSION } from "../../core/event-metadata.js";

@@ -10,7 +10,11 @@ import {
 } from "@eventstore/db-client";
 import type { Logger } from "../../logger.js";
 import { type EventMetadata, parseEventMetadata } from "../../core/event-metadata.js";
+import { TransientError } from "../../core/errors.js";
 import { KeyedDispatcher } from "./keyed-dispatcher.js";
+
+// Handlers throw it to ask for a retry; kept importable from here, where the retrying happens.
+export { TransientError };
 
 /** One event as a consumer sees it, with its place in the log and how often it was delivered before. */
 export interface ConsumedEvent {
@@ -56,11 +60,6 @@ export interface BatchHandler {
   /** Most events in one call. */
   readonly maxSize: number;
   handle(events: readonly ConsumedEvent[]): Promise<void>;
-}
-
-/** A failure worth retrying later (a dependency is down); anything else is parked at once. */
-export class TransientError extends Error {
-  override readonly name = "TransientError";
 }
 
 export interface ConsumerGroupOptions {

@@ -8,7 +8,7 @@ import {
   WrongExpectedVersionError,
 } from "@eventstore/db-client";
 import CircuitBreaker from "opossum";
-import { ServiceUnavailableError } from "../../application/errors.js";
+import { ServiceUnavailableError } from "../../core/errors.js";
 
 export interface EventStoreCircuitOptions {
   /** Failure percentage over the rolling window that opens the circuit. */
