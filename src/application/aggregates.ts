@@ -16,7 +16,7 @@ import {
   productDecider,
   reservationDecider,
 } from "../domain/index.js";
-import type { AggregateType } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { AggregateType } from "../core/repository.js";
 
 /** Stream categories (`product-<id>` …): the text before the first dash, as `$ce-<category>` expects. */
 export const productAggregate: AggregateType<ProductCommand, ProductEvent, ProductState> = {

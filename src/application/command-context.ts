@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { CommandMetadata } from "../core/repository.js";
 import { RevisionMismatchError } from "./errors.js";
 import type { CommandContext } from "./ports.js";
 

@@ -8,7 +8,7 @@ import {
   assertMayAttempt,
   isRequested,
 } from "../domain/index.js";
-import type { AggregateRepository, CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { CommandMetadata, Repository } from "../core/repository.js";
 import { deterministicEventId, idFromIdempotencyKey } from "../core/event-ids.js";
 import { commandMetadata } from "./command-context.js";
 import { AccessDeniedError, IdempotencyKeyReusedError, PaymentDeclinedError, ResourceNotFoundError } from "./errors.js";
@@ -17,7 +17,7 @@ import { PaymentProviderUnavailableError } from "../core/errors.js";
 import type { PaymentProvider } from "./payment-provider.js";
 import type { Actor, CommandContext, PaymentService, PaymentView } from "./ports.js";
 
-export type PaymentRepository = AggregateRepository<PaymentCommand, PaymentEvent, PaymentState>;
+export type PaymentRepository = Repository<PaymentCommand, PaymentEvent, PaymentState>;
 
 export const paymentView = (payment: Payment, revision: number): PaymentView => ({
   id: payment.paymentId,

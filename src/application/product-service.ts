@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { type ProductCommand, type ProductEvent, type ProductState, isRegistered } from "../domain/index.js";
-import type { AggregateRepository } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { Repository } from "../core/repository.js";
 import { AccessDeniedError, ResourceNotFoundError } from "./errors.js";
 import type { CommandContext, ProductService, ProductView, RegisterProductInput, UpdateProductInput } from "./ports.js";
 import { checkRevision, commandMetadata } from "./command-context.js";
 import { productView } from "./views.js";
 
-export type ProductRepository = AggregateRepository<ProductCommand, ProductEvent, ProductState>;
+export type ProductRepository = Repository<ProductCommand, ProductEvent, ProductState>;
 
 export const createProductService = (products: ProductRepository, clock: () => Date = () => new Date()): ProductService => {
   /** Loads, checks that the actor owns the product (or is an admin) and the If-Match revision, then decides. */

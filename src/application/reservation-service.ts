@@ -11,7 +11,7 @@ import {
   isPlaced,
   isRegistered,
 } from "../domain/index.js";
-import type { AggregateRepository, CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { CommandMetadata, Repository } from "../core/repository.js";
 import type { IdempotencyIds } from "../core/event-ids.js";
 import { checkRevision, commandMetadata } from "./command-context.js";
 import { AccessDeniedError, IdempotencyKeyReusedError, ResourceNotFoundError } from "./errors.js";
@@ -20,7 +20,7 @@ import type { PaymentRepository } from "./payment-service.js";
 import type { ProductRepository } from "./product-service.js";
 import { reservationView } from "./views.js";
 
-export type ReservationRepository = AggregateRepository<ReservationCommand, ReservationEvent, ReservationState>;
+export type ReservationRepository = Repository<ReservationCommand, ReservationEvent, ReservationState>;
 
 type Permission = "read" | "customer" | "seller";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Actor } from "../application/ports.js";
+import type { Actor } from "../domain/events.js";
 
 /** Bumped when an event's data changes shape, so that old events can be upcast when read. */
 export const SCHEMA_VERSION = 1;
@@ -11,7 +11,7 @@ export const SCHEMA_VERSION = 1;
 export interface EventMetadata {
   readonly $correlationId: string;
   readonly $causationId: string;
-  readonly actor: { readonly id: string; readonly role: Actor["role"] | "system" };
+  readonly actor: Actor;
   readonly schemaVersion: number;
 }
 

@@ -9,61 +9,16 @@ import {
   WrongExpectedVersionError,
   jsonEvent,
 } from "@eventstore/db-client";
-import type { Decider } from "../../domain/decider.js";
 import { AggregateDeletedError, AggregateUnreadableError, ServiceUnavailableError } from "../../core/errors.js";
 import { type BatchDecision, type CommandOf, decideBatch } from "./batch-decision.js";
 import { deterministicEventId } from "../../core/event-ids.js";
 import { type EventMetadata, SCHEMA_VERSION } from "../../core/event-metadata.js";
+import type { AggregateType, CommandMetadata, DomainEvent, HandleOptions, Handled, Loaded, Repository } from "../../core/repository.js";
 import { EventStoreCircuit } from "./event-store-circuit.js";
 import { type Job, KeyedBatcher } from "./keyed-batcher.js";
 
-export interface DomainEvent {
-  readonly type: string;
-  readonly data: unknown;
-}
-
-export interface AggregateType<Command, Event extends DomainEvent, State> {
-  /** Stream category: streams are named `<category>-<id>`. */
-  readonly category: string;
-  readonly decider: Decider<Command, Event, State>;
-  /** Validates an event read back from the store. */
-  parseEvent(type: string, data: unknown): Event;
-  /**
-   * A copy of a state that evolving the copy leaves the original unchanged. Needed to decide a
-   * batch (later commands see earlier ones' events before they are appended); `structuredClone`
-   * when absent, which is right for plain data but copies more than a state that shares its
-   * unchanged parts would need.
-   */
-  copyState?(state: State): State;
-}
-
-/** An aggregate's state as of a stream revision (-1: the stream does not exist). */
-export interface Loaded<State> {
-  readonly state: State;
-  readonly revision: number;
-}
-
-export interface Handled<Event, State> extends Loaded<State> {
-  /** The events this call appended; empty when the command changed nothing. */
-  readonly events: readonly Event[];
-}
-
-export interface CommandMetadata {
-  readonly correlationId: string;
-  /** What caused the command (a request id or an event id); event ids are derived from it. */
-  readonly causationId: string;
-  readonly actor: EventMetadata["actor"];
-}
-
-export interface HandleOptions {
-  /**
-   * The caller knows of no such stream: its id was generated just now (a random UUID). When the
-   * stream is not cached, the command is decided on the initial state and appended with NO_STREAM
-   * without reading first; if the stream exists after all (a retried request), the append fails,
-   * and the repository reads the stream and decides again as usual.
-   */
-  readonly expectNew?: boolean;
-}
+// The port the application depends on; re-exported for callers that use the class and its types together.
+export type { AggregateType, CommandMetadata, DomainEvent, HandleOptions, Handled, Loaded } from "../../core/repository.js";
 
 /** The client calls the repository makes; narrowed so that tests can count them. */
 export type StreamClient = Pick<EventStoreDBClient, "appendToStream" | "readStream">;
@@ -142,7 +97,7 @@ const APPEND_SIZE_MARGIN = 16 * 1024;
  * and the cached state is evolved in place): the commands that queued up while a batch ran are
  * decided together, each on the state its predecessors' events lead to, and written in one append.
  */
-export class AggregateRepository<Command, Event extends DomainEvent, State> {
+export class AggregateRepository<Command, Event extends DomainEvent, State> implements Repository<Command, Event, State> {
   private readonly cache = new Map<string, CacheEntry<State>>();
   private readonly batcher: KeyedBatcher<StreamJob<Command, Event, State>>;
   private readonly cacheSize: number;
