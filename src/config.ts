@@ -1,6 +1,7 @@
 import { createHmac } from "node:crypto";
-import type { TokenPolicy } from "./http/auth.js";
+import type { AuthSettings, HttpSettings } from "./http/settings.js";
 import type { RedisSentinelSettings } from "./infrastructure/redis.js";
+import { LOG_LEVELS, type LogLevel } from "./logger.js";
 import { z } from "zod";
 
 /** Used when `AUTH_SECRET` is unset outside production; anyone can mint tokens with it. */
@@ -9,29 +10,13 @@ export const DEVELOPMENT_AUTH_SECRET = "reservations-development-secret-not-for-
 /** Below this an HS256 key is guessable; enforced in production only, so short test secrets keep working. */
 const PRODUCTION_MIN_SECRET_LENGTH = 32;
 
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 export type ProcessRole = "api" | "worker" | "all";
 
 export interface Config {
   readonly nodeEnv: string;
   readonly role: ProcessRole;
   readonly logLevel: LogLevel;
-  readonly http: {
-    readonly host: string;
-    /** 0: any free port. */
-    readonly port: number;
-    readonly bodyLimitBytes: number;
-    /** Load shedding of write requests (see src/http/admission.ts). */
-    readonly admission: { readonly maxInFlight: number; readonly maxQueued: number; readonly queueTimeoutMs: number; readonly maxPerPrincipal: number };
-    /** A request body must arrive within this long (408 otherwise); headers and whole requests have their own bounds. */
-    readonly bodyTimeoutMs: number;
-    readonly headersTimeoutMs: number;
-    readonly requestTimeoutMs: number;
-    /** `GET /metrics` needs this bearer token when set; without it, only loopback clients may read it. */
-    readonly metricsToken: string | undefined;
-  };
+  readonly http: HttpSettings;
   readonly eventStore: {
     /** Unset: start the embedded server. */
     readonly url: string | undefined;
@@ -59,13 +44,7 @@ export interface Config {
     /** `NOTIFY_WEBHOOK_SECRET`: deliveries are signed with it (Standard Webhooks); unset: unsigned. */
     readonly webhookSecret: string | undefined;
   };
-  readonly auth: {
-    readonly secret: string;
-    /** True when no `AUTH_SECRET` was given: the caller must log a loud warning. */
-    readonly usingDevelopmentSecret: boolean;
-    /** What bearer tokens must satisfy: a bounded lifetime, and `iss` / `aud` when configured. */
-    readonly tokens: TokenPolicy;
-  };
+  readonly auth: AuthSettings;
   /**
    * Keys the derivation of reservation ids from Idempotency-Keys: IDEMPOTENCY_SECRET, else derived
    * from AUTH_SECRET (so rotating AUTH_SECRET without setting this changes those ids).

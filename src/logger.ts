@@ -1,8 +1,9 @@
 import { pino, type DestinationStream, type Logger } from "pino";
 import pinoPretty from "pino-pretty";
-import type { LogLevel } from "./config.js";
-
 export type { Logger } from "pino";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const SECRET_KEYS = ["authorization", "cookie", "set-cookie", "token", "paymentToken", "accessToken", "password", "secret"];
 

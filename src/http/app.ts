@@ -2,9 +2,8 @@ import { Router } from "@koa/router";
 import Koa from "koa";
 import type { PaymentService, ProductService, ReadinessProbe, ReservationService } from "../application/ports.js";
 import type { ReadModels } from "../application/read-models.js";
-import type { Config } from "../config.js";
 import type { Logger } from "../logger.js";
-import type { Metrics } from "../metrics.js";
+import type { HttpMetrics } from "./http-metrics.js";
 import { accessLog } from "./access-log.js";
 import { authenticate } from "./auth.js";
 import { jsonBody } from "./body.js";
@@ -22,12 +21,13 @@ import { reservationRoutes } from "./routes/reservations.js";
 import { securityHeaders } from "./security-headers.js";
 import { commandSlot, commandTiming } from "./write-guard.js";
 import type { RequestDrain } from "./request-drain.js";
+import type { AuthSettings, HttpSettings } from "./settings.js";
 import type { AppState } from "./state.js";
 
 export type { AppState } from "./state.js";
 
 export interface AppDependencies {
-  readonly config: Pick<Config, "auth" | "http">;
+  readonly config: { readonly auth: AuthSettings; readonly http: HttpSettings };
   readonly logger: Logger;
   readonly products: ProductService;
   readonly reservations: ReservationService;
@@ -35,7 +35,7 @@ export interface AppDependencies {
   /** Lists, My Page and notifications (projections/: `createRedisReadModels(redis)`). */
   readonly readModels: ReadModels;
   readonly readiness: ReadinessProbe;
-  readonly metrics: Metrics;
+  readonly metrics: HttpMetrics;
   /** Shutdown: in-flight requests are counted, new ones refused 503 while it stops. */
   readonly drain?: RequestDrain;
 }
@@ -80,10 +80,10 @@ export function createApp(deps: AppDependencies): Koa<AppState> {
 }
 
 export interface OperationsDependencies {
-  readonly config: Pick<Config, "http">;
+  readonly config: { readonly http: HttpSettings };
   readonly logger: Logger;
   readonly readiness: ReadinessProbe;
-  readonly metrics: Metrics;
+  readonly metrics: HttpMetrics;
 }
 
 /** What a worker process serves: liveness, readiness and metrics, for orchestrators and scrapers. */

@@ -1,5 +1,5 @@
 import type { Middleware } from "koa";
-import type { Metrics } from "../metrics.js";
+import type { HttpMetrics } from "./http-metrics.js";
 import { AdmissionControl, type AdmissionOptions } from "./admission.js";
 import { actorOf } from "./auth.js";
 import type { AppContext, AppState } from "./state.js";
@@ -16,7 +16,7 @@ const routeOf = (ctx: AppContext): string => {
 };
 
 /** Times every write request into the command latency histogram, whatever its outcome. */
-export function commandTiming(metrics: Metrics): Middleware<AppState> {
+export function commandTiming(metrics: HttpMetrics): Middleware<AppState> {
   return async (ctx, next) => {
     if (SAFE_METHODS.has(ctx.method)) return next();
     const started = process.hrtime.bigint();
@@ -35,7 +35,7 @@ export function commandTiming(metrics: Metrics): Middleware<AppState> {
  * parsed: a client that sends its body slowly, or not at all, holds a connection but never a
  * slot, so it cannot block other users' writes.
  */
-export function commandSlot(options: AdmissionOptions, metrics: Metrics): Middleware<AppState> {
+export function commandSlot(options: AdmissionOptions, metrics: HttpMetrics): Middleware<AppState> {
   const admission = new AdmissionControl(options, metrics.admissionObserver());
   return (ctx, next) => admission.run(routeOf(ctx), actorOf(ctx).userId, () => next());
 }

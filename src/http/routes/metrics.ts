@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Router } from "@koa/router";
-import type { Metrics } from "../../metrics.js";
+import type { HttpMetrics } from "../http-metrics.js";
 import { HttpProblem } from "../problem.js";
 import type { AppContext, AppState } from "../state.js";
 
@@ -29,7 +29,7 @@ const allowed = (ctx: AppContext, access: MetricsAccess): boolean =>
  * Prometheus text exposition of the process's metrics. They describe the service's load and
  * internals, so they are not public: loopback only unless `METRICS_TOKEN` is set, then bearer only.
  */
-export function metricsRoutes(router: Router<AppState>, metrics: Metrics, access: MetricsAccess = {}): void {
+export function metricsRoutes(router: Router<AppState>, metrics: HttpMetrics, access: MetricsAccess = {}): void {
   router.get("/metrics", async (ctx) => {
     if (!allowed(ctx, access)) {
       throw new HttpProblem(403, "forbidden", {
