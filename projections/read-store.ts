@@ -11,9 +11,11 @@ import {
   type ReadModelStore,
   type ReadScope,
 } from "../src/application/read-models.js";
+import { paymentAggregate, productAggregate, reservationAggregate } from "../src/application/aggregates.js";
 import { paymentView } from "../src/application/payment-service.js";
 import type { PaymentView, ProductView, ReservationView } from "../src/application/ports.js";
 import { productView, reservationView } from "../src/application/views.js";
+import { streamOf } from "../src/core/streams.js";
 import { isTransientFailure } from "../src/core/transient.js";
 import {
   LIST_INDEXES,
@@ -147,7 +149,7 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
   const reservationItem = (id: string, stored: StoredDocument<ListDocument>): ReservationView | undefined => {
     if (stored.d.kind !== "reservation") return undefined;
     const reservation = placedReservation(stored.d);
-    const revision = stored.c[`reservation-${id}`];
+    const revision = stored.c[streamOf(reservationAggregate, id)];
     return reservation && revision !== undefined ? reservationView(reservation, revision, stored.d.payment) : undefined;
   };
 
@@ -163,7 +165,7 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
       guarded(async () => {
         const page = await query<ListDocument>(lists, LIST_INDEXES.products(query_.status), (id) => `product:${id}`, limitOf(query_.limit), query_.after);
         const items = page.found.flatMap(({ member, stored }): ProductView[] => {
-          const revision = stored.c[`product-${member}`];
+          const revision = stored.c[streamOf(productAggregate, member)];
           if (stored.d.kind !== "product" || stored.d.product === null || revision === undefined) return [];
           const view = productView(productOfSnapshot(stored.d.product), revision);
           return query_.status === undefined || view.status === query_.status ? [view] : [];
@@ -199,7 +201,7 @@ export const createRedisReadModelStore = (redis: Redis, options: RedisReadModelO
         const items = page.found.flatMap(({ member, stored }): PaymentView[] => {
           if (stored.d.kind !== "reservation") return [];
           const payment = requestedPayment(stored.d);
-          const revision = stored.c[`payment-${member}`];
+          const revision = stored.c[streamOf(paymentAggregate, member)];
           if (!payment || revision === undefined) return [];
           if (scope.kind === "customer" && payment.customerId !== scope.customerId) return [];
           return [paymentView(payment, revision)];

@@ -6,6 +6,8 @@ import {
   isRegistered,
   parseProductEvent,
 } from "../../src/domain/index.js";
+import { paymentAggregate, productAggregate, reservationAggregate } from "../../src/application/aggregates.js";
+import { streamPrefixOf } from "../../src/core/streams.js";
 import type { IndexEntry, ProjectionDefinition, SourceEvent } from "../engine.js";
 import { keyPart } from "../keys.js";
 import {
@@ -69,7 +71,7 @@ const evolveProductDocument = (product: ProductSnapshot | null, event: SourceEve
  */
 export const listsProjection: ProjectionDefinition<ListDocument> = {
   name: "lists",
-  streamPrefixes: ["product-", "reservation-", "payment-"],
+  streamPrefixes: [streamPrefixOf(productAggregate), streamPrefixOf(reservationAggregate), streamPrefixOf(paymentAggregate)],
   documentOf: (streamId) => {
     const stream = parseStreamId(streamId);
     if (stream?.category === "product") return `product:${stream.id}`;

@@ -1,3 +1,5 @@
+import { paymentAggregate, reservationAggregate } from "../../src/application/aggregates.js";
+import { streamPrefixOf } from "../../src/core/streams.js";
 import type { ProjectionDefinition } from "../engine.js";
 import { keyPart } from "../keys.js";
 import {
@@ -17,7 +19,7 @@ export const myPageIndex = (customerId: string): string => `customer:${keyPart(c
  */
 export const myPageProjection: ProjectionDefinition<ReservationDocument> = {
   name: "mypage",
-  streamPrefixes: ["reservation-", "payment-"],
+  streamPrefixes: [streamPrefixOf(reservationAggregate), streamPrefixOf(paymentAggregate)],
   documentOf: reservationDocumentOf,
   initial: initialReservationDocument,
   evolve: evolveReservationDocument,

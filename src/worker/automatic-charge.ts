@@ -10,7 +10,7 @@ import { chargePayment, type PaymentRepository } from "../application/payment-se
 import type { PaymentProvider } from "../application/payment-provider.js";
 import type { PaymentTokenStore } from "../application/payment-token-store.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
-import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { CommandMetadata } from "../core/repository.js";
 import type { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import { deterministicEventId } from "../core/event-ids.js";
 import type { Logger } from "../logger.js";

@@ -1,8 +1,10 @@
 import { FORWARDS, START, type EventStoreDBClient } from "@eventstore/db-client";
 import { NotYetExpiredError, isPlaced, isProductEventType, isRegistered, parseProductEvent } from "../domain/index.js";
+import { productAggregate } from "../application/aggregates.js";
 import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
-import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { CommandMetadata } from "../core/repository.js";
+import { idInStream, isStreamOf, streamPrefixOf } from "../core/streams.js";
 import type { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
 import { reconcileAllocation } from "./reconcile-allocation.js";
@@ -24,12 +26,12 @@ const parseMember = (value: string): { reservationId: string; productId: string 
  */
 export const holdDeadlineConsumer = (schedule: DeadlineSchedule): Consumer => ({
   group: "hold-deadlines",
-  streamPrefixes: ["product-"],
+  streamPrefixes: [streamPrefixOf(productAggregate)],
   handle: async (event: ConsumedEvent) => {
     if (event.type !== "UnitsHeld") return;
     const held = parseProductEvent(event.type, event.data);
     if (held.type !== "UnitsHeld") return;
-    const productId = event.streamId.slice("product-".length);
+    const productId = idInStream(productAggregate, event.streamId);
     await schedule.add(member(held.data.reservationId, productId), new Date(held.data.expiresAt));
   },
 });
@@ -42,9 +44,9 @@ export const restoreHoldDeadlines = async (client: EventStoreDBClient, schedule:
   const open = new Map<string, string>();
   for await (const resolved of client.readAll({ direction: FORWARDS, fromPosition: START })) {
     const recorded = resolved.event;
-    if (!recorded || !recorded.streamId.startsWith("product-") || !isProductEventType(recorded.type)) continue;
+    if (!recorded || !isStreamOf(productAggregate, recorded.streamId) || !isProductEventType(recorded.type)) continue;
     const event = parseProductEvent(recorded.type, recorded.data);
-    const productId = recorded.streamId.slice("product-".length);
+    const productId = idInStream(productAggregate, recorded.streamId);
     if (event.type === "UnitsHeld") open.set(member(event.data.reservationId, productId), event.data.expiresAt);
     if (event.type === "HeldUnitsReleased" || event.type === "HeldUnitsCommitted") {
       open.delete(member(event.data.reservationId, productId));

@@ -21,8 +21,8 @@ import {
   parsePaymentEvent,
   parseReservationEvent,
 } from "../domain/index.js";
-import { AggregateRepository } from "../infrastructure/eventstore/aggregate-repository.js";
 import { deterministicEventId } from "../core/event-ids.js";
+import { idInStream, isStreamOf, streamPrefixOf } from "../core/streams.js";
 import { type EventMetadata, SCHEMA_VERSION } from "../core/event-metadata.js";
 import type { Logger } from "../logger.js";
 import { formatAmount } from "./amount-format.js";
@@ -207,10 +207,10 @@ export interface NotifierDependencies {
   /** Notifications delivered at once per channel (8 unless told). */
   readonly deliveryConcurrency?: number;
   /**
-   * The process's repositories (sharing their cache and the event-store circuit with the rest of the
-   * process); without them the notifier keeps its own.
+   * The process's repositories: they share their cache and the event-store circuit with the rest of
+   * the process, so an unreachable store fails the notifier fast like every other worker.
    */
-  readonly repositories?: { readonly reservations: ReservationRepository; readonly payments: PaymentRepository };
+  readonly repositories: { readonly reservations: ReservationRepository; readonly payments: PaymentRepository };
 }
 
 /**
@@ -229,8 +229,7 @@ const reservationKey = (event: ConsumedEvent): string => event.metadata?.$correl
  * append; a redelivery appends whichever of them the stream does not hold yet.
  */
 export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
-  const reservations = deps.repositories?.reservations ?? new AggregateRepository(deps.client, reservationAggregate, { cacheSize: 1000 });
-  const payments = deps.repositories?.payments ?? new AggregateRepository(deps.client, paymentAggregate, { cacheSize: 1000 });
+  const { reservations, payments } = deps.repositories;
   // The state must include the event being handled; a cache that far needs no read.
   const upToEvent = (event: ConsumedEvent) => ({ atLeastRevision: event.revision });
   const channelNames = deps.channels.map((channel) => channel.name);
@@ -240,10 +239,10 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
    * the derived ids (as before sellers were notified); the seller's takes index 1.
    */
   const plannedFor = async (event: ConsumedEvent): Promise<Planned[]> => {
-    if (event.streamId.startsWith("reservation-")) {
+    if (isStreamOf(reservationAggregate, event.streamId)) {
       const parsed = parseReservationEvent(event.type, event.data);
       if (!RESERVATION_TYPES_NOTIFIED.has(parsed.type)) return [];
-      const { state } = await reservations.load(event.streamId.slice("reservation-".length), upToEvent(event));
+      const { state } = await reservations.load(idInStream(reservationAggregate, event.streamId), upToEvent(event));
       if (!isPlaced(state)) return [];
       const subject = { customerId: state.customerId, sellerId: state.sellerId, reservationId: state.reservationId };
       const forCustomer = reservationNotification(parsed, state);
@@ -253,10 +252,10 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
         ...(forSeller ? [{ ...subject, content: forSeller, audience: "seller" as const, index: 1 }] : []),
       ];
     }
-    if (event.streamId.startsWith("payment-")) {
+    if (isStreamOf(paymentAggregate, event.streamId)) {
       const parsed = parsePaymentEvent(event.type, event.data);
       if (!PAYMENT_TYPES_NOTIFIED.has(parsed.type)) return [];
-      const { state } = await payments.load(event.streamId.slice("payment-".length), upToEvent(event));
+      const { state } = await payments.load(idInStream(paymentAggregate, event.streamId), upToEvent(event));
       if (!isRequested(state)) return [];
       const content = paymentNotification(parsed, state);
       return content ? [{ content, audience: "customer", index: 0, customerId: state.customerId, reservationId: state.reservationId }] : [];
@@ -266,7 +265,7 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
 
   return {
     group: NOTIFIER_GROUP,
-    streamPrefixes: ["reservation-", "payment-"],
+    streamPrefixes: [streamPrefixOf(reservationAggregate), streamPrefixOf(paymentAggregate)],
     ordering: { keyOf: reservationKey, concurrency: deps.recordConcurrency ?? 16 },
     handle: async (event: ConsumedEvent) => {
       const planned = await plannedFor(event);
@@ -322,7 +321,7 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
  * one that was sent but whose outcome could not be recorded (a crash in between) is sent again on
  * redelivery, with the same `Idempotency-Key`.
  */
-export const notificationDelivery = (channel: NotificationChannel, deps: Omit<NotifierDependencies, "channels">): Consumer => {
+export const notificationDelivery = (channel: NotificationChannel, deps: Omit<NotifierDependencies, "channels" | "repositories">): Consumer => {
   const clock = deps.clock ?? (() => new Date());
   return {
     group: deliveryGroup(channel.name),

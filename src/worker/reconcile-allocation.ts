@@ -1,6 +1,6 @@
 import { type Reservation, isRegistered } from "../domain/index.js";
 import type { ProductRepository } from "../application/product-service.js";
-import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { CommandMetadata } from "../core/repository.js";
 import { allocationFollowUp, followUpCommand, mayNeedFollowUp } from "./allocation-follow-up.js";
 
 /**

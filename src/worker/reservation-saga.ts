@@ -5,6 +5,7 @@ import {
   isPlaced,
   isRequested,
 } from "../domain/index.js";
+import { paymentAggregate, reservationAggregate } from "../application/aggregates.js";
 import type { PaymentRepository } from "../application/payment-service.js";
 import type { PaymentTokenStore } from "../application/payment-token-store.js";
 import type { UnpaidHolds } from "../application/unpaid-holds.js";
@@ -12,8 +13,9 @@ import type { PaymentProvider } from "../application/payment-provider.js";
 import { PaymentProviderUnavailableError, TransientError } from "../core/errors.js";
 import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
-import type { CommandMetadata } from "../infrastructure/eventstore/aggregate-repository.js";
+import type { CommandMetadata } from "../core/repository.js";
 import { deterministicEventId } from "../core/event-ids.js";
+import { streamPrefixOf } from "../core/streams.js";
 import type { Logger } from "../logger.js";
 import { ENDED } from "./allocation-follow-up.js";
 import { AutomaticCharge, type AutomaticChargeDependencies } from "./automatic-charge.js";
@@ -157,7 +159,7 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
 
   return {
     group: "reservation-saga",
-    streamPrefixes: ["reservation-", "payment-"],
+    streamPrefixes: [streamPrefixOf(reservationAggregate), streamPrefixOf(paymentAggregate)],
     handle: async (event: ConsumedEvent) => {
       const reservationId = reservationIdOf(event.streamId);
       if (!reservationId) return;

@@ -17,6 +17,8 @@ import {
   type NotificationChannel,
   webhookChannel,
 } from "../../src/worker/notification-channels/index.js";
+import { paymentAggregate, reservationAggregate } from "../../src/application/aggregates.js";
+import { AggregateRepository } from "../../src/infrastructure/eventstore/aggregate-repository.js";
 import { createNotifierConsumers, formatAmount, notificationDelivery, notificationRecorder } from "../../src/worker/notifier.js";
 import { isTransientFailure } from "../../src/core/transient.js";
 import {
@@ -87,7 +89,13 @@ const publish = async (log: SyntheticLog): Promise<ConsumedEvent[]> => {
 const forRecorder = (events: readonly ConsumedEvent[]) =>
   events.filter((event) => event.streamId.startsWith("reservation-") || event.streamId.startsWith("payment-"));
 
-const recorder = () => notificationRecorder({ client, logger: silentLogger(), channels: [logChannel(silentLogger())] });
+// As the process does: the notifier shares the repositories (and their event-store circuit) of the other workers.
+const repositoriesOf = (on: EventStoreDBClient) => ({
+  reservations: new AggregateRepository(on, reservationAggregate),
+  payments: new AggregateRepository(on, paymentAggregate),
+});
+
+const recorder = () => notificationRecorder({ client, logger: silentLogger(), channels: [logChannel(silentLogger())], repositories: repositoriesOf(client) });
 
 describe("the notifier records one notification per customer-visible change", () => {
   it("musical seats (004): reserve with a token → paid → confirmed gives 2; cancel gives a cancellation and a refund", async () => {
@@ -368,7 +376,7 @@ describe("delivery consumers", () => {
     const log = new SyntheticLog();
     const seats = log.product();
     const reservationId = log.place(seats, "frank", 1, false);
-    const notifier = notificationRecorder({ client, logger: silentLogger(), channels });
+    const notifier = notificationRecorder({ client, logger: silentLogger(), channels, repositories: repositoriesOf(client) });
     for (const event of forRecorder(await publish(log))) await notifier.handle(event);
     const recorded = (await readAllEvents(client)).find((event) => event.streamId === `notification-${reservationId}` && event.type === "NotificationRecorded");
     if (!recorded) throw new Error("nothing recorded");
@@ -412,13 +420,14 @@ describe("delivery consumers", () => {
       client,
       logger: silentLogger(),
       channels: createNotificationChannels(silentLogger(), { webhookUrl: "http://127.0.0.1:9/x" }),
+      repositories: repositoriesOf(client),
     });
     expect(consumers.map((consumer) => [consumer.group, consumer.streamPrefixes])).toEqual([
       ["notifier", ["reservation-", "payment-"]],
       ["notification-delivery-log", ["notification-"]],
       ["notification-delivery-webhook", ["notification-"]],
     ]);
-    expect(() => createNotifierConsumers({ client, logger: silentLogger(), channels: [logChannel(silentLogger()), logChannel(silentLogger())] })).toThrow(/two notification channels/);
+    expect(() => createNotifierConsumers({ client, logger: silentLogger(), channels: [logChannel(silentLogger()), logChannel(silentLogger())], repositories: repositoriesOf(client) })).toThrow(/two notification channels/);
   });
 
   it("fail transiently while EventStoreDB is unreachable", async () => {
@@ -431,7 +440,7 @@ describe("delivery consumers", () => {
         return publish(log);
       })());
       if (!event) throw new Error("no event");
-      const error = await notificationRecorder({ client: gone, logger: silentLogger(), channels: [] })
+      const error = await notificationRecorder({ client: gone, logger: silentLogger(), channels: [], repositories: repositoriesOf(gone) })
         .handle(event)
         .catch((caught: unknown) => caught);
       expect(isTransientFailure(error)).toBe(true);
@@ -446,7 +455,7 @@ describe("notifications end to end through persistent subscriptions", () => {
     const groups: ConsumerGroup[] = [];
     const logger = silentLogger();
     const consumers: Consumer[] = [
-      ...createNotifierConsumers({ client, logger, channels: [logChannel(logger)] }),
+      ...createNotifierConsumers({ client, logger, channels: [logChannel(logger)], repositories: repositoriesOf(client) }),
       ...createProjectionConsumers({ client, redis, logger, keyRoot }, ["notifications", "mypage"]),
     ];
     for (const consumer of consumers) {

@@ -39,6 +39,7 @@ describe("worker keys", () => {
     // No client call happens while building consumers or computing keys.
     const [recorder, delivery] = createNotifierConsumers({
       client: undefined as never,
+      repositories: { reservations: undefined as never, payments: undefined as never },
       logger: testLogger(),
       channels: [{ name: "log", deliver: async () => ({ attempts: 1 }) }],
     });

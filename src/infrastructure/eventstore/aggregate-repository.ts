@@ -14,6 +14,7 @@ import { type BatchDecision, type CommandOf, decideBatch } from "./batch-decisio
 import { deterministicEventId } from "../../core/event-ids.js";
 import { type EventMetadata, SCHEMA_VERSION } from "../../core/event-metadata.js";
 import type { AggregateType, CommandMetadata, DomainEvent, HandleOptions, Handled, Loaded, Repository } from "../../core/repository.js";
+import { streamOf } from "../../core/streams.js";
 import { EventStoreCircuit } from "./event-store-circuit.js";
 import { type Job, KeyedBatcher } from "./keyed-batcher.js";
 
@@ -133,7 +134,7 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> impl
   }
 
   streamOf(id: string): string {
-    return `${this.type.category}-${id}`;
+    return streamOf(this.type, id);
   }
 
   /**
