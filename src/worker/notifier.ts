@@ -8,7 +8,7 @@ import {
   jsonEvent,
 } from "@eventstore/db-client";
 import { paymentAggregate, reservationAggregate } from "../application/aggregates.js";
-import type { NotificationAudience, NotificationKind } from "../application/read-models.js";
+import type { NotificationAudience } from "../application/read-models.js";
 import type { PaymentRepository } from "../application/payment-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import {
@@ -28,6 +28,7 @@ import type { Logger } from "../logger.js";
 import { formatAmount } from "./amount-format.js";
 import type { ConsumedEvent, Consumer } from "../infrastructure/eventstore/consumer-group.js";
 import { TransientError } from "../core/errors.js";
+import type { NotificationContent } from "./notification-content.js";
 import { sellerNotification } from "./seller-notifications.js";
 import {
   type NotificationEvent,
@@ -44,13 +45,6 @@ export const NOTIFIER_GROUP = "notifier";
 export const deliveryGroup = (channel: string): string => `notification-delivery-${channel}`;
 
 const NOTIFIER_ACTOR: EventMetadata["actor"] = { id: "notifier", role: "system" };
-
-export interface NotificationContent {
-  readonly kind: NotificationKind;
-  readonly message: string;
-  /** When the change happened: the causing event's own time, so a redelivery records the same thing. */
-  readonly createdAt: string;
-}
 
 export { formatAmount } from "./amount-format.js";
 

@@ -1,6 +1,6 @@
 import type { Reservation, ReservationEvent } from "../domain/index.js";
 import { formatAmount } from "./amount-format.js";
-import type { NotificationContent } from "./notifier.js";
+import type { NotificationContent } from "./notification-content.js";
 
 const what = (reservation: Reservation): string => `${reservation.quantity} × ${reservation.productName}`;
 
