@@ -3,11 +3,6 @@ import type { CommandMetadata } from "../core/repository.js";
 import { RevisionMismatchError } from "./errors.js";
 import type { CommandContext } from "./ports.js";
 
-export const actorOf = (context: CommandContext): CommandMetadata["actor"] => ({
-  id: context.actor.userId,
-  role: context.actor.role,
-});
-
 /**
  * Metadata for the events one command causes, correlated by the saga's id when there is one. The
  * causation is a fresh command id, never the client's request id: event ids derive from it, and a
@@ -16,7 +11,7 @@ export const actorOf = (context: CommandContext): CommandMetadata["actor"] => ({
 export const commandMetadata = (context: CommandContext, correlationId: string): CommandMetadata => ({
   correlationId,
   causationId: randomUUID(),
-  actor: actorOf(context),
+  actor: context.actor,
 });
 
 /** `If-Match` asks for optimistic concurrency over HTTP: the command applies only to the revision the client saw. */

@@ -113,7 +113,7 @@ export const createPaymentService = (
   const loadOwned = async (actor: Actor, paymentId: string): Promise<{ payment: Payment; revision: number }> => {
     const { state, revision } = await payments.load(paymentId);
     if (!isRequested(state)) throw new ResourceNotFoundError("payment", paymentId);
-    if (actor.role !== "admin" && !(actor.role === "customer" && state.customerId === actor.userId)) {
+    if (actor.role !== "admin" && !(actor.role === "customer" && state.customerId === actor.id)) {
       throw new AccessDeniedError("only the payment's customer or an admin may see it");
     }
     return { payment: state, revision };
@@ -131,7 +131,7 @@ export const createPaymentService = (
       if (payment.status === "paid") return paymentView(payment, revision);
       let attemptId: string = randomUUID();
       if (idempotencyKey !== undefined) {
-        const base = idFromIdempotencyKey(context.actor.userId, `pay\n${paymentId}\n${idempotencyKey}`);
+        const base = idFromIdempotencyKey(context.actor.id, `pay\n${paymentId}\n${idempotencyKey}`);
         if (keyRecords) {
           const fingerprint = keyRecords.fingerprint(token);
           const first = await keyRecords.records.remember(`pay:${base}`, fingerprint);

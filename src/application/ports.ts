@@ -2,14 +2,13 @@
  * What the HTTP edge asks of the application: commands and consistent reads of one aggregate.
  * Role and ownership are enforced here, against the state the command is decided on.
  */
-import type { PaymentStatus, ProductKind, ReservationStatus } from "../domain/index.js";
+import type { Actor, ActorRole, PaymentStatus, ProductKind, ReservationStatus } from "../domain/index.js";
 
-export type Role = "customer" | "seller" | "admin";
+// One actor type: the domain's, which the events' metadata records too.
+export type { Actor } from "../domain/index.js";
 
-export interface Actor {
-  readonly userId: string;
-  readonly role: Role;
-}
+/** The roles a user (a bearer token) can have; `system` is the workers' own. */
+export type Role = Exclude<ActorRole, "system">;
 
 export interface CommandContext {
   readonly actor: Actor;

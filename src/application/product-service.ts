@@ -15,7 +15,7 @@ export const createProductService = (products: ProductRepository, clock: () => D
       productId,
       (state, revision) => {
         if (!isRegistered(state)) throw new ResourceNotFoundError("product", productId);
-        if (context.actor.role !== "admin" && state.sellerId !== context.actor.userId) {
+        if (context.actor.role !== "admin" && state.sellerId !== context.actor.id) {
           throw new AccessDeniedError("only the product's seller or an admin may change it");
         }
         checkRevision(context, revision);
@@ -38,7 +38,7 @@ export const createProductService = (products: ProductRepository, clock: () => D
         productId,
         () => ({
           type: "RegisterProduct",
-          data: { productId, sellerId: context.actor.userId, ...input, now: clock().toISOString() },
+          data: { productId, sellerId: context.actor.id, ...input, now: clock().toISOString() },
         }),
         commandMetadata(context, productId),
         // A fresh random id: no stream to read first.

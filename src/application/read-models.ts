@@ -125,7 +125,7 @@ export class ReadModelUnavailableError extends Error {
 
 const customerOrAdminScope = (actor: Actor, what: string): Exclude<ReadScope, { kind: "seller" }> => {
   if (actor.role === "admin") return { kind: "all" };
-  if (actor.role === "customer") return { kind: "customer", customerId: actor.userId };
+  if (actor.role === "customer") return { kind: "customer", customerId: actor.id };
   throw new AccessDeniedError(`only customers and admins may list ${what}`);
 };
 
@@ -134,8 +134,8 @@ const ownScope = (actor: Actor): ReadScope =>
   actor.role === "admin"
     ? { kind: "all" }
     : actor.role === "seller"
-      ? { kind: "seller", sellerId: actor.userId }
-      : { kind: "customer", customerId: actor.userId };
+      ? { kind: "seller", sellerId: actor.id }
+      : { kind: "customer", customerId: actor.id };
 
 /** Role and ownership for the read side, in front of a store. */
 export const createReadModels = (store: ReadModelStore): ReadModels => ({
@@ -147,7 +147,7 @@ export const createReadModels = (store: ReadModelStore): ReadModels => ({
 
   myPage: async (actor, query = {}) => {
     if (actor.role !== "customer") throw new AccessDeniedError("My Page is a customer's own page");
-    return store.myPage(actor.userId, { ...query, limit: query.limit ?? MY_PAGE_DEFAULT_ITEMS });
+    return store.myPage(actor.id, { ...query, limit: query.limit ?? MY_PAGE_DEFAULT_ITEMS });
   },
 
   listNotifications: async (actor, query) => store.notifications(ownScope(actor), query),

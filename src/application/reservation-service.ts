@@ -34,8 +34,8 @@ const isSameRequest = (reservation: Reservation, input: PlaceReservationInput): 
 /** Who may do what to a reservation: its customer, the seller of its product, and admins. */
 const allowed = (actor: Actor, reservation: Reservation, permission: Permission): boolean => {
   if (actor.role === "admin") return true;
-  const isCustomer = actor.role === "customer" && reservation.customerId === actor.userId;
-  const isSeller = actor.role === "seller" && reservation.sellerId === actor.userId;
+  const isCustomer = actor.role === "customer" && reservation.customerId === actor.id;
+  const isSeller = actor.role === "seller" && reservation.sellerId === actor.id;
   switch (permission) {
     case "read":
       return isCustomer || isSeller;
@@ -152,7 +152,7 @@ export const createReservationService = ({
           reservationId,
           productId: product.productId,
           productName: product.name,
-          customerId: context.actor.userId,
+          customerId: context.actor.id,
           sellerId: product.sellerId,
           quantity: input.quantity,
           unitPrice: product.unitPrice,
@@ -202,7 +202,7 @@ export const createReservationService = ({
    */
   const place = async (context: CommandContext, input: PlaceReservationInput, idempotencyKey?: string) => {
     if (context.actor.role !== "customer") throw new AccessDeniedError("only customers place reservations");
-    const reservationId = idempotencyKey === undefined ? randomUUID() : idempotencyIds(context.actor.userId, idempotencyKey);
+    const reservationId = idempotencyKey === undefined ? randomUUID() : idempotencyIds(context.actor.id, idempotencyKey);
     if (idempotencyKey !== undefined) {
       const existing = await reservations.load(reservationId);
       if (isPlaced(existing.state)) {
@@ -214,7 +214,7 @@ export const createReservationService = ({
     const metadata = commandMetadata(context, reservationId);
     // A random id names streams nobody wrote yet: they are appended to without being read first.
     const expectNew = idempotencyKey === undefined;
-    const customerId = context.actor.userId;
+    const customerId = context.actor.id;
     const at = clock();
     const now = at.toISOString();
     if (unpaidHolds && !(await unpaidHolds.claim(customerId, reservationId, provisionalHoldEnd(at)))) {
@@ -275,7 +275,7 @@ export const createReservationService = ({
     cancel: (context, reservationId) =>
       change(context, reservationId, customerOrAdmin(context), (now) => ({
         type: "CancelReservation",
-        data: { by: { id: context.actor.userId, role: context.actor.role }, now },
+        data: { by: context.actor, now },
       })),
 
     accept: (context, reservationId) =>

@@ -97,7 +97,7 @@ export async function verifyToken(secret: string, token: string, policy: TokenPo
   if (!claims.success) {
     throw unauthorized("the token must carry a 'sub' and a 'role' of customer, seller or admin", "invalid_token");
   }
-  return { userId: claims.data.sub, role: claims.data.role };
+  return { id: claims.data.sub, role: claims.data.role };
 }
 
 /** Requires a valid bearer token and puts its `Actor` on `ctx.state.actor`. */
@@ -119,7 +119,7 @@ export function actorOf(ctx: AppContext): Actor {
 export function requireRole(...roles: readonly Role[]): Middleware<AppState> {
   return async (ctx, next) => {
     const actor = actorOf(ctx);
-    if (!roles.includes(actor.role)) {
+    if (!roles.some((role) => role === actor.role)) {
       throw new HttpProblem(403, "forbidden", { detail: `this action needs the role ${roles.join(" or ")}` });
     }
     await next();

@@ -37,5 +37,5 @@ export function commandTiming(metrics: HttpMetrics): Middleware<AppState> {
  */
 export function commandSlot(options: AdmissionOptions, metrics: HttpMetrics): Middleware<AppState> {
   const admission = new AdmissionControl(options, metrics.admissionObserver());
-  return (ctx, next) => admission.run(routeOf(ctx), actorOf(ctx).userId, () => next());
+  return (ctx, next) => admission.run(routeOf(ctx), actorOf(ctx).id, () => next());
 }

@@ -24,7 +24,7 @@ const now = () => Math.floor(Date.now() / 1000);
 describe("verifyToken", () => {
   it("returns the actor of a valid HS256 token", async () => {
     const token = await sign({ sub: "alice", role: "customer" }, { exp: now() + 60 });
-    await expect(verifyToken(SECRET, token)).resolves.toEqual({ userId: "alice", role: "customer" });
+    await expect(verifyToken(SECRET, token)).resolves.toEqual({ id: "alice", role: "customer" });
   });
 
   it("refuses a token without exp, one issued in the future, and one living longer than the policy allows", async () => {
@@ -49,7 +49,7 @@ describe("verifyToken", () => {
       .setIssuer("https://auth.example")
       .setAudience("reservations")
       .sign(key);
-    await expect(verifyToken(SECRET, good, policy)).resolves.toEqual({ userId: "a", role: "customer" });
+    await expect(verifyToken(SECRET, good, policy)).resolves.toEqual({ id: "a", role: "customer" });
     await expect(verifyToken(SECRET, await sign({ sub: "a", role: "customer" }), policy)).rejects.toMatchObject({ status: 401 });
     const otherAudience = await new SignJWT({ sub: "a", role: "customer" })
       .setProtectedHeader({ alg: "HS256" })
@@ -154,7 +154,7 @@ describe("bearer authentication over HTTP", () => {
 
   it("needs no token for the public reads", async () => {
     const product = await server.products.register(
-      { actor: { userId: SELLER_ID, role: "seller" }, requestId: "test" },
+      { actor: { id: SELLER_ID, role: "seller" }, requestId: "test" },
       newProduct,
     );
     expect((await server.request(`/products/${product.id}`)).status).toBe(200);
@@ -167,7 +167,7 @@ describe("bearer authentication over HTTP", () => {
     const admin = await server.token("admin", "root-7");
     const response = await server.request("/products", { method: "POST", token: admin, json: newProduct });
     expect(response.status).toBe(201);
-    expect(server.products.calls.at(-1)?.context?.actor).toEqual({ userId: "root-7", role: "admin" });
+    expect(server.products.calls.at(-1)?.context?.actor).toEqual({ id: "root-7", role: "admin" });
   });
 });
 

@@ -256,7 +256,7 @@ describe("payment routes", () => {
     expect(await response.json()).toMatchObject({ id: payment.id, status: "paid", attempts: [{ outcome: "succeeded" }], revision: 1 });
     expect(server.payments.calls.at(-1)).toMatchObject({
       method: "pay",
-      context: { actor: { userId: CUSTOMER, role: "customer" } },
+      context: { actor: { id: CUSTOMER, role: "customer" } },
       args: [payment.id, "tok_ok", "pay-1"],
     });
     const again = await pay(payment.id, customer, { token: "tok_ok" });

@@ -27,7 +27,7 @@ describe("product routes", () => {
       fulfilmentSteps: [],
       holdTtlSeconds: 900,
     });
-    expect(server.products.calls.at(-1)?.context).toMatchObject({ actor: { userId: SELLER, role: "seller" } });
+    expect(server.products.calls.at(-1)?.context).toMatchObject({ actor: { id: SELLER, role: "seller" } });
     expect(typeof server.products.calls.at(-1)?.context?.requestId).toBe("string");
   });
 
@@ -86,7 +86,7 @@ describe("reservation routes", () => {
     expect(response.headers.get("etag")).toBe('W/"0"');
     expect(server.reservations.calls.at(-1)).toMatchObject({
       method: "place",
-      context: { actor: { userId: CUSTOMER, role: "customer" } },
+      context: { actor: { id: CUSTOMER, role: "customer" } },
       args: [{ productId, quantity: 2, paymentToken: "tok_ok" }, "order-1"],
     });
   });

@@ -79,7 +79,7 @@ describe("slow and greedy clients", () => {
     const place = server.reservations.place.bind(server.reservations);
     let inside = 0;
     server.reservations.place = async (context, input, key) => {
-      if (context.actor.userId === "greedy") {
+      if (context.actor.id === "greedy") {
         inside += 1;
         await held.opened;
       }

@@ -96,7 +96,7 @@ export class FakeProducts implements ProductService {
 
   async register(context: CommandContext, input: Parameters<ProductService["register"]>[1]): Promise<ProductView> {
     this.calls.push({ method: "register", context, args: [input] });
-    const product = productView({ ...input, sellerId: context.actor.userId, fulfilmentSteps: input.fulfilmentSteps ?? [] });
+    const product = productView({ ...input, sellerId: context.actor.id, fulfilmentSteps: input.fulfilmentSteps ?? [] });
     this.items.set(product.id, product);
     return product;
   }
@@ -125,7 +125,7 @@ export class FakeProducts implements ProductService {
   private owned(context: CommandContext, productId: string): ProductView {
     const product = this.items.get(productId);
     if (product === undefined) throw new ResourceNotFoundError("product", productId);
-    if (context.actor.role !== "admin" && product.sellerId !== context.actor.userId) throw new AccessDeniedError("not your product");
+    if (context.actor.role !== "admin" && product.sellerId !== context.actor.id) throw new AccessDeniedError("not your product");
     return product;
   }
 }
@@ -137,10 +137,10 @@ export class FakeReservations implements ReservationService {
 
   async place(context: CommandContext, input: Parameters<ReservationService["place"]>[1], idempotencyKey?: string) {
     this.calls.push({ method: "place", context, args: [input, idempotencyKey] });
-    const scopedKey = idempotencyKey === undefined ? undefined : `${context.actor.userId}:${idempotencyKey}`;
+    const scopedKey = idempotencyKey === undefined ? undefined : `${context.actor.id}:${idempotencyKey}`;
     const earlier = scopedKey === undefined ? undefined : this.byKey.get(scopedKey);
     if (earlier !== undefined) return { reservation: earlier, created: false };
-    const reservation = reservationView({ productId: input.productId, quantity: input.quantity, customerId: context.actor.userId });
+    const reservation = reservationView({ productId: input.productId, quantity: input.quantity, customerId: context.actor.id });
     this.items.set(reservation.id, reservation);
     if (scopedKey !== undefined) this.byKey.set(scopedKey, reservation);
     return { reservation, created: true };
@@ -220,7 +220,7 @@ export class FakePayments implements PaymentService {
   async pay(context: CommandContext, paymentId: string, token: string, idempotencyKey?: string): Promise<PaymentView> {
     this.calls.push({ method: "pay", context, args: [paymentId, token, idempotencyKey] });
     const payment = this.owned(context.actor, paymentId);
-    const key = idempotencyKey === undefined ? undefined : `${context.actor.userId}:${paymentId}:${idempotencyKey}`;
+    const key = idempotencyKey === undefined ? undefined : `${context.actor.id}:${paymentId}:${idempotencyKey}`;
     const earlier = key === undefined ? undefined : this.answered.get(key);
     if (earlier !== undefined) return earlier;
     if (payment.status === "paid") return payment;
@@ -244,7 +244,7 @@ export class FakePayments implements PaymentService {
   private owned(actor: Actor, paymentId: string): PaymentView {
     const payment = this.items.get(paymentId);
     if (payment === undefined) throw new ResourceNotFoundError("payment", paymentId);
-    if (actor.role !== "admin" && !(actor.role === "customer" && payment.customerId === actor.userId)) {
+    if (actor.role !== "admin" && !(actor.role === "customer" && payment.customerId === actor.id)) {
       throw new AccessDeniedError("only the payment's customer or an admin may see it");
     }
     return payment;

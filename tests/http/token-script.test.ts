@@ -15,7 +15,7 @@ describe("scripts/token.ts", () => {
   it("prints a token the server accepts", async () => {
     const { stdout, stderr } = await token(["--sub", "alice", "--role", "customer", "--ttl", "60"], { AUTH_SECRET: SECRET });
     expect(stderr).toBe("");
-    await expect(verifyToken(SECRET, stdout.trim())).resolves.toEqual({ userId: "alice", role: "customer" });
+    await expect(verifyToken(SECRET, stdout.trim())).resolves.toEqual({ id: "alice", role: "customer" });
   });
 
   it("warns on stderr when it signs with the development secret", async () => {

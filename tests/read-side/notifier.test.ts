@@ -474,7 +474,7 @@ describe("notifications end to end through persistent subscriptions", () => {
       const readModels = createRedisReadModels(redis, { keyRoot });
       const items = await waitFor(
         async () => {
-          const found = (await readModels.listNotifications({ userId: "hana", role: "customer" }, {})).items;
+          const found = (await readModels.listNotifications({ id: "hana", role: "customer" }, {})).items;
           return found.length === 2 && found.every((item) => item.deliveries.every((delivery) => delivery.status === "delivered")) ? found : undefined;
         },
         20_000,
@@ -483,7 +483,7 @@ describe("notifications end to end through persistent subscriptions", () => {
       expect(items.map((item) => item.kind).sort()).toEqual(["payment.paid", "reservation.confirmed"]);
       expect(items[0]).toMatchObject({ customerId: "hana", reservationId: id, deliveries: [{ channel: "log", status: "delivered" }] });
       const page = await waitFor(async () => {
-        const current = await readModels.myPage({ userId: "hana", role: "customer" });
+        const current = await readModels.myPage({ id: "hana", role: "customer" });
         return current.reservations[0]?.reservationStatus === "confirmed" ? current : undefined;
       });
       expect(page.reservations[0]).toMatchObject({ reservationId: id, paymentStatus: "paid", quantity: 2, amount: 100_000 });

@@ -9,9 +9,9 @@ import { ReadModelUnavailableError, type ReadModels } from "../../src/applicatio
 import type { Actor } from "../../src/application/ports.js";
 import { connectRedis, consumed, deadRedis, deleteKeys, silentLogger, SyntheticLog, uniqueRoot } from "./support.js";
 
-const customer = (userId: string): Actor => ({ userId, role: "customer" });
-const seller = (userId: string): Actor => ({ userId, role: "seller" });
-const admin: Actor = { userId: "admin-1", role: "admin" };
+const customer = (userId: string): Actor => ({ id: userId, role: "customer" });
+const seller = (userId: string): Actor => ({ id: userId, role: "seller" });
+const admin: Actor = { id: "admin-1", role: "admin" };
 
 let redis: Redis;
 let readModels: ReadModels;

@@ -156,7 +156,7 @@ describe("fault isolation: the API alone, then a worker", () => {
     expect(read.body).toMatchObject({ status: "confirmed", paymentStatus: "paid" });
 
     // And the product flow goes on as usual with the worker up.
-    const owner = { userId: customerId, role: "customer" as const };
+    const owner = { id: customerId, role: "customer" as const };
     await w.paymentService.pay(contextOf(owner), plain, "tok_ok");
     await waitFor("the plain reservation to be confirmed", async () => (await w.reservation(plain)).status === "confirmed");
     await waitFor("its units to be committed", async () => (await allocation(productId, plain))?.stage === "committed");

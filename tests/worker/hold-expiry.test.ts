@@ -152,7 +152,7 @@ describe("the hold watchdog", () => {
     const productId = await w.registerProduct({ holdTtlSeconds: 10 });
     const actor = customer();
     const key = randomUUID();
-    const reservationId = IDEMPOTENCY_IDS(actor.userId, key);
+    const reservationId = IDEMPOTENCY_IDS(actor.id, key);
     await holdOnly(productId, reservationId, 1); // the first attempt died after its hold
     await scheduleHolds(schedule, productId);
     expect(await poller(schedule, new Date((await heldExpiry(productId, reservationId)).getTime() + 1)).tick()).toBe(1);

@@ -44,12 +44,12 @@ describe("PaymentService.pay", () => {
   it("charges the provider and answers the paid payment", async () => {
     const { paymentId, owner } = await pendingPayment(1500);
     const view = await w.paymentService.pay(contextOf(owner), paymentId, "tok_ok");
-    expect(view).toMatchObject({ id: paymentId, reservationId: paymentId, customerId: owner.userId, amount: 1500, currency: "KRW", status: "paid" });
+    expect(view).toMatchObject({ id: paymentId, reservationId: paymentId, customerId: owner.id, amount: 1500, currency: "KRW", status: "paid" });
     expect(view.attempts).toMatchObject([{ outcome: "succeeded" }]);
     expect(w.provider.charges.filter((charge) => charge.paymentId === paymentId)).toMatchObject([{ amount: 1500, currency: "KRW", token: "tok_ok" }]);
     const events = await w.streamEvents("payment", paymentId);
     expect(events.map((event) => event.type)).toEqual(["PaymentRequested", "PaymentSucceeded"]);
-    expect(events[1]?.metadata).toMatchObject({ $correlationId: paymentId, actor: { id: owner.userId, role: "customer" } });
+    expect(events[1]?.metadata).toMatchObject({ $correlationId: paymentId, actor: { id: owner.id, role: "customer" } });
     expect(view.revision).toBe(1);
   });
 
@@ -144,7 +144,7 @@ describe("PaymentService.pay", () => {
 
   it("lets only the payment's customer pay", async () => {
     const { paymentId } = await pendingPayment();
-    for (const actor of [customer(), w.seller, { userId: "admin-ada", role: "admin" } as const]) {
+    for (const actor of [customer(), w.seller, { id: "admin-ada", role: "admin" } as const]) {
       await expect(w.paymentService.pay(contextOf(actor), paymentId, "tok_ok")).rejects.toBeInstanceOf(AccessDeniedError);
     }
     await expect(w.paymentService.pay(contextOf(customer()), "0b4c2f4e-5c1a-4a57-9d9c-3c3f2f6b2a10", "tok_ok")).rejects.toBeInstanceOf(

@@ -98,9 +98,9 @@ describe("the reservation saga, driven directly", () => {
     await w.runSaga(reservationId);
 
     const payment = await w.payment(reservationId);
-    expect(payment).toMatchObject({ status: "pending", amount: 5000, customerId: customer.userId, reservationId, attempts: [] });
+    expect(payment).toMatchObject({ status: "pending", amount: 5000, customerId: customer.id, reservationId, attempts: [] });
     expect((await w.reservation(reservationId)).status).toBe("placed");
-    expect(await allocationOf(w, productId, reservationId)).toEqual({ quantity: 2, stage: "held", customerId: customer.userId });
+    expect(await allocationOf(w, productId, reservationId)).toEqual({ quantity: 2, stage: "held", customerId: customer.id });
     expect(w.provider.chargesOf(reservationId)).toBe(0);
 
     // Requested when the reservation was placed (so payments work while no worker runs), in the same saga.
@@ -116,7 +116,7 @@ describe("the reservation saga, driven directly", () => {
     await w.runSaga(reservationId);
 
     expect((await w.reservation(reservationId)).status).toBe("confirmed");
-    expect(await allocationOf(w, productId, reservationId)).toEqual({ quantity: 2, stage: "committed", customerId: customer.userId });
+    expect(await allocationOf(w, productId, reservationId)).toEqual({ quantity: 2, stage: "committed", customerId: customer.id });
     const product = await w.product(productId);
     expect({ held: product.held, committed: product.committed, available: product.available }).toEqual({ held: 0, committed: 2, available: 3 });
   });

@@ -234,8 +234,8 @@ export class CountingProvider implements PaymentProvider {
 // ---------------------------------------------------------------------------------------------
 // The write side and the saga on one client
 
-export const customer = (userId = uniqueName("customer-")): Actor => ({ userId, role: "customer" });
-export const seller = (userId = uniqueName("seller-")): Actor => ({ userId, role: "seller" });
+export const customer = (userId = uniqueName("customer-")): Actor => ({ id: userId, role: "customer" });
+export const seller = (userId = uniqueName("seller-")): Actor => ({ id: userId, role: "seller" });
 export const contextOf = (actor: Actor): CommandContext => ({ actor, requestId: randomUUID() });
 
 export interface ProductTerms {
@@ -358,7 +358,7 @@ export function world(
           type: "RegisterProduct",
           data: {
             productId,
-            sellerId: theSeller.userId,
+            sellerId: theSeller.id,
             name: `product ${productId.slice(0, 8)}`,
             capacity: terms.capacity ?? 5,
             unitPrice: terms.unitPrice ?? 1000,
@@ -369,7 +369,7 @@ export function world(
             now: clock().toISOString(),
           },
         }),
-        { correlationId: productId, causationId: randomUUID(), actor: { id: theSeller.userId, role: "seller" } },
+        { correlationId: productId, causationId: randomUUID(), actor: theSeller },
       );
       return productId;
     },
