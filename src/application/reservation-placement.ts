@@ -89,6 +89,7 @@ export class ReservationPlacement {
     return { reservation: reservationView(existing.state, existing.revision, payment.state), created: false };
   }
 
+  /** Only after the repeat check: a repeat answers without reading the clock or minting a command id. */
   private begin(context: CommandContext, input: PlaceReservationInput, reservationId: string, expectNew: boolean): Attempt {
     const at = this.clock();
     return {
@@ -126,11 +127,12 @@ export class ReservationPlacement {
 
   /** With no hold there is nothing to pay for: the claim and the token go. */
   private async holdUnitsOrUndoClaims(attempt: Attempt): Promise<Product> {
+    const { input, customerId, reservationId } = attempt;
     try {
       return await this.holdUnits(attempt);
     } catch (error) {
-      await this.deps.unpaidHolds?.release(attempt.customerId, attempt.reservationId);
-      if (attempt.input.paymentToken !== undefined) await this.deps.paymentTokens.discard(attempt.reservationId).catch(() => undefined);
+      await this.deps.unpaidHolds?.release(customerId, reservationId);
+      if (input.paymentToken !== undefined) await this.deps.paymentTokens.discard(reservationId).catch(() => undefined);
       throw error;
     }
   }
@@ -179,7 +181,8 @@ export class ReservationPlacement {
    * lands. Best effort: failing, it keeps the longer expiry.
    */
   private async expireTokenWithHold({ input: { paymentToken }, reservationId }: Attempt, product: Product): Promise<void> {
-    if (paymentToken !== undefined) await this.deps.paymentTokens.store(reservationId, paymentToken, product.holdTtlSeconds).catch(() => undefined);
+    if (paymentToken === undefined) return;
+    await this.deps.paymentTokens.store(reservationId, paymentToken, product.holdTtlSeconds).catch(() => undefined);
   }
 
   private async recordReservationOrReleaseHold(attempt: Attempt, product: Product): Promise<RecordedReservation> {
