@@ -16,8 +16,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        // The files tsconfig.json includes get its program; this config file is linted on its own.
-        projectService: { allowDefaultProject: ["eslint.config.js"] },
+        // Types from tsconfig.json, which includes every TypeScript file; JavaScript files are linted
+        // without types (below).
+        projectService: true,
         tsconfigRootDir: import.meta.dirname,
       },
       globals: globals.node,
