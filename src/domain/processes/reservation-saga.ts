@@ -26,20 +26,22 @@ export interface SagaPicture {
   readonly now: string;
 }
 
+/** Give money back; its id is derived from the payment and `refundOf`, so the provider never refunds twice. */
+export interface SagaRefund {
+  readonly type: 'refund';
+  readonly paymentId: string;
+  readonly refundOf: string;
+  /** Absent when nothing was charged, so there is nothing to give back through the provider. */
+  readonly atProvider?: { readonly amount: number; readonly currency: string };
+  /** Absent when the payment cannot record it (it was voided while the provider charged). */
+  readonly record?: { readonly reason: string; readonly now: string };
+}
+
 export type SagaAction =
   | { readonly type: 'send'; readonly to: 'reservation'; readonly id: string; readonly command: ReservationCommand }
   | { readonly type: 'send'; readonly to: 'payment'; readonly id: string; readonly command: PaymentCommand }
   | { readonly type: 'send'; readonly to: 'product'; readonly id: string; readonly command: ProductCommand }
-  /** Give money back; its id is derived from the payment and `refundOf`, so the provider never refunds twice. */
-  | {
-      readonly type: 'refund';
-      readonly paymentId: string;
-      readonly refundOf: string;
-      /** Absent when nothing was charged, so there is nothing to give back through the provider. */
-      readonly atProvider?: { readonly amount: number; readonly currency: string };
-      /** Absent when the payment cannot record it (it was voided while the provider charged). */
-      readonly record?: { readonly reason: string; readonly now: string };
-    }
+  | SagaRefund
   /** The one automatic attempt of the token given with the reservation that is the saga's (later ones are the retry schedule's). */
   | { readonly type: 'charge-token'; readonly reservationId: string }
   | { readonly type: 'discard-token'; readonly reservationId: string }
@@ -182,14 +184,12 @@ export const decideReservationSaga = (picture: SagaPicture): SagaDecision => sta
 export const decideUnrecordedCharge = (
   payment: Payment,
   attempt: { readonly attemptId: string; readonly outcome: 'succeeded' | 'declined' | 'failed'; readonly paymentNotPayable: boolean },
-): SagaAction[] =>
+): SagaRefund | undefined =>
   attempt.outcome === 'succeeded' && attempt.paymentNotPayable
-    ? [
-        {
-          type: 'refund',
-          paymentId: payment.paymentId,
-          refundOf: `refund-late-charge:${attempt.attemptId}`,
-          atProvider: { amount: payment.amount, currency: payment.currency },
-        },
-      ]
-    : [];
+    ? {
+        type: 'refund',
+        paymentId: payment.paymentId,
+        refundOf: `refund-late-charge:${attempt.attemptId}`,
+        atProvider: { amount: payment.amount, currency: payment.currency },
+      }
+    : undefined;
