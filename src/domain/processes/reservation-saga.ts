@@ -1,7 +1,7 @@
 import type { Payment, PaymentCommand, PaymentState, PaymentStatus } from '../payment/index.js';
 import { isRequested } from '../payment/index.js';
 import type { Allocation, ProductCommand } from '../product/index.js';
-import type { Reservation, ReservationCommand } from '../reservation/index.js';
+import type { Reservation, ReservationCommand, ReservationEvent } from '../reservation/index.js';
 import { allocationFollowUp, followUpCommand, mayNeedFollowUp } from './allocation-follow-up.js';
 import { ENDED } from './reservation-statuses.js';
 
@@ -56,7 +56,7 @@ export interface SagaDecision {
 }
 
 /** The id part every saga refund of a payment shares: one refund per payment. */
-export const SAGA_REFUND = 'refund';
+const SAGA_REFUND = 'refund';
 
 const done = (actions: readonly SagaAction[] = []): SagaDecision => ({ actions });
 const before = (actions: readonly SagaAction[], decision: SagaDecision): SagaDecision =>
@@ -129,7 +129,7 @@ const token = (picture: SagaPicture): SagaDecision => {
   const { reservation } = picture;
   const payment = requestedPayment(picture);
   // An ended reservation forgets its token in the settlement.
-  if (picture.trigger !== 'ReservationPlaced' || !reservation.paymentTokenProvided || ENDED.has(reservation.status)) return settlement(picture);
+  if (picture.trigger !== ('ReservationPlaced' satisfies ReservationEvent['type']) || !reservation.paymentTokenProvided || ENDED.has(reservation.status)) return settlement(picture);
   if (payment.status !== 'pending' || reservation.status !== 'placed') {
     return before([{ type: 'discard-token', reservationId: reservation.reservationId }], settlement(picture));
   }
