@@ -304,14 +304,18 @@ describe('paid: settle, then commit the units', () => {
 
   test('keeps sold units committed through the steps to completion, and the payment paid', () => {
     const steps = placed({ fulfilmentSteps: ['cooking', 'delivered'] });
-    given({ reservation: [steps, settled(), progressed('cooking', 0)], payment: paid, product: unitsCommitted }).when('ReservationProgressed', 'units').thenNothing();
+    given({ reservation: [steps, settled(), progressed('cooking', 0)], payment: paid, product: unitsCommitted })
+      .when('ReservationProgressed', 'units')
+      .thenNothing();
     given({ reservation: [steps, settled(), progressed('cooking', 0), progressed('delivered', 1), completed], payment: paid, product: unitsCommitted })
       .when('ReservationCompleted', 'units')
       .thenNothing();
   });
 
   test('gives a rental’s units back when it is returned, and keeps its payment', () => {
-    given({ reservation: [rental, settled(), started], payment: paid, product: [registered('rental'), held, committed] }).when('RentalStarted', 'units').thenNothing();
+    given({ reservation: [rental, settled(), started], payment: paid, product: [registered('rental'), held, committed] })
+      .when('RentalStarted', 'units')
+      .thenNothing();
     given({ reservation: [rental, settled(), started, returned, completed], payment: paid, product: [registered('rental'), held, committed] })
       .when('ReservationCompleted', 'units')
       .then([release('returned')]);
@@ -381,7 +385,9 @@ describe('ended: release the units, void or refund the payment', () => {
   });
 
   test('still voids or refunds when the product is gone or never held the units', () => {
-    given({ reservation: [placed(), cancelled('placed', false)], payment: pending, product: [] }).when('ReservationCancelled', 'settlement').then([voidPayment('cancelled')]);
+    given({ reservation: [placed(), cancelled('placed', false)], payment: pending, product: [] })
+      .when('ReservationCancelled', 'settlement')
+      .then([voidPayment('cancelled')]);
     given({ reservation: [placed(), expired], payment: paid, product: [registered()] }).when('ReservationExpired', 'settlement').then([refund('expired')]);
   });
 

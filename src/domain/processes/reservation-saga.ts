@@ -129,7 +129,8 @@ const token = (picture: SagaPicture): SagaDecision => {
   const { reservation } = picture;
   const payment = requestedPayment(picture);
   // An ended reservation forgets its token in the settlement.
-  if (picture.trigger !== ('ReservationPlaced' satisfies ReservationEvent['type']) || !reservation.paymentTokenProvided || ENDED.has(reservation.status)) return settlement(picture);
+  const placement = picture.trigger === ('ReservationPlaced' satisfies ReservationEvent['type']);
+  if (!placement || !reservation.paymentTokenProvided || ENDED.has(reservation.status)) return settlement(picture);
   if (payment.status !== 'pending' || reservation.status !== 'placed') {
     return before([{ type: 'discard-token', reservationId: reservation.reservationId }], settlement(picture));
   }
