@@ -29,3 +29,4 @@ export type PaymentCommand =
   | { type: 'RefundPayment'; data: { refundId: string; reason: string; now: string } };
 
 export type PaymentCommandType = PaymentCommand['type'];
+export type PaymentCommandOf<T extends PaymentCommandType> = Extract<PaymentCommand, { type: T }>;
