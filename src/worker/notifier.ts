@@ -8,10 +8,11 @@ import {
   jsonEvent,
 } from "@eventstore/db-client";
 import { paymentAggregate, reservationAggregate } from "../application/aggregates.js";
-import type { NotificationAudience, NotificationKind } from "../application/read-models.js";
 import type { PaymentRepository } from "../application/payment-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import {
+  type NotificationAudience,
+  type NotificationKind,
   type Payment,
   type PaymentEvent,
   type Reservation,

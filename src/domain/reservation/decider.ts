@@ -11,7 +11,7 @@ import {
 import { requireInteger, requireText } from '../guards.js';
 import { addSeconds, instant } from '../time.js';
 import type { ReservationCommand, ReservationCommandOf } from './commands.js';
-import type { ReservationEvent, ReservationStatus } from './events.js';
+import type { CancellableStatus, ReservationEvent, ReservationStatus } from './events.js';
 import {
   CANCELLABLE,
   initialReservationState,
@@ -201,7 +201,7 @@ export function expireReservation({ data }: ReservationCommandOf<'ExpireReservat
   return [{ type: 'ReservationExpired', data: { expiredAt: data.now } }];
 }
 
-function isCancellable(status: ReservationStatus): status is 'placed' | 'awaiting-acceptance' | 'confirmed' {
+function isCancellable(status: ReservationStatus): status is CancellableStatus {
   return CANCELLABLE.has(status);
 }
 
