@@ -2,9 +2,9 @@
  * What the HTTP edge asks of the application: commands and consistent reads of one aggregate.
  * Role and ownership are enforced here, against the state the command is decided on.
  */
-import type { PaymentStatus, ProductKind, ReservationStatus } from "../domain/index.js";
+import type { AttemptOutcome, PaymentStatus, ProductKind, ProductStatus, ReservationStatus, UserRole } from "../domain/index.js";
 
-export type Role = "customer" | "seller" | "admin";
+export type Role = UserRole;
 
 export interface Actor {
   readonly userId: string;
@@ -19,9 +19,8 @@ export interface CommandContext {
   readonly expectedRevision?: number;
 }
 
-export type ProductStatus = "available" | "pending" | "soldout" | "withdrawn";
 // One source for each enum: the domain's (its event schemas and states).
-export type { PaymentStatus, ProductKind, ReservationStatus } from "../domain/index.js";
+export type { PaymentStatus, ProductKind, ProductStatus, ReservationStatus } from "../domain/index.js";
 
 export interface ProductView {
   readonly id: string;
@@ -118,7 +117,7 @@ export interface ReservationService {
   return(context: CommandContext, reservationId: string): Promise<ReservationView>;
 }
 
-export type PaymentAttemptOutcome = "succeeded" | "declined" | "failed";
+export type PaymentAttemptOutcome = AttemptOutcome;
 
 export interface PaymentView {
   /** A payment's id is its reservation's id. */

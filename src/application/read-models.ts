@@ -3,6 +3,7 @@
  * models that projections keep (eventually consistent, API.md "Read models"). Who may see what is
  * decided here, from the actor; the store only answers scoped queries.
  */
+import type { NotificationAudience, NotificationKind } from "../domain/index.js";
 import { AccessDeniedError } from "./errors.js";
 import type { ListPosition, Page } from "./list-cursor.js";
 import type {
@@ -20,34 +21,8 @@ export const MAX_LIST_ITEMS = 1000;
 /** Items per page when `limit` is not given (API.md "Additions"). */
 export const DEFAULT_LIST_ITEMS = 100;
 
-/**
- * Every notification kind: one per customer-visible status change (projections/README.md says
- * which event causes which, and why `reservation.placed` is not sent when a token was given).
- */
-export const NOTIFICATION_KINDS = [
-  "reservation.placed",
-  "reservation.confirmed",
-  "reservation.awaiting-acceptance",
-  "reservation.accepted",
-  "reservation.rejected",
-  "reservation.in-progress",
-  "reservation.in-use",
-  "reservation.completed",
-  "reservation.cancelled",
-  "reservation.expired",
-  "payment.paid",
-  "payment.declined",
-  "payment.voided",
-  "payment.refunded",
-  // A seller's own (audience "seller"): what waits for them and what went away on their products.
-  "seller.reservation.awaiting-acceptance",
-  "seller.reservation.cancelled",
-] as const;
-export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
-
-/** Whom a notification is for: the reservation's customer, or the seller of its product. */
-export const NOTIFICATION_AUDIENCES = ["customer", "seller"] as const;
-export type NotificationAudience = (typeof NOTIFICATION_AUDIENCES)[number];
+// The domain's enums (src/domain/notifications.ts), the one list of each.
+export type { NotificationAudience, NotificationKind } from "../domain/index.js";
 
 export const DELIVERY_STATUSES = ["pending", "delivered", "failed"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS, type NotificationAudience, type NotificationKind } from "../../application/read-models.js";
 import { aggregateId, eventParser, isoTime, userId, type EventsOf } from "../../domain/events.js";
+import { notificationAudience, notificationKind, type NotificationAudience, type NotificationKind } from "../../domain/notifications.js";
 
 /**
  * Notifications are recorded as events in EventStoreDB, one stream per reservation:
@@ -18,12 +18,12 @@ export const notificationEventSchemas = {
     /** Derived from the causing event's id: the same cause can never record a second notification. */
     notificationId: aggregateId,
     /** Absent on notifications recorded before sellers were notified: those are all the customer's. */
-    audience: z.enum(NOTIFICATION_AUDIENCES).optional(),
+    audience: notificationAudience.optional(),
     customerId: userId,
     /** The product's seller (who reads seller notifications); absent on older records. */
     sellerId: userId.optional(),
     reservationId: aggregateId,
-    kind: z.enum(NOTIFICATION_KINDS),
+    kind: notificationKind,
     message: z.string().min(1).max(1000),
     /** When the change happened (the causing event's own time), not when the notifier ran. */
     createdAt: isoTime,
