@@ -140,7 +140,7 @@ const call = async (path: string, token: string, json: unknown): Promise<Outcome
   if (response === undefined) return { status: 0, ms: performance.now() - started, body: {} };
   const text = await response.text();
   const ms = performance.now() - started;
-  let body: Record<string, unknown> = {};
+  let body: Record<string, unknown>;
   try {
     body = JSON.parse(text) as Record<string, unknown>;
   } catch {

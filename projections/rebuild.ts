@@ -1,7 +1,7 @@
-import { BACKWARDS, END, type EventStoreDBClient, FORWARDS, START } from "@eventstore/db-client";
+import { type AllStreamRecordedEvent, BACKWARDS, END, type EventStoreDBClient, FORWARDS, START } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
 import { PROJECTIONS } from "./definitions/index.js";
-import { ProjectionWriter, type SourceEvent } from "./engine.js";
+import { type ProjectionDefinition, ProjectionWriter, type SourceEvent } from "./engine.js";
 import { DEFAULT_KEY_ROOT, ProjectionKeys, type ProjectionName } from "./keys.js";
 import { eventStoreStreamReader } from "./stream-reader.js";
 
@@ -118,6 +118,206 @@ const headPosition = async (client: EventStoreDBClient): Promise<bigint> => {
   return head;
 };
 
+/** One projection being rebuilt: its keys, the version being built and the events not yet written to it. */
+interface RebuildTarget {
+  readonly projection: ProjectionName;
+  readonly keys: ProjectionKeys;
+  readonly definition: ProjectionDefinition<unknown>;
+  readonly writer: ProjectionWriter<unknown>;
+  batch: SourceEvent[];
+  version: string;
+}
+
+const abandoned = (leaseLost: string): Error => new Error(`${leaseLost}; the rebuild is abandoned (the live version is untouched)`);
+
+/** `SourceEvent` of a replayed event, or undefined for the store's own (`$`) streams and events. */
+const sourceEventOf = (recorded: AllStreamRecordedEvent): SourceEvent | undefined => {
+  if (recorded.streamId.startsWith("$") || recorded.type.startsWith("$")) return undefined;
+  return {
+    eventId: recorded.id,
+    streamId: recorded.streamId,
+    revision: Number(recorded.revision),
+    type: recorded.type,
+    data: recorded.data,
+  };
+};
+
+/**
+ * One run of `rebuildProjections`: its targets, the claims it holds and the lease it keeps, and what
+ * the replay has read so far. Each method is one step of the rebuild.
+ */
+class ProjectionRebuild {
+  private readonly claimed: RebuildTarget[] = [];
+  /** Why the rebuild must be abandoned, once a lease was lost. */
+  private leaseLost: string | undefined;
+  private renewal: NodeJS.Timeout | undefined;
+  private read = 0;
+  private applied = 0;
+  private position = 0n;
+
+  constructor(
+    private readonly options: RebuildOptions,
+    private readonly names: readonly ProjectionName[],
+    private readonly targets: readonly RebuildTarget[],
+    private readonly started: number,
+  ) {}
+
+  private get redis(): Redis {
+    return this.options.redis;
+  }
+
+  /** Step 1: sets each `building` pointer to a fresh version (NX, with a lease), or releases what it claimed. */
+  async claim(): Promise<void> {
+    const leaseSeconds = this.options.leaseSeconds ?? 60;
+    try {
+      for (const target of this.targets) {
+        const live = (await this.redis.get(target.keys.live)) ?? undefined;
+        let stamp = Date.now();
+        if (live === `v${stamp}`) stamp += 1;
+        target.version = `v${stamp}`;
+        const ok = await this.redis.set(target.keys.building, target.version, "EX", leaseSeconds, "NX");
+        if (ok !== "OK") {
+          const other = await this.redis.get(target.keys.building);
+          throw new RebuildInProgressError(`a rebuild of ${target.projection} is already running (building ${other ?? "?"})`);
+        }
+        this.claimed.push(target);
+        // Versions neither live nor ours were left by a rebuild that died: they can go.
+        const orphans = await versionsPresent(this.redis, target.keys);
+        orphans.delete(target.version);
+        if (live !== undefined) orphans.delete(live);
+        await deleteVersions(this.redis, target.keys, orphans);
+      }
+    } catch (error) {
+      await this.release();
+      throw error;
+    }
+  }
+
+  /** Gives up every claim still held, with the keys of its version. */
+  async release(): Promise<void> {
+    for (const target of this.claimed) {
+      await this.redis.eval(RELEASE_SCRIPT, 1, target.keys.building, target.version).catch(() => undefined);
+      await deleteVersions(this.redis, target.keys, new Set([target.version])).catch(() => undefined);
+    }
+  }
+
+  /** Renews every lease while the rebuild runs; a lease found lost abandons the rebuild at its next batch. */
+  renewLeases(): void {
+    const leaseSeconds = this.options.leaseSeconds ?? 60;
+    this.renewal = setInterval(() => {
+      for (const target of this.targets) {
+        this.redis
+          .eval(RENEW_SCRIPT, 1, target.keys.building, target.version, String(leaseSeconds))
+          .then((renewed) => {
+            if (renewed !== 1) this.leaseLost ??= `the building lease of ${target.projection} was lost`;
+          })
+          .catch(() => undefined);
+      }
+    }, Math.max(250, (leaseSeconds * 1000) / 4));
+  }
+
+  stopRenewing(): void {
+    clearInterval(this.renewal);
+  }
+
+  /** Step 2: replays `$all` into the new versions; on failure stops renewing and releases every claim. */
+  async replay(): Promise<void> {
+    try {
+      await this.options.onBuildingSet?.(Object.fromEntries(this.targets.map((target) => [target.projection, target.version])));
+      const head = await headPosition(this.options.client);
+      await this.replayUpTo(head);
+      for (const target of this.targets) await this.flush(target);
+      this.report(head);
+      await this.options.onReplayed?.();
+      if (this.leaseLost) throw abandoned(this.leaseLost);
+    } catch (error) {
+      this.stopRenewing();
+      await this.release();
+      throw error;
+    }
+    this.stopRenewing();
+  }
+
+  private async replayUpTo(head: bigint): Promise<void> {
+    const progressIntervalMs = this.options.progressIntervalMs ?? 2000;
+    let lastReport = Date.now();
+    const replay = this.options.client.readAll({ direction: FORWARDS, fromPosition: START });
+    let replayed = false;
+    try {
+      for await (const resolved of replay) {
+        const recorded = resolved.event;
+        if (!recorded) continue;
+        this.read += 1;
+        this.position = recorded.position?.commit ?? this.position;
+        const event = sourceEventOf(recorded);
+        if (event !== undefined && (await this.feed(event))) this.applied += 1;
+        if (Date.now() - lastReport >= progressIntervalMs) {
+          lastReport = Date.now();
+          this.report(head);
+        }
+      }
+      replayed = true;
+    } finally {
+      // Stopped half-way (a failure): cancel the read, or its gRPC call stays open.
+      if (!replayed) await replay.cancel().catch(() => undefined);
+    }
+  }
+
+  /** Adds the event to the batch of every projection it feeds; true when it fed one. */
+  private async feed(event: SourceEvent): Promise<boolean> {
+    const batchSize = this.options.batchSize ?? 500;
+    let fed = false;
+    for (const target of this.targets) {
+      if (!target.definition.streamPrefixes.some((prefix) => event.streamId.startsWith(prefix))) continue;
+      if (target.definition.documentOf(event.streamId) === undefined) continue;
+      target.batch.push(event);
+      fed = true;
+      if (target.batch.length >= batchSize) await this.flush(target);
+    }
+    return fed;
+  }
+
+  private async flush(target: RebuildTarget): Promise<void> {
+    if (target.batch.length === 0) return;
+    const batch = target.batch;
+    target.batch = [];
+    const result = await target.writer.apply(target.version, batch);
+    if (result.retired) this.leaseLost ??= `the building lease of ${target.projection} was lost`;
+    if (this.leaseLost) throw abandoned(this.leaseLost);
+    await this.options.onBatch?.();
+  }
+
+  private report(head: bigint): void {
+    const elapsedMs = Date.now() - this.started;
+    const { read, applied, position } = this;
+    this.options.onProgress?.({
+      projections: this.names,
+      read,
+      applied,
+      position,
+      head,
+      elapsedMs,
+      eventsPerSecond: elapsedMs > 0 ? Math.round((read * 1000) / elapsedMs) : 0,
+    });
+  }
+
+  /** Steps 3 and 4: makes each new version live (refused if its lease was lost), then deletes the previous one. */
+  async switchOver(): Promise<RebuildResult> {
+    const rebuilt: RebuiltProjection[] = [];
+    for (const target of this.targets) {
+      const [switched, previous] = (await this.redis.eval(SWITCH_SCRIPT, 2, target.keys.live, target.keys.building, target.version)) as [number, string | null];
+      if (switched !== 1) {
+        await this.release();
+        throw new Error(`the building lease of ${target.projection} was lost before the switch; the live version is untouched`);
+      }
+      this.claimed.splice(this.claimed.indexOf(target), 1);
+      const deletedKeys = previous ? await deleteVersions(this.redis, target.keys, new Set([previous])) : 0;
+      rebuilt.push({ projection: target.projection, previous: previous ?? undefined, version: target.version, deletedKeys });
+    }
+    return { projections: rebuilt, read: this.read, applied: this.applied, durationMs: Date.now() - this.started };
+  }
+}
+
 /**
  * Rebuilds projections from the log while the service runs, in one pass over `$all`:
  *
@@ -135,144 +335,18 @@ const headPosition = async (client: EventStoreDBClient): Promise<bigint> => {
  * `building` was set (a live consumer writes it into the new version): none is lost.
  */
 export const rebuildProjections = async (options: RebuildOptions): Promise<RebuildResult> => {
-  const { client, redis } = options;
   const root = options.keyRoot ?? DEFAULT_KEY_ROOT;
-  const batchSize = options.batchSize ?? 500;
-  const leaseSeconds = options.leaseSeconds ?? 60;
-  const progressIntervalMs = options.progressIntervalMs ?? 2000;
   const names = [...new Set(options.projections)];
   const started = Date.now();
-  const reader = eventStoreStreamReader(client);
-
-  const targets = names.map((projection) => {
+  const reader = eventStoreStreamReader(options.client);
+  const targets = names.map((projection): RebuildTarget => {
     const keys = new ProjectionKeys(projection, root);
     const definition = PROJECTIONS[projection];
-    return { projection, keys, definition, writer: new ProjectionWriter(redis, definition, keys, { reader }), batch: [] as SourceEvent[], version: "" };
+    return { projection, keys, definition, writer: new ProjectionWriter(options.redis, definition, keys, { reader }), batch: [], version: "" };
   });
-
-  // 1. claim
-  const claimed: typeof targets = [];
-  const release = async (): Promise<void> => {
-    for (const target of claimed) {
-      await redis.eval(RELEASE_SCRIPT, 1, target.keys.building, target.version).catch(() => undefined);
-      await deleteVersions(redis, target.keys, new Set([target.version])).catch(() => undefined);
-    }
-  };
-  try {
-    for (const target of targets) {
-      const live = (await redis.get(target.keys.live)) ?? undefined;
-      let stamp = Date.now();
-      if (live === `v${stamp}`) stamp += 1;
-      target.version = `v${stamp}`;
-      const ok = await redis.set(target.keys.building, target.version, "EX", leaseSeconds, "NX");
-      if (ok !== "OK") {
-        const other = await redis.get(target.keys.building);
-        throw new RebuildInProgressError(`a rebuild of ${target.projection} is already running (building ${other ?? "?"})`);
-      }
-      claimed.push(target);
-      // Versions neither live nor ours were left by a rebuild that died: they can go.
-      const orphans = await versionsPresent(redis, target.keys);
-      orphans.delete(target.version);
-      if (live !== undefined) orphans.delete(live);
-      await deleteVersions(redis, target.keys, orphans);
-    }
-  } catch (error) {
-    await release();
-    throw error;
-  }
-
-  let leaseLost: string | undefined;
-  const renew = setInterval(() => {
-    for (const target of targets) {
-      redis
-        .eval(RENEW_SCRIPT, 1, target.keys.building, target.version, String(leaseSeconds))
-        .then((renewed) => {
-          if (renewed !== 1) leaseLost ??= `the building lease of ${target.projection} was lost`;
-        })
-        .catch(() => undefined);
-    }
-  }, Math.max(250, (leaseSeconds * 1000) / 4));
-
-  let read = 0;
-  let applied = 0;
-  let position = 0n;
-  try {
-    await options.onBuildingSet?.(Object.fromEntries(targets.map((target) => [target.projection, target.version])));
-    const head = await headPosition(client);
-    let lastReport = Date.now();
-    const report = (): void => {
-      const elapsedMs = Date.now() - started;
-      options.onProgress?.({ projections: names, read, applied, position, head, elapsedMs, eventsPerSecond: elapsedMs > 0 ? Math.round((read * 1000) / elapsedMs) : 0 });
-    };
-    const flush = async (target: (typeof targets)[number]): Promise<void> => {
-      if (target.batch.length === 0) return;
-      const batch = target.batch;
-      target.batch = [];
-      const result = await target.writer.apply(target.version, batch);
-      if (result.retired) leaseLost ??= `the building lease of ${target.projection} was lost`;
-      if (leaseLost) throw new Error(`${leaseLost}; the rebuild is abandoned (the live version is untouched)`);
-      await options.onBatch?.();
-    };
-
-    // 2. replay
-    const replay = client.readAll({ direction: FORWARDS, fromPosition: START });
-    let replayed = false;
-    try {
-      for await (const resolved of replay) {
-        const recorded = resolved.event;
-        if (!recorded) continue;
-        read += 1;
-        position = recorded.position?.commit ?? position;
-        if (!recorded.streamId.startsWith("$") && !recorded.type.startsWith("$")) {
-          const event: SourceEvent = {
-            eventId: recorded.id,
-            streamId: recorded.streamId,
-            revision: Number(recorded.revision),
-            type: recorded.type,
-            data: recorded.data,
-          };
-          let fed = false;
-          for (const target of targets) {
-            if (!target.definition.streamPrefixes.some((prefix) => event.streamId.startsWith(prefix))) continue;
-            if (target.definition.documentOf(event.streamId) === undefined) continue;
-            target.batch.push(event);
-            fed = true;
-            if (target.batch.length >= batchSize) await flush(target);
-          }
-          if (fed) applied += 1;
-        }
-        if (Date.now() - lastReport >= progressIntervalMs) {
-          lastReport = Date.now();
-          report();
-        }
-      }
-      replayed = true;
-    } finally {
-      // Stopped half-way (a failure): cancel the read, or its gRPC call stays open.
-      if (!replayed) await replay.cancel().catch(() => undefined);
-    }
-    for (const target of targets) await flush(target);
-    report();
-    await options.onReplayed?.();
-    if (leaseLost) throw new Error(`${leaseLost}; the rebuild is abandoned (the live version is untouched)`);
-  } catch (error) {
-    clearInterval(renew);
-    await release();
-    throw error;
-  }
-  clearInterval(renew);
-
-  // 3. switch, 4. clean up
-  const rebuilt: RebuiltProjection[] = [];
-  for (const target of targets) {
-    const [switched, previous] = (await redis.eval(SWITCH_SCRIPT, 2, target.keys.live, target.keys.building, target.version)) as [number, string | null];
-    if (switched !== 1) {
-      await release();
-      throw new Error(`the building lease of ${target.projection} was lost before the switch; the live version is untouched`);
-    }
-    claimed.splice(claimed.indexOf(target), 1);
-    const deletedKeys = previous ? await deleteVersions(redis, target.keys, new Set([previous])) : 0;
-    rebuilt.push({ projection: target.projection, previous: previous ?? undefined, version: target.version, deletedKeys });
-  }
-  return { projections: rebuilt, read, applied, durationMs: Date.now() - started };
+  const rebuild = new ProjectionRebuild(options, names, targets, started);
+  await rebuild.claim();
+  rebuild.renewLeases();
+  await rebuild.replay();
+  return rebuild.switchOver();
 };

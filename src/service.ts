@@ -4,8 +4,8 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { paymentAggregate, productAggregate, reservationAggregate } from "./application/aggregates.js";
 import { createPaymentService } from "./application/payment-service.js";
-import { createProductService } from "./application/product-service.js";
-import { createReservationService } from "./application/reservation-service.js";
+import { ProductService } from "./application/product-service.js";
+import { ReservationService } from "./application/reservation-service.js";
 import type { Config } from "./config.js";
 import { createApp, createOperationsApp } from "./http/app.js";
 import { RequestDrain } from "./http/request-drain.js";
@@ -189,8 +189,8 @@ export const startService = async (config: Config, logger: Logger, options: Serv
       : createApp({
           config,
           logger,
-          products: createProductService(products),
-          reservations: createReservationService({
+          products: new ProductService(products),
+          reservations: new ReservationService({
             products,
             reservations,
             payments,

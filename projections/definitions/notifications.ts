@@ -1,4 +1,5 @@
-import type { DeliveryStatus, NotificationAudience, NotificationKind } from "../../src/application/read-models.js";
+import type { DeliveryStatus } from "../../src/application/read-models.js";
+import type { NotificationAudience, NotificationKind } from "../../src/domain/index.js";
 import { parseNotificationEvent } from "../../src/domain/notification/events.js";
 import type { IndexEntry, ProjectionDefinition, SourceEvent } from "../engine.js";
 import { keyPart } from "../keys.js";

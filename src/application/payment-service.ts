@@ -8,6 +8,7 @@ import {
   assertMayAttempt,
   isRequested,
 } from "../domain/index.js";
+import { decideUnrecordedCharge } from "../domain/processes/index.js";
 import type { CommandMetadata, Repository } from "../core/repository.js";
 import { deterministicEventId, idFromIdempotencyKey } from "../core/event-ids.js";
 import { commandMetadata } from "./command-context.js";
@@ -84,14 +85,10 @@ export const chargePayment = async (
   try {
     recorded = await record();
   } catch (error) {
-    // The payment was voided or refunded while the provider was charging it: give the money back.
-    if (verdict.outcome === "succeeded" && error instanceof PaymentNotPayableError) {
-      await provider.refund({
-        paymentId: state.paymentId,
-        refundId: deterministicEventId(state.paymentId, `refund-late-charge:${request.attemptId}`, 0),
-        amount: state.amount,
-        currency: state.currency,
-      });
+    const unrecorded = { attemptId: request.attemptId, outcome: verdict.outcome, paymentNotPayable: error instanceof PaymentNotPayableError };
+    const refund = decideUnrecordedCharge(state, unrecorded);
+    if (refund?.atProvider) {
+      await provider.refund({ paymentId: refund.paymentId, refundId: deterministicEventId(refund.paymentId, refund.refundOf, 0), ...refund.atProvider });
     }
     throw error;
   }

@@ -2,13 +2,12 @@
  * What the HTTP edge asks of the application: commands and consistent reads of one aggregate.
  * Role and ownership are enforced here, against the state the command is decided on.
  */
-import type { Actor, ActorRole, PaymentStatus, ProductKind, ReservationStatus } from "../domain/index.js";
+import type { Actor, AttemptOutcome, PaymentStatus, ProductKind, ProductStatus, ReservationStatus, UserRole } from "../domain/index.js";
 
 // One actor type: the domain's, which the events' metadata records too.
 export type { Actor } from "../domain/index.js";
 
-/** The roles a user (a bearer token) can have; `system` is the workers' own. */
-export type Role = Exclude<ActorRole, "system">;
+export type Role = UserRole;
 
 export interface CommandContext {
   readonly actor: Actor;
@@ -18,9 +17,8 @@ export interface CommandContext {
   readonly expectedRevision?: number;
 }
 
-export type ProductStatus = "available" | "pending" | "soldout" | "withdrawn";
 // One source for each enum: the domain's (its event schemas and states).
-export type { PaymentStatus, ProductKind, ReservationStatus } from "../domain/index.js";
+export type { PaymentStatus, ProductKind, ProductStatus, ReservationStatus } from "../domain/index.js";
 
 export interface ProductView {
   readonly id: string;
@@ -117,7 +115,7 @@ export interface ReservationService {
   return(context: CommandContext, reservationId: string): Promise<ReservationView>;
 }
 
-export type PaymentAttemptOutcome = "succeeded" | "declined" | "failed";
+export type PaymentAttemptOutcome = AttemptOutcome;
 
 export interface PaymentView {
   /** A payment's id is its reservation's id. */

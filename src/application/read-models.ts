@@ -3,6 +3,7 @@
  * models that projections keep (eventually consistent, API.md "Read models"). Who may see what is
  * decided here, from the actor; the store only answers scoped queries.
  */
+import type { NotificationAudience, NotificationKind } from "../domain/index.js";
 import { AccessDeniedError } from "./errors.js";
 import type { ListPosition, Page } from "./list-cursor.js";
 import type {
@@ -14,15 +15,14 @@ import type {
   ReservationStatus,
   ReservationView,
 } from "./ports.js";
-import type { NotificationAudience, NotificationKind } from "../domain/notification/events.js";
 
 /** Largest number of items one list answer carries. */
 export const MAX_LIST_ITEMS = 1000;
 /** Items per page when `limit` is not given (API.md "Additions"). */
 export const DEFAULT_LIST_ITEMS = 100;
 
-// The notification event schema (domain) is where these are defined; the read side lists them.
-export { NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS, type NotificationAudience, type NotificationKind } from "../domain/notification/events.js";
+// The domain's enums (src/domain/notifications.ts), the one list of each.
+export type { NotificationAudience, NotificationKind } from "../domain/index.js";
 
 export const DELIVERY_STATUSES = ["pending", "delivered", "failed"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];

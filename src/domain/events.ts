@@ -58,5 +58,8 @@ export const fulfilmentSteps = z
 export type ProductKind = z.output<typeof productKind>;
 export const actorRole = z.enum(['customer', 'seller', 'admin', 'system']);
 export type ActorRole = z.output<typeof actorRole>;
+/** The roles a signed-in user can have; `system` acts only from inside the service. */
+export const userRole = actorRole.exclude(['system']);
+export type UserRole = z.output<typeof userRole>;
 export const actor = z.object({ id: userId, role: actorRole });
 export type Actor = z.output<typeof actor>;

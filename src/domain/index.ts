@@ -4,3 +4,4 @@ export * from './events.js';
 export * from './product/index.js';
 export * from './reservation/index.js';
 export * from './payment/index.js';
+export * from './notifications.js';

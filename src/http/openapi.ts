@@ -81,9 +81,8 @@ function secured(roles: readonly string[], description?: string): Pick<RouteConf
   return { security: [{ [BEARER]: [] }], description: description === undefined ? who : `${who} ${description}` };
 }
 
-/** The whole contract of the edge, generated from the same zod schemas the routes validate with. */
-export function buildOpenApiDocument() {
-  const registry = new OpenAPIRegistry();
+/** The bearer token of the API and the metrics token. */
+export function registerSecuritySchemes(registry: OpenAPIRegistry): void {
   registry.registerComponent("securitySchemes", BEARER, {
     type: "http",
     scheme: "bearer",
@@ -95,7 +94,10 @@ export function buildOpenApiDocument() {
     scheme: "bearer",
     description: "`METRICS_TOKEN`, when the service is configured with one",
   });
+}
 
+/** `/products`: register, list, read, update, withdraw. */
+export function registerProductPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "post",
     path: "/products",
@@ -152,7 +154,10 @@ export function buildOpenApiDocument() {
     request: { params: IdParams, headers: IfMatchHeader },
     responses: { 200: json(ProductBody, "The withdrawn product"), ...problems(400, 401, 403, 404, 409, 412, 503) },
   });
+}
 
+/** `/reservations`: place, list, read, and one path per reservation command. */
+export function registerReservationPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "post",
     path: "/reservations",
@@ -207,7 +212,10 @@ export function buildOpenApiDocument() {
       },
     });
   }
+}
 
+/** `/payments`: list, read, pay. */
+export function registerPaymentPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/payments",
@@ -244,7 +252,10 @@ export function buildOpenApiDocument() {
     request: { params: IdParams, headers: IdempotencyKeyHeader, body: jsonBody(PayPaymentBody) },
     responses: { 200: json(PaymentBody, "The paid payment"), ...problems(400, 401, 402, 403, 404, 409, 413, 415, 422, 503) },
   });
+}
 
+/** `/my-page` and `/notifications`, the read models beside the lists. */
+export function registerReadModelPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/my-page",
@@ -273,7 +284,10 @@ export function buildOpenApiDocument() {
     request: { query: NotificationListQuery },
     responses: { 200: json(NotificationListBody, "The notifications", {}), ...problems(400, 401, 403, 503) },
   });
+}
 
+/** Health, metrics and this document itself, for operators and tools. */
+export function registerOperationsPaths(registry: OpenAPIRegistry): void {
   registry.registerPath({
     method: "get",
     path: "/health/live",
@@ -324,6 +338,17 @@ export function buildOpenApiDocument() {
     summary: "Interactive documentation of this API (Swagger UI, served by the service itself)",
     responses: { 200: { description: "An HTML page", content: { "text/html": { schema: { type: "string" } } } } },
   });
+}
+
+/** The whole contract of the edge, generated from the same zod schemas the routes validate with. */
+export function buildOpenApiDocument() {
+  const registry = new OpenAPIRegistry();
+  registerSecuritySchemes(registry);
+  registerProductPaths(registry);
+  registerReservationPaths(registry);
+  registerPaymentPaths(registry);
+  registerReadModelPaths(registry);
+  registerOperationsPaths(registry);
 
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: "3.1.0",

@@ -1,8 +1,16 @@
 import { extendZodWithOpenApi } from "@asteasolutions/zod-to-openapi";
 import { z } from "zod";
 import { decodeCursor, MAX_CURSOR_LENGTH } from "../application/list-cursor.js";
-import { DEFAULT_LIST_ITEMS, DELIVERY_STATUSES, MAX_LIST_ITEMS, NOTIFICATION_AUDIENCES, NOTIFICATION_KINDS } from "../application/read-models.js";
-import { productKind, reservationStatus } from "../domain/index.js";
+import { DEFAULT_LIST_ITEMS, DELIVERY_STATUSES, MAX_LIST_ITEMS } from "../application/read-models.js";
+import {
+  attemptOutcome,
+  notificationAudience,
+  notificationKind,
+  paymentStatus,
+  productKind,
+  productStatus,
+  reservationStatus,
+} from "../domain/index.js";
 
 // Adds `.openapi()`; idempotent, and must run before any schema below is built.
 extendZodWithOpenApi(z);
@@ -12,13 +20,13 @@ export const Id = z.guid().openapi({ example: "0b4c2f4e-5c1a-4a57-9d9c-3c3f2f6b2
 
 export const IdParams = z.object({ id: Id }).strict();
 
-const ProductStatus = z.enum(["available", "pending", "soldout", "withdrawn"]).openapi("ProductStatus");
-// Inline (not components): the generator drops `default` and `null` beside a `$ref`.
 // The domain's enums, so that a status or kind added there reaches the contract without a second list.
+const ProductStatus = z.enum(productStatus.options).openapi("ProductStatus");
+// Inline (not components): the generator drops `default` and `null` beside a `$ref`.
 const ProductKind = z.enum(productKind.options);
 const ReservationStatus = z.enum(reservationStatus.options).openapi("ReservationStatus");
-const PaymentStatus = z.enum(["pending", "paid", "voided", "refunded"]);
-const PaymentAttemptOutcome = z.enum(["succeeded", "declined", "failed"]);
+const PaymentStatus = z.enum(paymentStatus.options);
+const PaymentAttemptOutcome = z.enum(attemptOutcome.options);
 
 /** Names and steps must say something: whitespace alone is refused here, with a field error, as the domain would. */
 const notBlank = (text: string): boolean => text.trim().length > 0;
@@ -243,11 +251,11 @@ export const MyPageBody = z
 export const NotificationBody = z
   .object({
     id: Id,
-    audience: z.enum(NOTIFICATION_AUDIENCES).openapi({ description: "whom it is for: the reservation's customer, or the seller of its product" }),
+    audience: z.enum(notificationAudience.options).openapi({ description: "whom it is for: the reservation's customer, or the seller of its product" }),
     customerId: z.string().openapi({ description: "the reservation's customer, whichever the audience" }),
     sellerId: z.string().optional().openapi({ description: "the product's seller; absent on notifications recorded before sellers were notified" }),
     reservationId: Id,
-    kind: z.enum(NOTIFICATION_KINDS),
+    kind: z.enum(notificationKind.options),
     message: z.string(),
     createdAt: Timestamp,
     deliveries: z.array(z.object({ channel: z.string(), status: z.enum(DELIVERY_STATUSES) })),

@@ -18,7 +18,10 @@ const routeOf = (ctx: AppContext): string => {
 /** Times every write request into the command latency histogram, whatever its outcome. */
 export function commandTiming(metrics: HttpMetrics): Middleware<AppState> {
   return async (ctx, next) => {
-    if (SAFE_METHODS.has(ctx.method)) return next();
+    if (SAFE_METHODS.has(ctx.method)) {
+      await next();
+      return;
+    }
     const started = process.hrtime.bigint();
     try {
       await next();

@@ -1,4 +1,4 @@
-import type { NotificationKind } from "../domain/notification/events.js";
+import type { NotificationKind } from "../domain/index.js";
 
 /** What one change tells its reader; the customer's and the seller's notifications are both made of it. */
 export interface NotificationContent {

@@ -8,26 +8,28 @@ import {
   jsonEvent,
 } from "@eventstore/db-client";
 import { paymentAggregate, reservationAggregate } from "../application/aggregates.js";
-import type { NotificationAudience } from "../application/read-models.js";
 import type { PaymentRepository } from "../application/payment-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import {
+  type NotificationAudience,
   type Payment,
   type PaymentEvent,
+  type PaymentEventType,
   type Reservation,
   type ReservationEvent,
+  type ReservationEventType,
   isPlaced,
   isRequested,
   parsePaymentEvent,
   parseReservationEvent,
 } from "../domain/index.js";
 import { deterministicEventId } from "../core/event-ids.js";
+import { TransientError } from "../core/errors.js";
 import { idInStream, isStreamOf, streamPrefixOf } from "../core/streams.js";
 import { type EventMetadata, SCHEMA_VERSION } from "../core/event-metadata.js";
 import type { Logger } from "../logger.js";
 import { formatAmount } from "./amount-format.js";
 import type { ConsumedEvent, Consumer } from "../infrastructure/eventstore/consumer-group.js";
-import { TransientError } from "../core/errors.js";
 import type { NotificationContent } from "./notification-content.js";
 import { sellerNotification } from "./seller-notifications.js";
 import {
@@ -136,18 +138,31 @@ export const paymentNotification = (event: PaymentEvent, payment: Payment): Noti
   }
 };
 
-const RESERVATION_TYPES_NOTIFIED = new Set<string>([
-  "ReservationPlaced",
-  "ReservationPaymentSettled",
-  "ReservationAccepted",
-  "ReservationRejected",
-  "ReservationProgressed",
-  "RentalStarted",
-  "ReservationCompleted",
-  "ReservationCancelled",
-  "ReservationExpired",
-]);
-const PAYMENT_TYPES_NOTIFIED = new Set<string>(["PaymentSucceeded", "PaymentDeclined", "PaymentVoided", "PaymentRefunded"]);
+/**
+ * Which event types may call for a notification, checked before any state is loaded. A map over
+ * every type, so that a new event type fails to compile until it is decided here.
+ */
+const RESERVATION_TYPES_NOTIFIED = {
+  ReservationPlaced: true,
+  ReservationPaymentSettled: true,
+  ReservationAccepted: true,
+  ReservationRejected: true,
+  ReservationProgressed: true,
+  RentalStarted: true,
+  RentalReturned: false,
+  ReservationCompleted: true,
+  ReservationCancelled: true,
+  ReservationExpired: true,
+  ReservationAbandoned: false,
+} as const satisfies Record<ReservationEventType, boolean>;
+const PAYMENT_TYPES_NOTIFIED = {
+  PaymentRequested: false,
+  PaymentSucceeded: true,
+  PaymentDeclined: true,
+  PaymentFailed: false,
+  PaymentVoided: true,
+  PaymentRefunded: true,
+} as const satisfies Record<PaymentEventType, boolean>;
 
 /** A notification an event calls for, before it is recorded. */
 interface Planned {
@@ -235,7 +250,7 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
   const plannedFor = async (event: ConsumedEvent): Promise<Planned[]> => {
     if (isStreamOf(reservationAggregate, event.streamId)) {
       const parsed = parseReservationEvent(event.type, event.data);
-      if (!RESERVATION_TYPES_NOTIFIED.has(parsed.type)) return [];
+      if (!RESERVATION_TYPES_NOTIFIED[parsed.type]) return [];
       const { state } = await reservations.load(idInStream(reservationAggregate, event.streamId), upToEvent(event));
       if (!isPlaced(state)) return [];
       const subject = { customerId: state.customerId, sellerId: state.sellerId, reservationId: state.reservationId };
@@ -248,7 +263,7 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
     }
     if (isStreamOf(paymentAggregate, event.streamId)) {
       const parsed = parsePaymentEvent(event.type, event.data);
-      if (!PAYMENT_TYPES_NOTIFIED.has(parsed.type)) return [];
+      if (!PAYMENT_TYPES_NOTIFIED[parsed.type]) return [];
       const { state } = await payments.load(idInStream(paymentAggregate, event.streamId), upToEvent(event));
       if (!isRequested(state)) return [];
       const content = paymentNotification(parsed, state);

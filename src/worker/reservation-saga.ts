@@ -1,10 +1,5 @@
-import {
-  type Payment,
-  type Reservation,
-  InvalidTransitionError,
-  isPlaced,
-  isRequested,
-} from "../domain/index.js";
+import { InvalidTransitionError, isPlaced, isRegistered, isRequested } from "../domain/index.js";
+import { type SagaAction, type SagaPicture, decideReservationSaga } from "../domain/processes/index.js";
 import { paymentAggregate, reservationAggregate } from "../application/aggregates.js";
 import type { PaymentRepository } from "../application/payment-service.js";
 import type { PaymentTokenStore } from "../application/payment-token-store.js";
@@ -17,9 +12,7 @@ import type { CommandMetadata } from "../core/repository.js";
 import { deterministicEventId } from "../core/event-ids.js";
 import { streamPrefixOf } from "../core/streams.js";
 import type { Logger } from "../logger.js";
-import { ENDED } from "./allocation-follow-up.js";
 import { AutomaticCharge, type AutomaticChargeDependencies } from "./automatic-charge.js";
-import { reconcileAllocation } from "./reconcile-allocation.js";
 import type { ConsumedEvent, Consumer } from "../infrastructure/eventstore/consumer-group.js";
 
 export interface ReservationSagaDependencies {
@@ -44,88 +37,72 @@ const reservationIdOf = (streamId: string): string | undefined => {
 };
 
 /**
- * The reservation saga (process manager). Rather than mapping each event to one reaction, it
- * reconciles: whatever event of a reservation or its payment arrives, it looks at the current state
- * of the reservation, its payment and the product's allocation, and issues the commands that bring
- * them in line — request the payment, settle the reservation once paid, commit or release the
- * units, void or refund the payment. That makes it indifferent to delivery order and to
- * redelivery: every command is idempotent in the domain, and event ids are derived from the event
- * that caused them.
+ * The runner of the reservation saga: it loads what the process manager
+ * (`src/domain/processes/reservation-saga.ts`) looks at, asks it what to do, and carries that out
+ * through the repositories, the token store and the payment provider. Event ids are derived from
+ * the event that caused them, so a redelivered event writes nothing new.
  */
 export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => {
   const clock = deps.clock ?? (() => new Date());
   const now = (): string => clock().toISOString();
   const automaticCharge = new AutomaticCharge({ ...deps, retries: deps.chargeRetries, clock });
 
-  const requestPayment = async (reservation: Reservation, metadata: CommandMetadata): Promise<Payment> => {
-    const handled = await deps.payments.handle(
-      reservation.paymentId,
-      () => ({
-        type: "RequestPayment",
-        data: {
-          paymentId: reservation.paymentId,
-          reservationId: reservation.reservationId,
-          customerId: reservation.customerId,
-          amount: reservation.amount,
-          currency: reservation.currency,
-          now: now(),
-        },
-      }),
-      metadata,
-    );
-    if (!isRequested(handled.state)) throw new Error(`payment ${reservation.paymentId} was not requested`);
-    return handled.state;
-  };
-
-  /**
-   * The musical-seat flow: a reservation placed with a token is charged right away. Only the first
-   * attempt is the saga's; later ones come from the retry schedule, so a redelivered event never
-   * charges twice. Returns whether the provider was asked (and so whether the payment may have changed).
-   */
-  const chargeWithToken = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<boolean> => {
-    if (!reservation.paymentTokenProvided) return false;
-    if (payment.status !== "pending" || reservation.status !== "placed") {
-      await deps.paymentTokens.discard(reservation.reservationId);
-      return false;
+  const send = async (action: Extract<SagaAction, { type: "send" }>, picture: SagaPicture, metadata: CommandMetadata): Promise<SagaPicture> => {
+    switch (action.to) {
+      case "reservation": {
+        const handled = await deps.reservations.handle(action.id, () => action.command, metadata);
+        return isPlaced(handled.state) ? { ...picture, reservation: handled.state } : picture;
+      }
+      case "payment": {
+        const handled = await deps.payments.handle(action.id, () => action.command, metadata);
+        return { ...picture, payment: handled.state };
+      }
+      case "product":
+        await deps.products.handle(action.id, () => action.command, metadata);
+        return picture;
     }
-    if (payment.attempts.length > 0) return false;
-    return automaticCharge.first(reservation, payment, deterministicEventId(metadata.causationId, "charge", 0), metadata);
   };
 
-  const refund = async (payment: Payment, reason: string, metadata: CommandMetadata): Promise<void> => {
-    // One refund per payment: its id is derived from the payment, so the provider never refunds twice.
-    const refundId = deterministicEventId(payment.paymentId, "refund", 0);
-    // Nothing was charged for a zero amount, so there is nothing to give back through the provider.
-    if (payment.amount > 0) {
-      try {
-        await deps.provider.refund({ paymentId: payment.paymentId, refundId, amount: payment.amount, currency: payment.currency });
-      } catch (error) {
-        if (error instanceof PaymentProviderUnavailableError) throw new TransientError(error.message);
-        throw error;
+  /** Carries one action out; returns the picture with what it changed or learnt. */
+  const perform = async (action: SagaAction, picture: SagaPicture, metadata: CommandMetadata): Promise<SagaPicture> => {
+    switch (action.type) {
+      case "send":
+        return send(action, picture, metadata);
+      case "refund": {
+        const refundId = deterministicEventId(action.paymentId, action.refundOf, 0);
+        if (action.atProvider) {
+          try {
+            await deps.provider.refund({ paymentId: action.paymentId, refundId, ...action.atProvider });
+          } catch (error) {
+            if (error instanceof PaymentProviderUnavailableError) throw new TransientError(error.message);
+            throw error;
+          }
+        }
+        const { record } = action;
+        if (!record) return picture;
+        const handled = await deps.payments.handle(action.paymentId, () => ({ type: "RefundPayment", data: { refundId, ...record } }), metadata);
+        return { ...picture, payment: handled.state };
+      }
+      case "charge-token": {
+        if (!isRequested(picture.payment)) return picture;
+        const asked = await automaticCharge.first(picture.reservation, picture.payment, deterministicEventId(metadata.causationId, "charge", 0), metadata);
+        if (!asked) return picture;
+        // The provider was asked, so the payment may have changed.
+        const charged = await deps.payments.load(picture.reservation.paymentId);
+        return isRequested(charged.state) ? { ...picture, payment: charged.state } : picture;
+      }
+      case "discard-token":
+        await deps.paymentTokens.discard(action.reservationId);
+        return picture;
+      case "release-unpaid-hold":
+        await deps.unpaidHolds?.release(action.customerId, action.reservationId);
+        return picture;
+      case "read-units": {
+        const { state: product } = await deps.products.load(action.productId);
+        return { ...picture, units: { read: true, allocation: isRegistered(product) ? product.allocations.get(action.reservationId) : undefined } };
       }
     }
-    await deps.payments.handle(payment.paymentId, () => ({ type: "RefundPayment", data: { refundId, reason, now: now() } }), metadata);
   };
-
-  /** Returns the reservation as it is afterwards: settling moves it on. */
-  const reconcilePayment = async (reservation: Reservation, payment: Payment, metadata: CommandMetadata): Promise<Reservation> => {
-    if (ENDED.has(reservation.status)) {
-      if (payment.status === "pending") {
-        await deps.payments.handle(payment.paymentId, () => ({ type: "VoidPayment", data: { reason: `reservation ${reservation.status}`, now: now() } }), metadata);
-      } else if (payment.status === "paid") {
-        await refund(payment, `reservation ${reservation.status}`, metadata);
-      }
-      return reservation;
-    }
-    if (reservation.status === "placed" && payment.status === "paid") {
-      const settled = await deps.reservations.handle(reservation.reservationId, () => ({ type: "SettleReservationPayment", data: { now: now() } }), metadata);
-      if (isPlaced(settled.state)) return settled.state;
-    }
-    return reservation;
-  };
-
-  const reconcileUnits = (reservation: Reservation, metadata: CommandMetadata): Promise<void> =>
-    reconcileAllocation(deps.products, reservation, now, metadata);
 
   /**
    * The stream of the event being handled must be read at least up to that event; a cached state that
@@ -139,22 +116,14 @@ export const reservationSaga = (deps: ReservationSagaDependencies): Consumer => 
     const loaded = await deps.reservations.load(reservationId, upTo(event, deps.reservations.streamOf(reservationId)));
     if (!isPlaced(loaded.state)) return;
     const reservation = loaded.state;
-    if (reservation.status !== "placed") await deps.unpaidHolds?.release(reservation.customerId, reservationId);
-    const current = await deps.payments.load(reservation.paymentId, upTo(event, deps.payments.streamOf(reservation.paymentId)));
-    let payment = isRequested(current.state) ? current.state : await requestPayment(reservation, metadata);
-    if (event.type === "ReservationPlaced" && (await chargeWithToken(reservation, payment, metadata))) {
-      const charged = await deps.payments.load(reservation.paymentId);
-      if (isRequested(charged.state)) payment = charged.state;
+    const payment = await deps.payments.load(reservation.paymentId, upTo(event, deps.payments.streamOf(reservation.paymentId)));
+    let picture: SagaPicture = { stage: "start", trigger: event.type, reservation, payment: payment.state, units: { read: false }, now: now() };
+    for (;;) {
+      const decision = decideReservationSaga(picture);
+      for (const action of decision.actions) picture = await perform(action, picture, metadata);
+      if (decision.next === undefined) return;
+      picture = { ...picture, stage: decision.next, now: now() };
     }
-    if (ENDED.has(reservation.status)) {
-      if (reservation.paymentTokenProvided) await deps.paymentTokens.discard(reservation.reservationId);
-      // Units first: giving them back must not wait for a refund while the provider is down.
-      await reconcileUnits(reservation, metadata);
-      await reconcilePayment(reservation, payment, metadata);
-      return;
-    }
-    // Settling moves the reservation on (to confirmed): the units follow its new status.
-    await reconcileUnits(await reconcilePayment(reservation, payment, metadata), metadata);
   };
 
   return {

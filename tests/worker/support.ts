@@ -24,8 +24,8 @@ import { paymentAggregate, productAggregate, reservationAggregate } from "../../
 import { createPaymentService, type PaymentRepository } from "../../src/application/payment-service.js";
 import type { ChargeRequest, ChargeResult, PaymentProvider, RefundRequest } from "../../src/application/payment-provider.js";
 import type { ProductRepository } from "../../src/application/product-service.js";
-import type { Actor, CommandContext, PaymentService, ReservationService } from "../../src/application/ports.js";
-import { createReservationService, type ReservationRepository } from "../../src/application/reservation-service.js";
+import type { Actor, CommandContext, PaymentService } from "../../src/application/ports.js";
+import { type ReservationRepository, ReservationService } from "../../src/application/reservation-service.js";
 import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
 import { AggregateRepository } from "../../src/infrastructure/eventstore/aggregate-repository.js";
 import { parseEventMetadata } from "../../src/core/event-metadata.js";
@@ -330,7 +330,7 @@ export function world(
   const provider = options.provider ?? new CountingProvider();
   const logger = testLogger();
   const clock = options.clock ?? (() => new Date());
-  const reservationService = createReservationService({ products, reservations, payments, paymentTokens: tokens, idempotencyIds: IDEMPOTENCY_IDS, clock });
+  const reservationService = new ReservationService({ products, reservations, payments, paymentTokens: tokens, idempotencyIds: IDEMPOTENCY_IDS, clock });
   const paymentService = createPaymentService(payments, provider, clock);
   const saga = reservationSaga({ products, reservations, payments, provider, paymentTokens: tokens, chargeRetries, logger, clock });
   const theSeller = seller();

@@ -1,34 +1,6 @@
 import { z } from "zod";
 import { aggregateId, eventParser, isoTime, userId, type EventsOf } from "../events.js";
-
-/**
- * Every notification kind: one per customer-visible status change (projections/README.md says
- * which event causes which, and why `reservation.placed` is not sent when a token was given).
- */
-export const NOTIFICATION_KINDS = [
-  "reservation.placed",
-  "reservation.confirmed",
-  "reservation.awaiting-acceptance",
-  "reservation.accepted",
-  "reservation.rejected",
-  "reservation.in-progress",
-  "reservation.in-use",
-  "reservation.completed",
-  "reservation.cancelled",
-  "reservation.expired",
-  "payment.paid",
-  "payment.declined",
-  "payment.voided",
-  "payment.refunded",
-  // A seller's own (audience "seller"): what waits for them and what went away on their products.
-  "seller.reservation.awaiting-acceptance",
-  "seller.reservation.cancelled",
-] as const;
-export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
-
-/** Whom a notification is for: the reservation's customer, or the seller of its product. */
-export const NOTIFICATION_AUDIENCES = ["customer", "seller"] as const;
-export type NotificationAudience = (typeof NOTIFICATION_AUDIENCES)[number];
+import { notificationAudience, notificationKind } from "../notifications.js";
 
 /**
  * Notifications are recorded as events in EventStoreDB, one stream per reservation:
@@ -46,12 +18,12 @@ export const notificationEventSchemas = {
     /** Derived from the causing event's id: the same cause can never record a second notification. */
     notificationId: aggregateId,
     /** Absent on notifications recorded before sellers were notified: those are all the customer's. */
-    audience: z.enum(NOTIFICATION_AUDIENCES).optional(),
+    audience: notificationAudience.optional(),
     customerId: userId,
     /** The product's seller (who reads seller notifications); absent on older records. */
     sellerId: userId.optional(),
     reservationId: aggregateId,
-    kind: z.enum(NOTIFICATION_KINDS),
+    kind: notificationKind,
     message: z.string().min(1).max(1000),
     /** When the change happened (the causing event's own time), not when the notifier ran. */
     createdAt: isoTime,

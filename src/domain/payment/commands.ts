@@ -1,4 +1,7 @@
-export type AttemptOutcome = 'succeeded' | 'declined' | 'failed';
+import { z } from 'zod';
+
+export const attemptOutcome = z.enum(['succeeded', 'declined', 'failed']);
+export type AttemptOutcome = z.output<typeof attemptOutcome>;
 
 /** `now` / `at` are ISO times carried by the command; the domain never reads the clock. */
 export type PaymentCommand =
@@ -29,3 +32,4 @@ export type PaymentCommand =
   | { type: 'RefundPayment'; data: { refundId: string; reason: string; now: string } };
 
 export type PaymentCommandType = PaymentCommand['type'];
+export type PaymentCommandOf<T extends PaymentCommandType> = Extract<PaymentCommand, { type: T }>;

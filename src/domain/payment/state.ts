@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { AttemptOutcome } from './commands.js';
 
-export type PaymentStatus = 'pending' | 'paid' | 'voided' | 'refunded';
+export const paymentStatus = z.enum(['pending', 'paid', 'voided', 'refunded']);
+export type PaymentStatus = z.output<typeof paymentStatus>;
 
 export interface PaymentAttempt {
   readonly attemptId: string;

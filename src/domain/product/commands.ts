@@ -43,3 +43,4 @@ export const PRODUCT_DEFAULTS = {
   fulfilmentSteps: [] as readonly string[],
   holdTtlSeconds: 900,
 } as const;
+export type ProductCommandOf<T extends ProductCommandType> = Extract<ProductCommand, { type: T }>;

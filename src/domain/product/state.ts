@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { ProductKind } from '../events.js';
 
-export type ProductStatus = 'available' | 'pending' | 'soldout' | 'withdrawn';
+export const productStatus = z.enum(['available', 'pending', 'soldout', 'withdrawn']);
+export type ProductStatus = z.output<typeof productStatus>;
 
 /** What one reservation has of this product; kept after release so every per-reservation command is idempotent. */
 export interface Allocation {

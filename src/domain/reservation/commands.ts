@@ -33,3 +33,4 @@ export type ReservationCommand =
   | { type: 'AbandonReservation'; data: { reservationId: string; productId: string; now: string } };
 
 export type ReservationCommandType = ReservationCommand['type'];
+export type ReservationCommandOf<T extends ReservationCommandType> = Extract<ReservationCommand, { type: T }>;

@@ -26,6 +26,10 @@ export const reservationStatus = z.enum([
   'rejected',
 ]);
 export type ReservationStatus = z.output<typeof reservationStatus>;
+/** Subsets of the status enum, so that renaming a status fails to compile where a subset names it. */
+export const cancellableStatus = reservationStatus.extract(['placed', 'awaiting-acceptance', 'confirmed']);
+export type CancellableStatus = z.output<typeof cancellableStatus>;
+export const paidStatus = reservationStatus.extract(['confirmed', 'awaiting-acceptance']);
 
 export const reservationEventSchemas = {
   /** Carries a snapshot of the product terms, so the reservation never reads the product again. */
@@ -56,7 +60,7 @@ export const reservationEventSchemas = {
   ReservationPaymentSettled: z.object({
     paymentId: aggregateId,
     settledAt: isoTime,
-    status: z.enum(['confirmed', 'awaiting-acceptance']),
+    status: paidStatus,
   }),
   ReservationAccepted: z.object({ acceptedAt: isoTime }),
   ReservationRejected: z.object({ rejectedAt: isoTime, reason: z.string().min(1).max(500).optional() }),
@@ -70,7 +74,7 @@ export const reservationEventSchemas = {
     cancelledAt: isoTime,
     cancelledBy: actor,
     reason: z.string().min(1).max(500).optional(),
-    previousStatus: z.enum(['placed', 'awaiting-acceptance', 'confirmed']),
+    previousStatus: cancellableStatus,
     paymentSettled: z.boolean(),
   }),
   ReservationExpired: z.object({ expiredAt: isoTime }),

@@ -1,5 +1,5 @@
 import type { ProductKind } from '../events.js';
-import type { ReservationStatus } from './events.js';
+import { cancellableStatus, type ReservationStatus } from './events.js';
 
 export interface UnplacedReservation {
   readonly status: 'none';
@@ -46,4 +46,4 @@ export function isPlaced(state: ReservationState): state is Reservation {
   return state.status !== 'none' && state.status !== 'abandoned';
 }
 
-export const CANCELLABLE: ReadonlySet<ReservationStatus> = new Set(['placed', 'awaiting-acceptance', 'confirmed']);
+export const CANCELLABLE: ReadonlySet<ReservationStatus> = new Set(cancellableStatus.options);

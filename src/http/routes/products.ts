@@ -1,5 +1,6 @@
 import type { Router } from "@koa/router";
-import type { ProductService, ProductView } from "../../application/ports.js";
+import type { ProductView } from "../../application/ports.js";
+import type { ProductOperations } from "../../application/product-service.js";
 import { ResourceNotFoundError } from "../../application/errors.js";
 import { requireRole } from "../auth.js";
 import { setRevisionETag } from "../etag.js";
@@ -15,7 +16,7 @@ function sendProduct(ctx: AppContext, product: ProductView, status = 200): void 
   ctx.body = productResponse(product);
 }
 
-export function productRoutes(router: Router<AppState>, products: ProductService, support: RouteSupport): void {
+export function productRoutes(router: Router<AppState>, products: ProductOperations, support: RouteSupport): void {
   const sellerOrAdmin = requireRole("seller", "admin");
 
   router.post("/products", support.authenticate, sellerOrAdmin, support.jsonBody, support.commandSlot, async (ctx) => {

@@ -1,6 +1,7 @@
 import type { Router } from "@koa/router";
 import type { z } from "zod";
-import type { CommandContext, ReservationService, ReservationView, Role } from "../../application/ports.js";
+import type { CommandContext, ReservationView, Role } from "../../application/ports.js";
+import type { ReservationOperations } from "../../application/reservation-service.js";
 import { actorOf, requireRole, ROLES } from "../auth.js";
 import { setRevisionETag } from "../etag.js";
 import { reservationResponse } from "../representations.js";
@@ -22,11 +23,11 @@ export interface ReservationCommand {
   readonly roles: readonly Role[];
   readonly body: z.ZodType;
   readonly summary: string;
-  execute(service: ReservationService, context: CommandContext, id: string, body: unknown): Promise<ReservationView>;
+  execute(service: ReservationOperations, context: CommandContext, id: string, body: unknown): Promise<ReservationView>;
 }
 
 type Run<S extends z.ZodType> = (
-  service: ReservationService,
+  service: ReservationOperations,
   context: CommandContext,
   id: string,
   body: z.output<S>,
@@ -100,7 +101,7 @@ export type UnpinnedChargeObserver = () => void;
 
 export function reservationRoutes(
   router: Router<AppState>,
-  reservations: ReservationService,
+  reservations: ReservationOperations,
   support: RouteSupport,
   onUnpinnedCharge: UnpinnedChargeObserver = () => undefined,
 ): void {

@@ -168,7 +168,9 @@ const launch = async (options: ManagedRedisOptions, dir: string, port: number, s
     stopping = true;
     await exited;
     const tail = logTail(dir);
-    throw new Error(`${(error as Error).message}${tail === "" ? "" : `; ${path.join(dir, REDIS_LOG_FILE)} ends with:\n${tail}`}`);
+    throw new Error(`${(error as Error).message}${tail === "" ? "" : `; ${path.join(dir, REDIS_LOG_FILE)} ends with:\n${tail}`}`, {
+      cause: error,
+    });
   }
 
   return {

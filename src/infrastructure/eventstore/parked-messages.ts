@@ -57,7 +57,7 @@ const requireGroup = async (client: EventStoreDBClient, source: GroupSource, gro
 
 const linkMetadata = (resolved: ResolvedEvent): { reason?: unknown; added?: unknown } => {
   const metadata: unknown = resolved.link?.metadata;
-  return typeof metadata === "object" && metadata !== null && !(metadata instanceof Uint8Array) ? (metadata as { reason?: unknown; added?: unknown }) : {};
+  return typeof metadata === "object" && metadata !== null && !(metadata instanceof Uint8Array) ? metadata : {};
 };
 
 const toParked = (resolved: ResolvedEvent): ParkedMessage => {

@@ -1,4 +1,4 @@
-import type { NotificationAudience, NotificationKind } from "../../domain/notification/events.js";
+import type { NotificationAudience, NotificationKind } from "../../domain/notifications.js";
 
 /** What a channel delivers. */
 export interface Notification {

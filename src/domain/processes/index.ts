@@ -1,0 +1,3 @@
+export * from './allocation-follow-up.js';
+export * from './reservation-saga.js';
+export * from './reservation-statuses.js';
