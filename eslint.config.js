@@ -55,9 +55,15 @@ export default tseslint.config(
     },
   },
   {
-    // Plain JavaScript outside tsconfig.json: the browser pages' scripts and the worker's tsx bootstrap.
-    files: ["**/*.js", "**/*.mjs"],
+    // Plain JavaScript outside tsconfig.json: the browser pages' scripts, the worker's tsx bootstrap
+    // and the CommonJS tool configs.
+    files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    // .dependency-cruiser.cjs: dependency-cruiser loads its configuration with require().
+    files: ["**/*.cjs"],
+    languageOptions: { sourceType: "commonjs" },
   },
   {
     files: ["src/embedded-eventstore/web/**/*.js", "src/http/docs/**/*.js"],
