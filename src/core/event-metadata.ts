@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Actor } from "../domain/events.js";
+import { type Actor, actor } from "../domain/events.js";
 
 /** Bumped when an event's data changes shape, so that old events can be upcast when read. */
 export const SCHEMA_VERSION = 1;
@@ -18,7 +18,7 @@ export interface EventMetadata {
 const metadataSchema = z.object({
   $correlationId: z.string(),
   $causationId: z.string(),
-  actor: z.object({ id: z.string(), role: z.enum(["customer", "seller", "admin", "system"]) }),
+  actor,
   schemaVersion: z.number().int().positive(),
 });
 

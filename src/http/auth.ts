@@ -3,17 +3,18 @@ import type { Middleware } from "koa";
 import { errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import type { Actor, Role } from "../application/ports.js";
+import { userRole } from "../domain/index.js";
 import { HttpProblem } from "./problem.js";
 import type { AppContext, AppState } from "./state.js";
 
-export const ROLES = ["customer", "seller", "admin"] as const satisfies readonly Role[];
+export const ROLES = userRole.options;
 
 const ALGORITHM = "HS256";
 const REALM = "reservations";
 
 const ClaimsSchema = z.object({
   sub: z.string().min(1),
-  role: z.enum(ROLES),
+  role: userRole,
 });
 
 /** Imported once per secret: importing an HMAC key on every request costs as much as verifying. */

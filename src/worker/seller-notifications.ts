@@ -35,7 +35,16 @@ export const sellerNotification = (event: ReservationEvent, reservation: Reserva
         createdAt: event.data.cancelledAt,
       };
     }
-    default:
+    // Named one by one so that a new event type has to be decided here.
+    case "ReservationPlaced":
+    case "ReservationAccepted":
+    case "ReservationRejected":
+    case "ReservationProgressed":
+    case "RentalStarted":
+    case "RentalReturned":
+    case "ReservationCompleted":
+    case "ReservationExpired":
+    case "ReservationAbandoned":
       return undefined;
   }
 };
