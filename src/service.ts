@@ -207,7 +207,9 @@ export const startService = async (config: Config, logger: Logger, options: Serv
           readiness,
           drain,
         });
-  const server = createServer(app.callback());
+  const handle = app.callback();
+  // Koa's handler answers its own errors; the promise it returns is only for callers that wait.
+  const server = createServer((request, response) => void handle(request, response));
   server.on("clientError", answerUnparseableRequest);
   // Slow clients hold a connection, never more: short bounds on headers and on whole requests.
   server.headersTimeout = config.http.headersTimeoutMs;

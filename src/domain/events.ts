@@ -21,13 +21,13 @@ export class EventSchemaError extends Error {
 export interface EventParser<Schemas extends Record<string, z.ZodType>> {
   (type: string, data: unknown): EventsOf<Schemas>;
   readonly eventTypes: ReadonlyArray<keyof Schemas & string>;
-  isEventType(type: string): type is keyof Schemas & string;
+  isEventType(this: void, type: string): type is keyof Schemas & string;
 }
 
 export function eventParser<Schemas extends Record<string, z.ZodType>>(schemas: Schemas): EventParser<Schemas> {
   const isEventType = (type: string): type is keyof Schemas & string => Object.hasOwn(schemas, type);
   const parse = (type: string, data: unknown): EventsOf<Schemas> => {
-    if (!isEventType(type)) throw new EventSchemaError(type, `unknown event type ${type}`);
+    if (!isEventType(type)) throw new EventSchemaError(type, `unknown event type ${String(type)}`);
     const schema = schemas[type] as z.ZodType;
     const result = schema.safeParse(data);
     if (!result.success) {
@@ -35,7 +35,7 @@ export function eventParser<Schemas extends Record<string, z.ZodType>>(schemas: 
     }
     return { type, data: result.data } as EventsOf<Schemas>;
   };
-  return Object.assign(parse, { eventTypes: Object.keys(schemas) as Array<keyof Schemas & string>, isEventType });
+  return Object.assign(parse, { eventTypes: Object.keys(schemas), isEventType });
 }
 
 // Shared field schemas.
