@@ -7,6 +7,7 @@ import {
   isPlaced,
   isRegistered,
 } from "../domain/index.js";
+import { requestPaymentFor } from "../domain/processes/index.js";
 import type { CommandMetadata } from "../core/repository.js";
 import { commandMetadata } from "./command-context.js";
 import { AccessDeniedError, IdempotencyKeyReusedError, ResourceNotFoundError } from "./errors.js";
@@ -248,17 +249,7 @@ export class ReservationPlacement {
   private async requestPayment({ now, metadata, expectNew }: Attempt, reservation: Reservation): Promise<PaymentState> {
     const requested = await this.deps.payments.handle(
       reservation.paymentId,
-      () => ({
-        type: "RequestPayment",
-        data: {
-          paymentId: reservation.paymentId,
-          reservationId: reservation.reservationId,
-          customerId: reservation.customerId,
-          amount: reservation.amount,
-          currency: reservation.currency,
-          now,
-        },
-      }),
+      () => requestPaymentFor(reservation, now),
       metadata,
       { expectNew },
     );

@@ -79,7 +79,8 @@ export function given<C, E, S>(decider: Decider<C, E, S>, history: readonly E[] 
   };
 }
 
-function isEqual(a: unknown, b: unknown): boolean {
+/** Deep equality as `toStrictEqual` sees it, as a boolean. */
+export function isEqual(a: unknown, b: unknown): boolean {
   try {
     expect(a).toStrictEqual(b);
     return true;

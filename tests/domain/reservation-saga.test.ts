@@ -6,7 +6,6 @@ import {
   isPlaced,
   reservationDecider,
   type ReservationEvent,
-  type ReservationPlaced,
   type ReservationStatus,
 } from '../../src/domain/reservation/index.js';
 import {
@@ -19,12 +18,9 @@ import {
   type SagaPicture,
   type SagaStage,
 } from '../../src/domain/processes/index.js';
+import { isEqual } from './given-when-then.js';
+import { EXPIRES, PRODUCT, RES, T0, T1, placed } from './reservation-fixtures.js';
 
-const RES = '5a0d1f4e-2b3c-4d5e-8f60-718293a4b5c6';
-const PRODUCT = '6f1c2a9e-8d3b-4c1e-9a7f-0b2d4e6f8a10';
-const T0 = '2025-03-01T09:00:00.000Z';
-const EXPIRES = '2025-03-01T09:15:00.000Z';
-const T1 = '2025-03-01T09:05:00.000Z';
 const NOW = '2025-03-01T09:10:00.000Z';
 
 interface Histories {
@@ -79,38 +75,9 @@ const given = (histories: Histories) => ({
   },
 });
 
-function isEqual(a: unknown, b: unknown): boolean {
-  try {
-    expect(a).toStrictEqual(b);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // Reservation events
 
-const placed = (terms: Partial<ReservationPlaced['data']> = {}): ReservationEvent => ({
-  type: 'ReservationPlaced',
-  data: {
-    reservationId: RES,
-    productId: PRODUCT,
-    productName: 'Bulgogi',
-    customerId: 'alice',
-    sellerId: 'seller-1',
-    quantity: 2,
-    unitPrice: 12_000,
-    amount: 24_000,
-    currency: 'KRW',
-    kind: 'sale',
-    sellerAcceptance: false,
-    fulfilmentSteps: [],
-    placedAt: T0,
-    expiresAt: EXPIRES,
-    paymentTokenProvided: false,
-    ...terms,
-  },
-});
 const withToken = placed({ paymentTokenProvided: true });
 const free = placed({ unitPrice: 0, amount: 0 });
 const rental = placed({ kind: 'rental' });

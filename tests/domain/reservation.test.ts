@@ -16,48 +16,21 @@ import {
   type Reservation,
   type ReservationCommand,
   type ReservationEvent,
-  type ReservationPlaced,
   type ReservationStatus,
 } from '../../src/domain/reservation/index.js';
 import { given as givenEvents } from './given-when-then.js';
+import { EXPIRES, PRODUCT, RES, T0, T1, placed } from './reservation-fixtures.js';
 
-const RES = '5a0d1f4e-2b3c-4d5e-8f60-718293a4b5c6';
-const PRODUCT = '6f1c2a9e-8d3b-4c1e-9a7f-0b2d4e6f8a10';
-const T0 = '2025-03-01T09:00:00.000Z';
-const EXPIRES = '2025-03-01T09:15:00.000Z';
-const T1 = '2025-03-01T09:05:00.000Z';
 const T2 = '2025-03-01T09:30:00.000Z';
 const CUSTOMER: Actor = { id: 'alice', role: 'customer' };
 
 const given = (...history: ReservationEvent[]) =>
   givenEvents(reservationDecider, history, { validate: (e) => parseReservationEvent(e.type, e.data) });
 
-type Terms = Partial<ReservationPlaced['data']>;
 const STEPS = ['cooking', 'cooked', 'picked-up', 'delivered'];
 
 // Events
 
-const placed = (terms: Terms = {}): ReservationEvent => ({
-  type: 'ReservationPlaced',
-  data: {
-    reservationId: RES,
-    productId: PRODUCT,
-    productName: 'Bulgogi',
-    customerId: 'alice',
-    sellerId: 'seller-1',
-    quantity: 2,
-    unitPrice: 12_000,
-    amount: 24_000,
-    currency: 'KRW',
-    kind: 'sale',
-    sellerAcceptance: false,
-    fulfilmentSteps: [],
-    placedAt: T0,
-    expiresAt: EXPIRES,
-    paymentTokenProvided: false,
-    ...terms,
-  },
-});
 const settled = (status: 'confirmed' | 'awaiting-acceptance' = 'confirmed'): ReservationEvent => ({
   type: 'ReservationPaymentSettled',
   data: { paymentId: RES, settledAt: T1, status },

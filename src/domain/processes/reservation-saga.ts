@@ -3,6 +3,7 @@ import { isRequested } from '../payment/index.js';
 import type { Allocation, ProductCommand } from '../product/index.js';
 import type { Reservation, ReservationCommand, ReservationEvent } from '../reservation/index.js';
 import { allocationFollowUp, followUpCommand, mayNeedFollowUp } from './allocation-follow-up.js';
+import { requestPaymentFor } from './payment-request.js';
 import { ENDED } from './reservation-statuses.js';
 
 /**
@@ -102,22 +103,7 @@ const start = (picture: SagaPicture): SagaDecision => {
   const release: SagaAction[] =
     reservation.status === 'placed' ? [] : [{ type: 'release-unpaid-hold', customerId: reservation.customerId, reservationId: reservation.reservationId }];
   if (isRequested(picture.payment)) return before(release, token(picture));
-  const request: SagaAction = {
-    type: 'send',
-    to: 'payment',
-    id: reservation.paymentId,
-    command: {
-      type: 'RequestPayment',
-      data: {
-        paymentId: reservation.paymentId,
-        reservationId: reservation.reservationId,
-        customerId: reservation.customerId,
-        amount: reservation.amount,
-        currency: reservation.currency,
-        now: picture.now,
-      },
-    },
-  };
+  const request: SagaAction = { type: 'send', to: 'payment', id: reservation.paymentId, command: requestPaymentFor(reservation, picture.now) };
   return { actions: [...release, request], next: 'token' };
 };
 
