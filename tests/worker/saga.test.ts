@@ -19,8 +19,8 @@ import type {
   ReservationState,
 } from "../../src/domain/index.js";
 import { AggregateRepository, type CommandMetadata, type Handled } from "../../src/infrastructure/eventstore/aggregate-repository.js";
-import { TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
-import { reservationSaga } from "../../src/worker/reservation-saga.js";
+import { type Consumer, TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
+import { reservationSaga, type ReservationSagaDependencies } from "../../src/worker/reservation-saga.js";
 import { loadConfig } from "../../src/config.js";
 import { DeadlineSchedule } from "../../src/infrastructure/deadline-schedule.js";
 import { startService, type RunningService } from "../../src/service.js";
@@ -78,6 +78,27 @@ const tokenGone = async (w: World, reservationId: string): Promise<void> => {
 };
 
 const allocationOf = async (w: World, productId: string, reservationId: string) => (await w.product(productId)).allocations.get(reservationId);
+
+
+/** A saga node on `w`'s repositories, with some replaced (to interleave another process's command). */
+const sagaNode = (w: World, replaced: Partial<Pick<ReservationSagaDependencies, "reservations" | "payments">>): Consumer =>
+  reservationSaga({
+    products: w.products,
+    reservations: w.reservations,
+    payments: w.payments,
+    provider: w.provider,
+    paymentTokens: w.tokens,
+    chargeRetries: w.chargeRetries,
+    logger: testLogger(),
+    ...replaced,
+  });
+
+/** A throw is a permanent failure to the consumer group: the event would be parked. */
+const outcomeOf = (node: Consumer, event: Parameters<typeof consumedOf>[0]): Promise<string> =>
+  node.handle(consumedOf(event)).then(
+    () => "handled",
+    (error: unknown) => `threw ${String(error)}`,
+  );
 
 describe("the reservation saga, driven directly", () => {
   let store: Store;
@@ -408,23 +429,10 @@ describe("the reservation saga, driven directly", () => {
       racingReservations.before = undefined;
       await w.reservationService.cancel(contextOf(customer), reservationId);
     };
-    const node = reservationSaga({
-      products: w.products,
-      reservations: racingReservations,
-      payments: w.payments,
-      provider: w.provider,
-      paymentTokens: w.tokens,
-      chargeRetries: w.chargeRetries,
-      logger: testLogger(),
-    });
+    const node = sagaNode(w, { reservations: racingReservations });
     const succeeded = (await w.streamEvents("payment", reservationId)).find((event) => event.type === "PaymentSucceeded");
     if (!succeeded) throw new Error("no PaymentSucceeded");
-    // A throw here is a permanent failure to the consumer group: the event would be parked.
-    const outcome = await node.handle(consumedOf(succeeded)).then(
-      () => "handled",
-      (error: unknown) => `threw ${String(error)}`,
-    );
-    expect(outcome).toBe("handled");
+    expect(await outcomeOf(node, succeeded)).toBe("handled");
     expect((await w.payment(reservationId))?.status).toBe("refunded");
   });
 
@@ -441,22 +449,10 @@ describe("the reservation saga, driven directly", () => {
       racingPayments.before = undefined;
       await w.paymentService.pay(contextOf(customer), reservationId, "tok_ok");
     };
-    const node = reservationSaga({
-      products: w.products,
-      reservations: w.reservations,
-      payments: racingPayments,
-      provider: w.provider,
-      paymentTokens: w.tokens,
-      chargeRetries: w.chargeRetries,
-      logger: testLogger(),
-    });
+    const node = sagaNode(w, { payments: racingPayments });
     const cancelled = (await w.streamEvents("reservation", reservationId)).find((event) => event.type === "ReservationCancelled");
     if (!cancelled) throw new Error("no ReservationCancelled");
-    const outcome = await node.handle(consumedOf(cancelled)).then(
-      () => "handled",
-      (error: unknown) => `threw ${String(error)}`,
-    );
-    expect(outcome).toBe("handled");
+    expect(await outcomeOf(node, cancelled)).toBe("handled");
     expect((await w.payment(reservationId))?.status).toBe("refunded");
   });
 
