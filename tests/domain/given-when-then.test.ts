@@ -66,7 +66,7 @@ describe('given-when-then helper', () => {
       ...counter,
       evolve: (state, event) => ({ total: state.total + event.data.by }),
       decide: (command, state) => {
-        (state as { total: number }).total += 1;
+        (state).total += 1;
         return [incremented(command.data.by)];
       },
     };
