@@ -12,8 +12,7 @@ import {
   expectProblem,
   expectValidationError,
   expiredToken,
-  foreignToken,
-  unsignedToken,
+  refusedTokens,
   useApi,
   USERS,
 } from "./support.js";
@@ -140,7 +139,7 @@ describe("POST /products", () => {
     const json = { name: "x", capacity: 1, unitPrice: 0 };
     const none = expectProblem(await api().post("/products", { json }), 401, "unauthorized");
     expect(none.detail).toMatch(/Bearer/);
-    for (const token of [await expiredToken(USERS.seller.sub, "seller"), await foreignToken(USERS.seller.sub, "seller"), unsignedToken(), "not.a.jwt", await badRoleToken()]) {
+    for (const token of [...(await refusedTokens(USERS.seller.sub, "seller")), "not.a.jwt", await badRoleToken()]) {
       const response = await api().post("/products", { as: token, json });
       expectProblem(response, 401, "unauthorized");
       expect(response.headers.get("www-authenticate")).toMatch(/^Bearer /);

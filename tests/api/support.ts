@@ -20,7 +20,7 @@ import {
   unsignedToken as unsignedWith,
   type ApiResponse,
   type HttpClient,
-  type Principal,
+  PEOPLE,
   type RequestOptions as ClientRequestOptions,
 } from "../support/principals.js";
 import type { Role } from "../../src/application/ports.js";
@@ -31,14 +31,10 @@ export { eventually, settlesWithin } from "../support/in-process-service.js";
 
 export const TEST_SECRET = `api-acceptance-secret-${randomUUID()}`;
 
+const { alice, bob, sam, sue, ada } = PEOPLE;
+
 /** The users every test file works with: two of each role but admin. */
-export const USERS = {
-  customer: { sub: "customer-alice", role: "customer" },
-  customer2: { sub: "customer-bob", role: "customer" },
-  seller: { sub: "seller-sam", role: "seller" },
-  seller2: { sub: "seller-sue", role: "seller" },
-  admin: { sub: "admin-ada", role: "admin" },
-} as const satisfies Record<string, Principal>;
+export const USERS = { customer: alice, customer2: bob, seller: sam, seller2: sue, admin: ada } as const;
 
 export type UserName = keyof typeof USERS;
 export type Tokens = Readonly<Record<UserName, string>>;
@@ -70,6 +66,13 @@ export const expiredToken = (sub: string = USERS.customer.sub, role: Role = "cus
 /** Well-formed, but signed with another key. */
 export const foreignToken = (sub: string = USERS.customer.sub, role: Role = "customer"): Promise<string> =>
   mintToken("some-other-secret", sub, role);
+
+/** The tokens the service must refuse whatever the route: expired, signed with another key, unsigned. */
+export const refusedTokens = async (sub: string = USERS.customer.sub, role: Role = "customer"): Promise<string[]> => [
+  await expiredToken(sub, role),
+  await foreignToken(sub, role),
+  unsignedToken(),
+];
 
 /** An unsigned token (`alg: none`) claiming to be an admin. */
 export const unsignedToken = (): string => unsignedWith({ sub: "mallory", role: "admin", exp: Math.floor(Date.now() / 1000) + 3600 });

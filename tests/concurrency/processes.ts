@@ -2,17 +2,7 @@
  * Child processes for tests and benchmarks that must see the system as separate programs: the
  * embedded EventStoreDB and the service, through the shared harness (tests/support/child-service.ts).
  */
-import {
-  killUnlessReady,
-  repoRoot,
-  spawnServiceChild,
-  startEventStoreChild,
-  waitForListening,
-  waitForLive,
-  type Child,
-  type EventStoreChild,
-  type LogLine,
-} from "../support/child-service.js";
+import { repoRoot, serviceUrl, spawnServiceChild, startEventStoreChild, type Child, type EventStoreChild, type LogLine } from "../support/child-service.js";
 import { freePort } from "../support/free-port.js";
 
 export { freePort, repoRoot, type LogLine };
@@ -40,10 +30,6 @@ export async function startAppProcess(env: NodeJS.ProcessEnv, options: { timeout
   let count = 0;
   const child = spawnServiceChild("service", { PORT: "0", ...env }, { keepLines: 200, onLine: () => (count += 1) });
   const timeoutMs = options.timeoutMs ?? 90_000;
-  const known = options.url;
-  const url = await killUnlessReady(
-    child,
-    known === undefined ? waitForListening(child, timeoutMs) : waitForLive(child, known, timeoutMs, 200).then(() => known),
-  );
+  const url = await serviceUrl(child, timeoutMs, options.url === undefined ? undefined : { url: options.url, intervalMs: 200 });
   return { ...child, url, lineCount: () => count };
 }

@@ -8,16 +8,7 @@
  */
 import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomBytes, randomUUID } from "node:crypto";
-import {
-  killUnlessReady,
-  repoRoot,
-  spawnServiceChild,
-  startEventStoreChild,
-  waitForListening,
-  waitForLive,
-  type Child,
-  type EventStoreChild,
-} from "../support/child-service.js";
+import { repoRoot, serviceUrl, spawnServiceChild, startEventStoreChild, type Child, type EventStoreChild } from "../support/child-service.js";
 import { freePort } from "../support/free-port.js";
 
 export { freePort, repoRoot, type Child };
@@ -90,10 +81,6 @@ export async function startService(settings: ServiceSettings): Promise<ServicePr
     ADMISSION_QUEUE_TIMEOUT_MS: admission.queueTimeoutMs === undefined ? "" : String(admission.queueTimeoutMs),
   });
   const timeoutMs = settings.timeoutMs ?? 90_000;
-  const quietUrl = `http://127.0.0.1:${port}`;
-  const url = await killUnlessReady(
-    child,
-    logsListening ? waitForListening(child, timeoutMs) : waitForLive(child, quietUrl, timeoutMs, 100).then(() => quietUrl),
-  );
+  const url = await serviceUrl(child, timeoutMs, logsListening ? undefined : { url: `http://127.0.0.1:${port}`, intervalMs: 100 });
   return { ...child, url, secret };
 }

@@ -20,7 +20,7 @@ import type {
 } from "../../src/http/schemas.js";
 import type { RunningService, ServiceOptions } from "../../src/service.js";
 import { deleteKeysUnder, eventually as poll, settlesWithin, sleep, startServiceUnderTest, type PollOptions } from "../support/in-process-service.js";
-import { bearerClient, mintTokens, type ApiResponse, type HttpClient, type Principal, type RequestOptions as ClientRequestOptions } from "../support/principals.js";
+import { PEOPLE, bearerClient, mintTokens, type ApiResponse, type HttpClient, type RequestOptions as ClientRequestOptions } from "../support/principals.js";
 
 export type { ApiResponse, MyPageResponse, NotificationResponse, PaymentResponse, PollOptions, ProductResponse, ReservationResponse };
 export { deleteKeysUnder, sleep };
@@ -28,15 +28,10 @@ export type MyPageItem = MyPageResponse["reservations"][number];
 
 export const SHARED_REDIS_URL = TEST_REDIS_URL;
 
+const { alice, bob, carol, sam, sue, ada } = PEOPLE;
+
 /** The users of every scenario. */
-export const USERS = {
-  alice: { sub: "customer-alice", role: "customer" },
-  bob: { sub: "customer-bob", role: "customer" },
-  carol: { sub: "customer-carol", role: "customer" },
-  seller: { sub: "seller-sam", role: "seller" },
-  seller2: { sub: "seller-sue", role: "seller" },
-  admin: { sub: "admin-ada", role: "admin" },
-} as const satisfies Record<string, Principal>;
+export const USERS = { alice, bob, carol, seller: sam, seller2: sue, admin: ada } as const;
 
 export type UserName = keyof typeof USERS;
 

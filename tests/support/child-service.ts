@@ -246,3 +246,14 @@ export async function waitForLive(child: Child, url: string, timeoutMs: number, 
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Resolves with the service's URL: from its `reservations API listening on <url>` line (LOG_LEVEL
+ * info or lower), or, given the `url` it was told to listen on, once `/health/live` answers (any
+ * LOG_LEVEL). A service that never gets there is killed.
+ */
+export const serviceUrl = (child: Child, timeoutMs: number, known?: { readonly url: string; readonly intervalMs: number }): Promise<string> =>
+  killUnlessReady(
+    child,
+    known === undefined ? waitForListening(child, timeoutMs) : waitForLive(child, known.url, timeoutMs, known.intervalMs).then(() => known.url),
+  );

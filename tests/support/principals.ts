@@ -14,6 +14,16 @@ export interface Principal {
   readonly role: Role;
 }
 
+/** The people of the suites: customers, sellers and an admin whose names say their role. */
+export const PEOPLE = {
+  alice: { sub: "customer-alice", role: "customer" },
+  bob: { sub: "customer-bob", role: "customer" },
+  carol: { sub: "customer-carol", role: "customer" },
+  sam: { sub: "seller-sam", role: "seller" },
+  sue: { sub: "seller-sue", role: "seller" },
+  ada: { sub: "admin-ada", role: "admin" },
+} as const satisfies Record<string, Principal>;
+
 /** A token the service accepts for `sub` in `role` (an hour unless told). */
 export const mintToken = (secret: string, sub: string, role: Role, ttlSeconds = 3600): Promise<string> =>
   signToken(secret, { sub, role, ttlSeconds });
