@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { EventStoreDBClient } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProjectionConsumers } from "../../projections/consumers.js";
 import { PROJECTION_NAMES, ProjectionKeys, type ProjectionName } from "../../projections/keys.js";
 import { RebuildInProgressError, rebuildProjections } from "../../projections/rebuild.js";
@@ -10,8 +10,6 @@ import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embe
 import type { ConsumedEvent } from "../../src/worker/consumer-group.js";
 import {
   appendToEventStore,
-  connectRedis,
-  deleteKeys,
   dumpLive,
   dumpVersion,
   liveVersion,
@@ -19,29 +17,19 @@ import {
   REDIS_URL,
   silentLogger,
   SyntheticLog,
-  uniqueRoot,
+  useKeyRoots,
 } from "./support.js";
 
 let server: EmbeddedEventStore;
 let client: EventStoreDBClient;
 let redis: Redis;
-const roots: string[] = [];
-const root = (label: string): string => {
-  const made = uniqueRoot(label);
-  roots.push(made);
-  return made;
-};
+const root = useKeyRoots((connected) => (redis = connected));
 
 beforeAll(async () => {
   server = await startEmbeddedEventStore({ port: 0, inMemory: true });
   client = EventStoreDBClient.connectionString(server.connectionString);
-  redis = await connectRedis();
-});
-afterEach(async () => {
-  for (const made of roots.splice(0)) await deleteKeys(redis, `${made}:*`);
 });
 afterAll(async () => {
-  redis.disconnect();
   await client.dispose();
   await server.stop();
 });
