@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll } from "vitest";
 import type {
   Actor,
   CommandContext,
@@ -428,3 +429,28 @@ export async function problemOf(response: Response): Promise<ProblemJson> {
 }
 
 export const PROBLEM_BASE = "https://reservations.example/problems/";
+
+export interface ServerFixture {
+  readonly server: TestServer;
+  /** Tokens of `customer`, a second customer (`customer-2`), `seller` and `admin`. */
+  readonly customer: string;
+  readonly other: string;
+  readonly seller: string;
+  readonly admin: string;
+}
+
+/** Starts a test server for the enclosing block (closed after it) and hands it, with tokens, to `started`. */
+export function useTestServer(started: (fixture: ServerFixture) => unknown): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer();
+    const [customer, other, seller, admin] = await Promise.all([
+      server.token("customer"),
+      server.token("customer", "customer-2"),
+      server.token("seller"),
+      server.token("admin"),
+    ]);
+    started({ server, customer, other, seller, admin });
+  });
+  afterAll(() => server?.close());
+}

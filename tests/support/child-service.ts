@@ -257,3 +257,30 @@ export const serviceUrl = (child: Child, timeoutMs: number, known?: { readonly u
     child,
     known === undefined ? waitForListening(child, timeoutMs) : waitForLive(child, known.url, timeoutMs, known.intervalMs).then(() => known.url),
   );
+
+export interface RunToExitOptions {
+  /** The repository root unless told. */
+  readonly cwd?: string;
+  /** The child's whole environment; the caller's (with FORCE_COLOR=0) unless told. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** What `--import` loads: `tsx` resolves from the repository root only, so another cwd passes its file URL. */
+  readonly tsx?: string;
+}
+
+/** Runs `node --import tsx <args>` to its end (SIGKILL after a minute); its exit code and its stdout and stderr as one text. */
+export const runToExit = (args: readonly string[], options: RunToExitOptions = {}): Promise<{ code: number | null; output: string }> =>
+  new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", options.tsx ?? "tsx", ...args], {
+      cwd: options.cwd ?? repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: options.env ?? { ...process.env, FORCE_COLOR: "0" },
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
