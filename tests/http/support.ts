@@ -454,3 +454,13 @@ export function useTestServer(started: (fixture: ServerFixture) => unknown): voi
   });
   afterAll(() => server?.close());
 }
+
+/** Runs `work` against a test server of its own, closed afterwards whatever happens. */
+export async function withTestServer(work: (server: TestServer) => Promise<void>): Promise<void> {
+  const server = await startTestServer();
+  try {
+    await work(server);
+  } finally {
+    await server.close();
+  }
+}
