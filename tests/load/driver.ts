@@ -425,19 +425,24 @@ export async function checkProducts(eventStoreUrl: string, fixture: Fixture, ans
         unansweredUnits: unanswered.reduce((sum, [, quantity]) => sum + quantity, 0),
       });
     }
-    const sum = (pick: (check: ProductCheck) => number): number => checks.reduce((total, check) => total + pick(check), 0);
-    return {
-      products: checks,
-      oversold: checks.filter((check) => check.held + check.committed > check.capacity).length,
-      totalCapacity: sum((check) => check.capacity),
-      totalHeldCommitted: sum((check) => check.held + check.committed),
-      totalAcceptedUnits: sum((check) => check.acceptedUnits),
-      missingHolds: sum((check) => check.missingHolds),
-      unansweredUnits: sum((check) => check.unansweredUnits),
-    };
+    return oversellCheckOf(checks);
   } finally {
     await client.dispose();
   }
+}
+
+/** The per-product checks and their totals. */
+function oversellCheckOf(checks: ProductCheck[]): OversellCheck {
+  const sum = (pick: (check: ProductCheck) => number): number => checks.reduce((total, check) => total + pick(check), 0);
+  return {
+    products: checks,
+    oversold: checks.filter((check) => check.held + check.committed > check.capacity).length,
+    totalCapacity: sum((check) => check.capacity),
+    totalHeldCommitted: sum((check) => check.held + check.committed),
+    totalAcceptedUnits: sum((check) => check.acceptedUnits),
+    missingHolds: sum((check) => check.missingHolds),
+    unansweredUnits: sum((check) => check.unansweredUnits),
+  };
 }
 
 /** The same check through `GET /products/{id}` (consistent reads), for a service whose store is not reachable from here. */
@@ -463,14 +468,5 @@ export async function checkProductsOverHttp(client: HttpClient, target: Target, 
       unansweredUnits: surplus > 0 ? surplus : 0,
     });
   }
-  const sum = (pick: (check: ProductCheck) => number): number => checks.reduce((total, check) => total + pick(check), 0);
-  return {
-    products: checks,
-    oversold: checks.filter((check) => check.held + check.committed > check.capacity).length,
-    totalCapacity: sum((check) => check.capacity),
-    totalHeldCommitted: sum((check) => check.held + check.committed),
-    totalAcceptedUnits: sum((check) => check.acceptedUnits),
-    missingHolds: sum((check) => check.missingHolds),
-    unansweredUnits: sum((check) => check.unansweredUnits),
-  };
+  return oversellCheckOf(checks);
 }

@@ -8,9 +8,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { type EventStoreDBClient, jsonEvent } from "@eventstore/db-client";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, TransientError } from "../../src/worker/consumer-group.js";
-import { type Deferred, type Store, deferred, readStream, settledYet, sleep, startStore, testLogger, uniqueName, waitFor } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { type ConsumedEvent, type Consumer, TransientError } from "../../src/worker/consumer-group.js";
+import { type Deferred, type Store, deferred, readStream, settledYet, uniqueName, useConsumerGroups, waitFor } from "./support.js";
 
 const append = async (client: EventStoreDBClient, stream: string, type = "Thing"): Promise<string> => {
   const id = randomUUID();
@@ -48,33 +48,13 @@ const gated = (group: string, prefix: string, concurrency: number) => {
 
 describe("concurrent consumers on the embedded EventStoreDB", () => {
   let store: Store;
-  const running: ConsumerGroup[] = [];
-  const logger = testLogger();
-
-  const startGroup = (consumer: Consumer, options: ConsumerGroupOptions = {}): ConsumerGroup => {
-    const group = new ConsumerGroup(store.client, consumer, logger, options);
-    running.push(group);
-    group.start();
-    return group;
-  };
+  const startGroup = useConsumerGroups((started) => (store = started));
 
   const nothingInFlight = (group: string) =>
     waitFor("nothing in flight", async () => {
       const info = await store.client.getPersistentSubscriptionToAllInfo(group);
       return info.stats.totalInFlightMessages === 0;
     });
-
-  beforeAll(async () => {
-    store = await startStore();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((group) => Promise.race([group.stop(), sleep(5000)])));
-  });
-
-  afterAll(async () => {
-    await store.close();
-  });
 
   it("handles different keys side by side and one key strictly in delivery order", async () => {
     const prefix = `${uniqueName("ccc")}-`;
