@@ -1,12 +1,13 @@
 import { spawn } from "node:child_process";
-import { EventStoreDBClient } from "@eventstore/db-client";
+import type { EventStoreDBClient } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createProjectionConsumers } from "../../projections/consumers.js";
 import { PROJECTION_NAMES, ProjectionKeys, type ProjectionName } from "../../projections/keys.js";
 import { RebuildInProgressError, rebuildProjections } from "../../projections/rebuild.js";
 import { eventStoreStreamReader } from "../../projections/stream-reader.js";
-import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import type { EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import { useEmbeddedStore } from "../support/embedded-store.js";
 import type { ConsumedEvent } from "../../src/worker/consumer-group.js";
 import {
   appendToEventStore,
@@ -25,14 +26,7 @@ let client: EventStoreDBClient;
 let redis: Redis;
 const root = useKeyRoots((connected) => (redis = connected));
 
-beforeAll(async () => {
-  server = await startEmbeddedEventStore({ port: 0, inMemory: true });
-  client = EventStoreDBClient.connectionString(server.connectionString);
-});
-afterAll(async () => {
-  await client.dispose();
-  await server.stop();
-});
+useEmbeddedStore((started) => ({ server, client } = started));
 
 /** What the live consumer groups would do: every event through every projection consumer. */
 const projectLive = async (events: readonly ConsumedEvent[], keyRoot: string): Promise<void> => {

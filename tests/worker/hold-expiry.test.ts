@@ -20,9 +20,9 @@ import {
   contextOf,
   customer,
   redisClient,
-  startStore,
   testLogger,
   uniqueName,
+  useStoreAndRedis,
   world,
 } from "./support.js";
 
@@ -65,16 +65,9 @@ describe("the hold watchdog", () => {
     return new Date((held?.data as { expiresAt: string }).expiresAt);
   };
 
-  beforeAll(async () => {
-    store = await startStore();
+  useStoreAndRedis(keys, (started) => {
+    ({ store, redis } = started);
     w = world(store.client);
-    redis = redisClient();
-  });
-
-  afterAll(async () => {
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-    await store.close();
   });
 
   it("schedules every hold at its expiry, under `<reservationId>|<productId>`", async () => {

@@ -516,3 +516,22 @@ export const restartStore = (dataDir: string, port: number): Promise<Store> =>
     },
     { timeoutMs: 10_000, intervalMs: 100 },
   );
+
+/**
+ * A store and a Redis connection for the enclosing block, handed to `started` in beforeAll; in
+ * afterAll the Redis `keys` the tests registered are deleted and both are closed.
+ */
+export function useStoreAndRedis(keys: readonly string[], started: (resources: { store: Store; redis: Redis }) => void): void {
+  let store: Store | undefined;
+  let redis: Redis | undefined;
+  beforeAll(async () => {
+    store = await startStore();
+    redis = redisClient();
+    started({ store, redis });
+  });
+  afterAll(async () => {
+    if (keys.length > 0) await redis?.del(...keys);
+    redis?.disconnect();
+    await store?.close();
+  });
+}
