@@ -33,6 +33,7 @@ import { createApp } from "../../src/http/app.js";
 import { signToken } from "../../src/http/auth.js";
 import { createLogger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
+import { PRODUCT_DEFAULTS } from "../support/product-fields.js";
 
 /**
  * Test doubles of the application services: just enough state to exercise the edge in isolation.
@@ -58,11 +59,9 @@ export function productView(overrides: Partial<ProductView> = {}): ProductView {
     committed: 0,
     status: "available",
     unitPrice: 1000,
-    currency: "KRW",
-    kind: "sale",
-    sellerAcceptance: false,
+    ...PRODUCT_DEFAULTS,
+    // An array of its own: the shared default is read-only.
     fulfilmentSteps: [],
-    holdTtlSeconds: 900,
     revision: 0,
     ...overrides,
   };

@@ -9,3 +9,12 @@ export interface ProductFields {
   fulfilmentSteps: string[];
   holdTtlSeconds: number;
 }
+
+/** What `POST /products` fills in when the fields are left out (API.md), as a new product shows them. */
+export const PRODUCT_DEFAULTS = {
+  currency: "KRW",
+  kind: "sale",
+  sellerAcceptance: false,
+  fulfilmentSteps: [],
+  holdTtlSeconds: 900,
+} as const satisfies Partial<ProductFields>;
