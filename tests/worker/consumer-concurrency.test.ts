@@ -22,6 +22,14 @@ const parkedIds = async (client: EventStoreDBClient, group: string): Promise<str
   (await readStream(client, `$persistentsubscription-$all::${group}-parked`, true)).map((event) => event.id);
 
 /** Keyed by stream; each event's handler waits for its own gate, which the test opens. */
+/** A consumer in `group` of the streams under `prefix`, ordered by stream, `concurrency` keys in hand at once. */
+const byStream = (group: string, prefix: string, concurrency: number, handlers: Pick<Consumer, "handle" | "batch">): Consumer => ({
+  group,
+  streamPrefixes: [prefix],
+  ordering: { keyOf: (event) => event.streamId, concurrency },
+  ...handlers,
+});
+
 const gated = (group: string, prefix: string, concurrency: number) => {
   const gates = new Map<string, Deferred>();
   const gate = (id: string): Deferred => {
@@ -33,16 +41,13 @@ const gated = (group: string, prefix: string, concurrency: number) => {
     return found;
   };
   const log: string[] = [];
-  const consumer: Consumer = {
-    group,
-    streamPrefixes: [prefix],
-    ordering: { keyOf: (event) => event.streamId, concurrency },
+  const consumer = byStream(group, prefix, concurrency, {
     handle: async (event) => {
       log.push(`start ${event.eventId}`);
       await gate(event.eventId).promise;
       log.push(`end ${event.eventId}`);
     },
-  };
+  });
   return { consumer, log, open: (id: string) => gate(id).resolve() };
 };
 
@@ -88,16 +93,13 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
     const calls = new Map<string, number>();
     const done: string[] = [];
     let failing = "";
-    const consumer: Consumer = {
-      group: uniqueName("group-"),
-      streamPrefixes: [prefix],
-      ordering: { keyOf: (event) => event.streamId, concurrency: 4 },
+    const consumer = byStream(uniqueName("group-"), prefix, 4, {
       handle: async (event) => {
         calls.set(event.eventId, (calls.get(event.eventId) ?? 0) + 1);
         if (event.eventId === failing && event.retryCount < 2) throw new TransientError("dependency down for this key");
         done.push(event.eventId);
       },
-    };
+    });
     startGroup(consumer, { inProcessRetryMs: 0 });
     failing = await append(store.client, `${prefix}a`);
     const others: string[] = [];
@@ -116,15 +118,12 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
     const prefix = `${uniqueName("ccp")}-`;
     const done: string[] = [];
     let poison = "";
-    const consumer: Consumer = {
-      group: uniqueName("group-"),
-      streamPrefixes: [prefix],
-      ordering: { keyOf: (event) => event.streamId, concurrency: 4 },
+    const consumer = byStream(uniqueName("group-"), prefix, 4, {
       handle: async (event) => {
         if (event.eventId === poison) throw new Error("malformed");
         done.push(event.eventId);
       },
-    };
+    });
     startGroup(consumer);
     poison = await append(store.client, `${prefix}a`);
     const next = await append(store.client, `${prefix}a`);
@@ -168,10 +167,7 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
     let blocker = "";
     const batches: string[][] = [];
     const singles: string[] = [];
-    const consumer: Consumer = {
-      group: uniqueName("group-"),
-      streamPrefixes: [prefix],
-      ordering: { keyOf: (event) => event.streamId, concurrency: 1 },
+    const consumer = byStream(uniqueName("group-"), prefix, 1, {
       handle: async (event) => {
         singles.push(event.eventId);
         if (event.eventId === blocker) await first.promise;
@@ -182,7 +178,7 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
           batches.push(events.map((event) => event.eventId));
         },
       },
-    };
+    });
     startGroup(consumer);
     blocker = await append(store.client, `${prefix}x`);
     await waitFor("the first event in hand alone", () => singles.includes(blocker));
@@ -213,10 +209,7 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
     let poison = "";
     const done: string[] = [];
     let batchCalls = 0;
-    const consumer: Consumer = {
-      group: uniqueName("group-"),
-      streamPrefixes: [prefix],
-      ordering: { keyOf: (event) => event.streamId, concurrency: 1 },
+    const consumer = byStream(uniqueName("group-"), prefix, 1, {
       handle: async (event) => {
         if (event.eventId === blocker) await first.promise;
         if (event.eventId === poison) throw new Error("malformed");
@@ -230,7 +223,7 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
           for (const event of events) done.push(event.eventId);
         },
       },
-    };
+    });
     startGroup(consumer);
     blocker = await append(store.client, `${prefix}x`);
     await waitFor("the blocker in hand", async () => (await store.client.getPersistentSubscriptionToAllInfo(consumer.group)).stats.totalInFlightMessages === 1);
