@@ -7,22 +7,15 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { jsonEvent } from "@eventstore/db-client";
-import { InsufficientAvailabilityError, isRegistered, type ProductState } from "../../src/domain/index.js";
+import { InsufficientAvailabilityError } from "../../src/domain/index.js";
 import { deterministicEventId } from "../../src/infrastructure/eventstore/event-ids.js";
-import { holdCommand, metadata, now, productRepository, recorded, registerCommand, useStore } from "./support.js";
+import { holdCommand, metadata, now, product, productRepository, recorded, registerCommand, registeredProduct, useStore } from "./support.js";
 
 const store = useStore();
 
-const product = (state: ProductState) => {
-  if (!isRegistered(state)) throw new Error("the product is not registered");
-  return state;
-};
-
 describe("warm cache", () => {
   it("decides on the cached state and appends without reading", async () => {
-    const { repository, counts } = productRepository(store().client);
-    const productId = randomUUID();
-    await repository.handle(productId, registerCommand(productId, 10), metadata());
+    const { repository, counts, productId } = await registeredProduct(store().client, 10);
     expect(counts).toEqual({ appends: 1, reads: 1 });
 
     counts.appends = 0;
@@ -50,9 +43,7 @@ describe("warm cache", () => {
 
 describe("loads up to a known revision", () => {
   it("answers from the cache when it is at that revision or later, and reads when it is behind", async () => {
-    const { repository, counts } = productRepository(store().client);
-    const productId = randomUUID();
-    await repository.handle(productId, registerCommand(productId, 10), metadata());
+    const { repository, counts, productId } = await registeredProduct(store().client, 10);
     await repository.handle(productId, holdCommand(randomUUID(), 1), metadata());
     counts.reads = 0;
 

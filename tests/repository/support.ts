@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll } from "vitest";
 import { EventStoreDBClient, FORWARDS, StreamNotFoundError } from "@eventstore/db-client";
 import { productAggregate } from "../../src/application/aggregates.js";
-import type { ProductCommand, ProductEvent, ProductState } from "../../src/domain/index.js";
+import { isRegistered, type ProductCommand, type ProductEvent, type ProductState } from "../../src/domain/index.js";
 import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
 import {
   AggregateRepository,
@@ -68,6 +68,20 @@ export const productRepository = (
 ): { repository: ProductRepository; counts: CallCounts } => {
   const counting = countingClient(client);
   return { repository: new AggregateRepository(counting.client, productAggregate, options), counts: counting.counts };
+};
+
+/** A product of `capacity`, registered through a fresh counting repository. */
+export const registeredProduct = async (client: EventStoreDBClient, capacity: number, options: RepositoryOptions = {}) => {
+  const { repository, counts } = productRepository(client, options);
+  const productId = randomUUID();
+  await repository.handle(productId, registerCommand(productId, capacity), metadata());
+  return { repository, counts, productId };
+};
+
+/** The state of a registered product; anything else fails the test. */
+export const product = (state: ProductState) => {
+  if (!isRegistered(state)) throw new Error("the product is not registered");
+  return state;
 };
 
 export const metadata = (causationId: string = randomUUID()): CommandMetadata => ({
