@@ -319,3 +319,10 @@ export function useKeyRoots(connected: (redis: Redis) => void): (label: string) 
     return made;
   };
 }
+
+/** Every live read model under `keyRoot`, by projection. */
+export const dumpAllLive = async (redis: Redis, keyRoot: string): Promise<Record<"mypage" | "lists" | "notifications", Record<string, unknown>>> => ({
+  mypage: await dumpLive(redis, keyRoot, "mypage"),
+  lists: await dumpLive(redis, keyRoot, "lists"),
+  notifications: await dumpLive(redis, keyRoot, "notifications"),
+});

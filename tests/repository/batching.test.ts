@@ -10,7 +10,7 @@ import { InsufficientAvailabilityError } from "../../src/domain/index.js";
 import { productAggregate } from "../../src/application/aggregates.js";
 import { AggregateRepository, type StreamClient } from "../../src/infrastructure/eventstore/aggregate-repository.js";
 import { deterministicEventId } from "../../src/infrastructure/eventstore/event-ids.js";
-import { holdCommand, metadata, product, productRepository, recorded, registerCommand, registeredProduct, settleAll, useStore } from "./support.js";
+import { holdCommand, metadata, product, productRepository, recorded, registerCommand, registeredProduct, settleAll, twoRepositories, useStore } from "./support.js";
 
 const store = useStore();
 
@@ -53,10 +53,7 @@ describe("batched decisions on one stream", () => {
   });
 
   it("a batch on a stale cache catches up once, decides again and never oversells", async () => {
-    const a = productRepository(store().client);
-    const b = productRepository(store().client);
-    const productId = randomUUID();
-    await a.repository.handle(productId, registerCommand(productId, 10), metadata());
+    const { a, b, productId } = await twoRepositories(store().client, 10);
     await b.repository.handle(productId, holdCommand(randomUUID(), 4), metadata());
     a.counts.appends = 0;
     a.counts.reads = 0;

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { jsonEvent } from "@eventstore/db-client";
 import { InsufficientAvailabilityError } from "../../src/domain/index.js";
 import { deterministicEventId } from "../../src/infrastructure/eventstore/event-ids.js";
-import { holdCommand, metadata, now, product, productRepository, recorded, registerCommand, registeredProduct, useStore } from "./support.js";
+import { holdCommand, metadata, now, product, productRepository, recorded, registerCommand, registeredProduct, twoRepositories, useStore } from "./support.js";
 
 const store = useStore();
 
@@ -76,10 +76,7 @@ describe("loads up to a known revision", () => {
 
 describe("stale cache", () => {
   it("catches up after another process wrote, and never oversells", async () => {
-    const a = productRepository(store().client);
-    const b = productRepository(store().client);
-    const productId = randomUUID();
-    await a.repository.handle(productId, registerCommand(productId, 3), metadata());
+    const { a, b, productId } = await twoRepositories(store().client, 3);
     await a.repository.handle(productId, holdCommand(randomUUID(), 1), metadata());
     // B takes the last two units; A's cache still says two are available.
     await b.repository.handle(productId, holdCommand(randomUUID(), 2), metadata());
@@ -134,10 +131,7 @@ describe("stale cache", () => {
   });
 
   it("does not trust a no-op decided on the cache: the store may have changed", async () => {
-    const a = productRepository(store().client);
-    const b = productRepository(store().client);
-    const productId = randomUUID();
-    await a.repository.handle(productId, registerCommand(productId, 1), metadata());
+    const { a, b, productId } = await twoRepositories(store().client, 1);
     await b.repository.handle(productId, () => ({ type: "UpdateProduct", data: { name: "renamed", now: now() } }), metadata());
 
     // By A's cache the name is already "test product": nothing to do. By the store it is not.

@@ -78,6 +78,18 @@ export const registeredProduct = async (client: EventStoreDBClient, capacity: nu
   return { repository, counts, productId };
 };
 
+/**
+ * Two repositories (two processes) over one product of `capacity` that `a` registered: `a`'s
+ * cache goes stale as soon as `b` writes.
+ */
+export const twoRepositories = async (client: EventStoreDBClient, capacity: number) => {
+  const a = productRepository(client);
+  const b = productRepository(client);
+  const productId = randomUUID();
+  await a.repository.handle(productId, registerCommand(productId, capacity), metadata());
+  return { a, b, productId };
+};
+
 /** The state of a registered product; anything else fails the test. */
 export const product = (state: ProductState) => {
   if (!isRegistered(state)) throw new Error("the product is not registered");
