@@ -89,6 +89,11 @@ const forRecorder = (events: readonly ConsumedEvent[]) =>
 
 const recorder = () => notificationRecorder({ client, logger: silentLogger(), channels: [logChannel(silentLogger())] });
 
+/** Publishes the log's new events and has `notifier` record what they change for the customer. */
+const recordNew = async (log: SyntheticLog, notifier: Consumer): Promise<void> => {
+  for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+};
+
 describe("the notifier records one notification per customer-visible change", () => {
   it("musical seats (004): reserve with a token → paid → confirmed gives 2; cancel gives a cancellation and a refund", async () => {
     delivered = new Set();
@@ -98,13 +103,13 @@ describe("the notifier records one notification per customer-visible change", ()
     log.requestPayment(reservationId, "alice", 100_000);
     log.pay(reservationId, seats.productId, 2);
     const notifier = recorder();
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(reservationId)).toEqual(["payment.paid", "reservation.confirmed"]);
     // No acceptance asked of the seller of seats: nothing waits for them.
     expect(await sellerKindsOf(reservationId)).toEqual([]);
 
     log.cancel(reservationId, seats.productId, 2, "alice", true);
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(reservationId)).toEqual(["payment.paid", "reservation.confirmed", "reservation.cancelled", "payment.refunded"]);
     const [cancelled] = await recordedFor(reservationId, "seller");
     expect(cancelled?.data).toMatchObject({
@@ -142,7 +147,7 @@ describe("the notifier records one notification per customer-visible change", ()
     log.requestPayment(unpaid, "bob", 3_000);
     log.cancel(unpaid, product.productId, 1, "bob", false);
     const notifier = recorder();
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(paid)).toEqual(["reservation.placed", "payment.declined", "payment.paid", "reservation.confirmed"]);
     expect(await kindsOf(unpaid)).toEqual(["reservation.placed", "reservation.cancelled", "payment.voided"]);
     expect(await sellerKindsOf(paid)).toEqual([]);
@@ -159,7 +164,7 @@ describe("the notifier records one notification per customer-visible change", ()
     log.requestPayment(id, "carol", 0);
     log.settle(id, books.productId, 1);
     const notifier = recorder();
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(id)).toEqual(["reservation.placed", "reservation.confirmed"]);
     expect(await sellerKindsOf(id)).toEqual([]);
   });
@@ -180,7 +185,7 @@ describe("the notifier records one notification per customer-visible change", ()
     log.append(stream, "ReservationProgressed", { step: "delivered", stepIndex: 2, progressedAt: done });
     log.append(stream, "ReservationCompleted", { completedAt: done });
     const notifier = recorder();
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(id)).toEqual([
       "payment.paid",
       "reservation.awaiting-acceptance",
@@ -369,7 +374,7 @@ describe("delivery consumers", () => {
     const seats = log.product();
     const reservationId = log.place(seats, "frank", 1, false);
     const notifier = notificationRecorder({ client, logger: silentLogger(), channels });
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     const recorded = (await readAllEvents(client)).find((event) => event.streamId === `notification-${reservationId}` && event.type === "NotificationRecorded");
     if (!recorded) throw new Error("nothing recorded");
     return { reservationId, recorded };

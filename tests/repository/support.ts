@@ -4,11 +4,10 @@
  * can say "one append, no read" without looking at timings.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll } from "vitest";
 import { EventStoreDBClient, FORWARDS, StreamNotFoundError } from "@eventstore/db-client";
 import { productAggregate } from "../../src/application/aggregates.js";
 import { isRegistered, type ProductCommand, type ProductEvent, type ProductState } from "../../src/domain/index.js";
-import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import { useEmbeddedStore } from "../support/embedded-store.js";
 import {
   AggregateRepository,
   type CommandMetadata,
@@ -43,16 +42,8 @@ export interface StoreContext {
 
 /** Starts the embedded server for the file and disposes of it afterwards. */
 export const useStore = (): (() => StoreContext) => {
-  let server: EmbeddedEventStore | undefined;
   let client: EventStoreDBClient | undefined;
-  beforeAll(async () => {
-    server = await startEmbeddedEventStore({ port: 0, inMemory: true });
-    client = EventStoreDBClient.connectionString(server.connectionString);
-  }, 60_000);
-  afterAll(async () => {
-    await client?.dispose();
-    await server?.stop();
-  }, 60_000);
+  useEmbeddedStore((started) => ({ client } = started));
   return () => {
     if (!client) throw new Error("the store is not started yet");
     return { client };

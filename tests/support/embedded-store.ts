@@ -13,9 +13,9 @@ export function useEmbeddedStore(started: (store: { server: EmbeddedEventStore; 
     server = await startEmbeddedEventStore({ port: 0, inMemory: true });
     client = EventStoreDBClient.connectionString(server.connectionString);
     started({ server, client });
-  });
+  }, 60_000);
   afterAll(async () => {
     await client?.dispose();
     await server?.stop();
-  });
+  }, 60_000);
 }
