@@ -84,6 +84,12 @@ const publish = async (log: SyntheticLog): Promise<ConsumedEvent[]> => {
   return (await readAllEvents(client)).filter((event) => ids.has(event.eventId));
 };
 
+/** A new log, none of whose events is published yet. */
+const freshLog = (): SyntheticLog => {
+  delivered = new Set();
+  return new SyntheticLog();
+};
+
 const forRecorder = (events: readonly ConsumedEvent[]) =>
   events.filter((event) => event.streamId.startsWith("reservation-") || event.streamId.startsWith("payment-"));
 
@@ -96,8 +102,7 @@ const recordNew = async (log: SyntheticLog, notifier: Consumer): Promise<void> =
 
 describe("the notifier records one notification per customer-visible change", () => {
   it("musical seats (004): reserve with a token → paid → confirmed gives 2; cancel gives a cancellation and a refund", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const seats = log.product();
     const reservationId = log.place(seats, "alice", 2, true);
     log.requestPayment(reservationId, "alice", 100_000);
@@ -136,8 +141,7 @@ describe("the notifier records one notification per customer-visible change", ()
   });
 
   it("product flow without a token: placed (pay before …), paid, confirmed; a declined attempt, an unpaid cancel with its void", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const product = log.product({ name: "Kickboard", unitPrice: 3_000 });
     const paid = log.place(product, "bob", 1, false);
     log.requestPayment(paid, "bob", 3_000);
@@ -157,8 +161,7 @@ describe("the notifier records one notification per customer-visible change", ()
   });
 
   it("a free book (zero amount): placed and confirmed, no payment notifications", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const books = log.product({ name: "Book", unitPrice: 0 });
     const id = log.place(books, "carol", 1, false);
     log.requestPayment(id, "carol", 0);
@@ -170,8 +173,7 @@ describe("the notifier records one notification per customer-visible change", ()
   });
 
   it("food delivery (003): awaiting acceptance, accepted, each step but the last, completed", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const food = log.product({ name: "Bibimbap", unitPrice: 9_000, sellerAcceptance: true, fulfilmentSteps: ["cooking", "cooked", "delivered"] });
     const id = log.place(food, "dave", 1, true);
     log.requestPayment(id, "dave", 9_000);
@@ -206,8 +208,7 @@ describe("the notifier records one notification per customer-visible change", ()
   });
 
   it("exactly once under redelivery: the same events again, concurrently, from two processes", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const seats = log.product();
     const id = log.place(seats, "erin", 1, true);
     log.requestPayment(id, "erin", 50_000);
@@ -369,8 +370,7 @@ describe("the webhook channel", () => {
 
 describe("delivery consumers", () => {
   const recordOne = async (channels: readonly NotificationChannel[]): Promise<{ reservationId: string; recorded: ConsumedEvent }> => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const seats = log.product();
     const reservationId = log.place(seats, "frank", 1, false);
     const notifier = notificationRecorder({ client, logger: silentLogger(), channels });
@@ -430,8 +430,7 @@ describe("delivery consumers", () => {
     const gone = EventStoreDBClient.connectionString("esdb://127.0.0.1:1?tls=false&defaultDeadline=2000");
     try {
       const [event] = forRecorder(await (async () => {
-        delivered = new Set();
-        const log = new SyntheticLog();
+        const log = freshLog();
         log.place(log.product(), "gina", 1, false);
         return publish(log);
       })());
@@ -460,8 +459,7 @@ describe("notifications end to end through persistent subscriptions", () => {
       group.start();
     }
     try {
-      delivered = new Set();
-      const log = new SyntheticLog();
+      const log = freshLog();
       const seats = log.product();
       const id = log.place(seats, "hana", 2, true);
       log.requestPayment(id, "hana", 100_000);
