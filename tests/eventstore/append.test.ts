@@ -26,6 +26,7 @@ import {
   oneEvent,
   readStreamEvents,
   rejectionOf,
+  streamWith,
   testEvents,
   uniqueStream,
   useEventStore,
@@ -287,8 +288,7 @@ describe("appendToStream with throwOnAppendFailure=false (plain Append RPC)", ()
     const { newClient, connectionString } = es();
     const separator = connectionString.includes("?") ? "&" : "?";
     const client = newClient(`${connectionString}${separator}throwOnAppendFailure=false`);
-    const stream = uniqueStream("append-nothrow");
-    await client.appendToStream(stream, testEvents(3));
+    const stream = await streamWith(client, "append-nothrow", 3);
     // Only the Append path maps the current revision correctly in this client version
     // (batchAppend.js has `BigInt(hasCurrentStreamRevision())`), so force it.
     const result = await client.appendToStream(stream, oneEvent(), { ...FORCE_APPEND_RPC, expectedRevision: 0n });

@@ -144,6 +144,13 @@ export function testEvents(n: number, type = "TestEvent", extra: Record<string, 
   return Array.from({ length: n }, (_, index) => jsonEvent({ type, data: { index, ...extra } }));
 }
 
+/** A fresh stream (`<prefix>-<uuid>`) that already holds `n` test events. */
+export async function streamWith(client: EventStoreDBClient, prefix: string, n: number): Promise<string> {
+  const stream = uniqueStream(prefix);
+  await client.appendToStream(stream, testEvents(n));
+  return stream;
+}
+
 export function oneEvent(type = "TestEvent", data: Record<string, unknown> = {}): EventData {
   return jsonEvent({ type, data });
 }
