@@ -25,6 +25,7 @@ import {
 import {
   APPEND_PATHS,
   collect,
+  expectWrongVersion,
   oneEvent,
   readAllEvents,
   readStreamEvents,
@@ -64,11 +65,7 @@ describe("deleteStream (soft delete)", () => {
     const { client } = es();
     const stream = await streamWith(client, "del-soft-expected", 3);
     const error = await rejectionOf(client.deleteStream(stream, { expectedRevision: 0n }));
-    expect(error).toBeInstanceOf(WrongExpectedVersionError);
-    const wev = error as WrongExpectedVersionError;
-    expect(wev.streamName).toBe(stream);
-    expect(wev.expectedVersion).toBe(0n);
-    expect(wev.actualVersion).toBe(2n);
+    expectWrongVersion(error, stream, 0n, 2n);
     await client.deleteStream(stream, { expectedRevision: 2n });
     await expect(readStreamEvents(client, stream)).rejects.toBeInstanceOf(StreamNotFoundError);
   });

@@ -16,11 +16,12 @@ import { randomUUID } from "node:crypto";
 import { ES_LISTENING, startEventStoreChild, type EventStoreChild, type ExitStatus } from "../support/child-service.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import {
   BACKWARDS,
   END,
   EventStoreDBClient,
+  WrongExpectedVersionError,
   binaryEvent,
   jsonEvent,
   type AllStreamResolvedEvent,
@@ -257,6 +258,15 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
     return error as Error;
   }
   throw new Error("expected the promise to reject, but it resolved");
+}
+
+/** Asserts that `error` is the server's WrongExpectedVersionError for `stream`, naming both versions. */
+export function expectWrongVersion(error: unknown, stream: string, expectedVersion: unknown, actualVersion: unknown): void {
+  expect(error).toBeInstanceOf(WrongExpectedVersionError);
+  const wev = error as WrongExpectedVersionError;
+  expect(wev.streamName).toBe(stream);
+  expect(wev.expectedVersion).toBe(expectedVersion);
+  expect(wev.actualVersion).toBe(actualVersion);
 }
 
 /** Reads a whole stream (or a page of it) into an array. */
