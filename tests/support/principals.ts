@@ -86,24 +86,34 @@ export interface HttpClient<As extends string = string> {
   delete<T = unknown>(path: string, options?: RequestOptions<As>): Promise<ApiResponse<T>>;
 }
 
+export interface SendOptions {
+  readonly headers: Record<string, string>;
+  /** Serialised as JSON with `Content-Type: application/json` unless `headers` say otherwise. */
+  readonly json?: unknown;
+  /** Sent as is when there is no `json`. */
+  readonly raw?: string;
+  readonly timeoutMs: number;
+}
+
+/** One `fetch` with its body and a deadline; `headers` gains the JSON content type. */
+export function sendRequest(url: string, method: string, options: SendOptions): Promise<Response> {
+  const { headers } = options;
+  let body: string | undefined;
+  if (options.json !== undefined) {
+    headers["content-type"] ??= "application/json";
+    body = JSON.stringify(options.json);
+  } else if (options.raw !== undefined) {
+    body = options.raw;
+  }
+  return fetch(url, { method, headers, signal: AbortSignal.timeout(options.timeoutMs), ...(body === undefined ? {} : { body }) });
+}
+
 /** A client of the service at `url`; `tokenOf` turns an `as` into the bearer token to send. */
 export function bearerClient<As extends string>(url: string, tokenOf: (as: As) => string): HttpClient<As> {
   const request = async <T>(method: string, path: string, options: RequestOptions<As> = {}): Promise<ApiResponse<T>> => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.as !== undefined) headers.authorization = `Bearer ${tokenOf(options.as)}`;
-    let body: string | undefined;
-    if (options.json !== undefined) {
-      headers["content-type"] ??= "application/json";
-      body = JSON.stringify(options.json);
-    } else if (options.raw !== undefined) {
-      body = options.raw;
-    }
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers,
-      signal: AbortSignal.timeout(options.timeoutMs ?? 20_000),
-      ...(body === undefined ? {} : { body }),
-    });
+    const response = await sendRequest(`${url}${path}`, method, { ...options, headers, timeoutMs: options.timeoutMs ?? 20_000 });
     const text = await response.text();
     const type = response.headers.get("content-type") ?? "";
     const parsed: unknown = /json/.test(type) && text !== "" ? JSON.parse(text) : text;
