@@ -535,3 +535,15 @@ export function useStoreAndRedis(keys: readonly string[], started: (resources: {
     await store?.close();
   });
 }
+
+/** A store for the enclosing block and the application world over it, handed to `started` in beforeAll; the store is closed in afterAll. */
+export function useWorld(started: (w: World, store: Store) => void): void {
+  let store: Store | undefined;
+  beforeAll(async () => {
+    store = await startStore();
+    started(world(store.client), store);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+}
