@@ -153,12 +153,18 @@ describe("GET /products pages", () => {
   });
 });
 
+/** A fresh customer, and a fresh seller's product. */
+const customerAndProduct = async () => {
+  const seller = await freshUser("seller");
+  const customer = await freshUser("customer");
+  const [product] = await registerProducts(1, seller);
+  if (!product) throw new Error("no product");
+  return { customer, product };
+};
+
 describe("GET /reservations pages and filters", () => {
   it("pages a customer's own reservations, each once and in order, with reservations placed between pages", async () => {
-    const seller = await freshUser("seller");
-    const customer = await freshUser("customer");
-    const [product] = await registerProducts(1, seller);
-    if (!product) throw new Error("no product");
+    const { customer, product } = await customerAndProduct();
     const placed: string[] = [];
     for (let i = 0; i < 5; i += 1) placed.push((await reserve(product.id, customer)).id);
     const before = await settledIds("/reservations", 5, customer);
@@ -208,10 +214,7 @@ describe("GET /reservations pages and filters", () => {
 
 describe("GET /payments and GET /notifications pages", () => {
   it("page a customer's payments and notifications, each once and in order", async () => {
-    const seller = await freshUser("seller");
-    const customer = await freshUser("customer");
-    const [product] = await registerProducts(1, seller);
-    if (!product) throw new Error("no product");
+    const { customer, product } = await customerAndProduct();
     for (let i = 0; i < 5; i += 1) await reserve(product.id, customer);
 
     const payments = await settledIds("/payments", 5, customer);
@@ -240,10 +243,7 @@ describe("GET /my-page pages", () => {
   }
 
   it("shows every reservation unless told otherwise, and pages them with limit and cursor, each once and in order", async () => {
-    const seller = await freshUser("seller");
-    const customer = await freshUser("customer");
-    const [product] = await registerProducts(1, seller);
-    if (!product) throw new Error("no product");
+    const { customer, product } = await customerAndProduct();
     for (let i = 0; i < 5; i += 1) await reserve(product.id, customer);
     const whole = await eventually(async () => {
       const response = await api().get<MyPage>("/my-page", { as: customer });

@@ -14,8 +14,7 @@ import {
   expectProblem,
   expectValidationError,
   expiredToken,
-  foreignToken,
-  unsignedToken,
+  refusedTokens,
   useApi,
   USERS,
 } from "./support.js";
@@ -108,7 +107,7 @@ describe("POST /reservations", () => {
     const product = await api().createProduct();
     const json = { productId: product.id, quantity: 1 };
     expectProblem(await api().post("/reservations", { json }), 401, "unauthorized");
-    for (const token of [await expiredToken(), await foreignToken(), unsignedToken()]) {
+    for (const token of await refusedTokens()) {
       expectProblem(await place(json, token), 401, "unauthorized");
     }
     expect((await api().product(product.id)).held).toBe(0);

@@ -31,24 +31,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventStoreDBClient, FORWARDS, START } from "@eventstore/db-client";
 import { signToken } from "../../src/http/auth.js";
 import { startAppProcess, startEventStoreProcess, type AppProcess, type EventStoreProcess } from "./processes.js";
+import { prng } from "../support/prng.js";
 
 const SECRET = "double-booking-acceptance-secret";
 const CAPACITY = 100;
 const REQUESTS = 200;
 const CUSTOMERS = 8;
 const PROBLEM = "https://reservations.example/problems/";
-
-/** mulberry32: a small deterministic PRNG, so every run asks for the same quantities. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 interface Answer {
   readonly index: number;

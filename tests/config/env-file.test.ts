@@ -2,14 +2,13 @@
  * `.env`: `.env.example` names exactly the variables of README.md's configuration table, and a
  * `.env` in the working directory is loaded by the service (the environment winning over it).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../crash/processes.js";
+import { repoRoot, runToExit } from "../support/child-service.js";
 
 const variablesOfTable = (readme: string): Set<string> => {
   const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("\n## ", readme.indexOf("## Configuration") + 1));
@@ -31,24 +30,11 @@ afterAll(() => {
 });
 
 /** Runs src/main.ts from `cwd` (tsx loaded by absolute URL, since `cwd` has no node_modules). */
-const runServiceIn = (cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> =>
-  new Promise((resolve) => {
-    const tsx = pathToFileURL(createRequire(path.join(repoRoot, "package.json")).resolve("tsx")).href;
-    const env0 = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(PORT|LOG_LEVEL|DATA_DIR)$/.test(key)));
-    const child = spawn(process.execPath, ["--import", tsx, path.join(repoRoot, "src", "main.ts")], {
-      cwd,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...env0, ...env },
-    });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+const runServiceIn = (cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> => {
+  const tsx = pathToFileURL(createRequire(path.join(repoRoot, "package.json")).resolve("tsx")).href;
+  const env0 = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(PORT|LOG_LEVEL|DATA_DIR)$/.test(key)));
+  return runToExit([path.join(repoRoot, "src", "main.ts")], { cwd, tsx, env: { ...env0, ...env } });
+};
 
 describe(".env", () => {
   it(".env.example lists every variable of the README's configuration table, and no other", () => {

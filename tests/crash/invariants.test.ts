@@ -110,6 +110,31 @@ const paidReservation = (): Flow => {
   return { log, productId, reservationId, notify };
 };
 
+type PaidReservation = ReturnType<typeof paidReservation>;
+
+const BOTH_TOLD = ["reservation.cancelled", "seller.reservation.cancelled"];
+
+/** The customer cancels the paid reservation; a notification of each of `kinds` is recorded for it. */
+const cancelPaid = ({ log, reservationId, notify }: PaidReservation, kinds: readonly string[]): string => {
+  const cancelled = log.append(`reservation-${reservationId}`, "ReservationCancelled", {
+    cancelledAt: at(6),
+    cancelledBy: { id: "customer-1", role: "customer" },
+    previousStatus: "confirmed",
+    paymentSettled: true,
+  });
+  for (const kind of kinds) notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", kind);
+  return cancelled;
+};
+
+/** The saga's answer to the cancellation: the unit given back, then each refund of `refundIds`, each notified. */
+const releaseAndRefund = ({ log, productId, reservationId, notify }: PaidReservation, refundIds: readonly string[]): void => {
+  log.append(`product-${productId}`, "CommittedUnitsReleased", { reservationId, quantity: 1, reason: "cancelled", releasedAt: at(7) });
+  for (const refundId of refundIds) {
+    const refunded = log.append(`payment-${reservationId}`, "PaymentRefunded", { refundId, amount: 1000, refundedAt: at(7), reason: "cancelled" });
+    notify(`payment-${reservationId}`, refunded, "PaymentRefunded", "payment.refunded");
+  }
+};
+
 const check = (log: LogBuilder) => checkInvariants(buildModel(log.build()), { now: NOW });
 const names = (log: LogBuilder): string[] => [...new Set(check(log).map((violation) => violation.invariant))].sort();
 
@@ -119,31 +144,16 @@ describe("crash invariants on hand-made logs", () => {
   });
 
   it("a healthy cancel after payment (release + one refund + notifications) passes", () => {
-    const { log, productId, reservationId, notify } = paidReservation();
-    const cancelled = log.append(`reservation-${reservationId}`, "ReservationCancelled", {
-      cancelledAt: at(6),
-      cancelledBy: { id: "customer-1", role: "customer" },
-      previousStatus: "confirmed",
-      paymentSettled: true,
-    });
-    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "reservation.cancelled");
-    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "seller.reservation.cancelled");
-    log.append(`product-${productId}`, "CommittedUnitsReleased", { reservationId, quantity: 1, reason: "cancelled", releasedAt: at(7) });
-    const refunded = log.append(`payment-${reservationId}`, "PaymentRefunded", { refundId: "r1", amount: 1000, refundedAt: at(7), reason: "cancelled" });
-    notify(`payment-${reservationId}`, refunded, "PaymentRefunded", "payment.refunded");
-    expect(check(log)).toEqual([]);
+    const paid = paidReservation();
+    cancelPaid(paid, BOTH_TOLD);
+    releaseAndRefund(paid, ["r1"]);
+    expect(check(paid.log)).toEqual([]);
   });
 
   it("reports a cancellation the seller was not told of", () => {
-    const { log, reservationId, notify } = paidReservation();
-    const cancelled = log.append(`reservation-${reservationId}`, "ReservationCancelled", {
-      cancelledAt: at(6),
-      cancelledBy: { id: "customer-1", role: "customer" },
-      previousStatus: "confirmed",
-      paymentSettled: true,
-    });
-    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "reservation.cancelled");
-    const violations = check(log).filter((violation) => violation.invariant === "notifications.missing");
+    const paid = paidReservation();
+    cancelPaid(paid, ["reservation.cancelled"]);
+    const violations = check(paid.log).filter((violation) => violation.invariant === "notifications.missing");
     expect(violations.map((violation) => violation.message)).toEqual([expect.stringContaining("seller.reservation.cancelled")]);
   });
 
@@ -154,34 +164,16 @@ describe("crash invariants on hand-made logs", () => {
   });
 
   it("reports a cancelled paid reservation without its refund, and units it never gave back", () => {
-    const { log, reservationId, notify } = paidReservation();
-    const cancelled = log.append(`reservation-${reservationId}`, "ReservationCancelled", {
-      cancelledAt: at(6),
-      cancelledBy: { id: "customer-1", role: "customer" },
-      previousStatus: "confirmed",
-      paymentSettled: true,
-    });
-    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "reservation.cancelled");
-    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "seller.reservation.cancelled");
-    expect(names(log)).toEqual(["payment.refunds", "units.accounting", "units.allocation"]);
+    const paid = paidReservation();
+    cancelPaid(paid, BOTH_TOLD);
+    expect(names(paid.log)).toEqual(["payment.refunds", "units.accounting", "units.allocation"]);
   });
 
   it("reports two refunds", () => {
-    const { log, productId, reservationId, notify } = paidReservation();
-    const cancelled = log.append(`reservation-${reservationId}`, "ReservationCancelled", {
-      cancelledAt: at(6),
-      cancelledBy: { id: "customer-1", role: "customer" },
-      previousStatus: "confirmed",
-      paymentSettled: true,
-    });
-    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "reservation.cancelled");
-    notify(`reservation-${reservationId}`, cancelled, "ReservationCancelled", "seller.reservation.cancelled");
-    log.append(`product-${productId}`, "CommittedUnitsReleased", { reservationId, quantity: 1, reason: "cancelled", releasedAt: at(7) });
-    for (const refundId of ["r1", "r2"]) {
-      const refunded = log.append(`payment-${reservationId}`, "PaymentRefunded", { refundId, amount: 1000, refundedAt: at(7), reason: "cancelled" });
-      notify(`payment-${reservationId}`, refunded, "PaymentRefunded", "payment.refunded");
-    }
-    expect(names(log)).toEqual(["payment.refunds"]);
+    const paid = paidReservation();
+    cancelPaid(paid, BOTH_TOLD);
+    releaseAndRefund(paid, ["r1", "r2"]);
+    expect(names(paid.log)).toEqual(["payment.refunds"]);
   });
 
   it("reports a missing, a doubled and an unexpected notification, and a missing delivery outcome", () => {
@@ -190,14 +182,7 @@ describe("crash invariants on hand-made logs", () => {
     expect(names(missing.log)).toContain("notifications.missing");
 
     const doubled = paidReservation();
-    const started = doubled.log.append(`reservation-${doubled.reservationId}`, "ReservationCancelled", {
-      cancelledAt: at(6),
-      cancelledBy: { id: "customer-1", role: "customer" },
-      previousStatus: "confirmed",
-      paymentSettled: true,
-    });
-    doubled.notify(`reservation-${doubled.reservationId}`, started, "ReservationCancelled", "reservation.cancelled");
-    doubled.notify(`reservation-${doubled.reservationId}`, started, "ReservationCancelled", "reservation.cancelled");
+    cancelPaid(doubled, ["reservation.cancelled", "reservation.cancelled"]);
     expect(names(doubled.log)).toContain("notifications.duplicate");
 
     const unexpected = paidReservation();

@@ -232,6 +232,8 @@ export const buildModel = (log: EventLog): Model => {
   const notifications = new Map<string, NotificationStreamModel>();
   const foldViolations: Violation[] = [];
 
+  const fold = <S, E>(parsed: readonly Identified<E>[], initial: S, evolve: (state: S, event: E) => S): S =>
+    parsed.reduce((state, item) => evolve(state, item.event), initial);
   const parseAll = <E>(events: readonly LoggedEvent[], parse: (type: string, data: unknown) => E): Identified<E>[] =>
     events.flatMap((logged) => {
       try {
@@ -283,15 +285,11 @@ export const buildModel = (log: EventLog): Model => {
     } else if (streamId.startsWith("reservation-")) {
       const reservationId = idOf(streamId, "reservation-");
       const parsed = parseAll(events, parseReservationEvent);
-      let state: ReservationState = initialReservationState;
-      for (const item of parsed) state = evolveReservation(state, item.event);
-      reservations.set(reservationId, { reservationId, state, events: parsed });
+      reservations.set(reservationId, { reservationId, state: fold(parsed, initialReservationState, evolveReservation), events: parsed });
     } else if (streamId.startsWith("payment-")) {
       const paymentId = idOf(streamId, "payment-");
       const parsed = parseAll(events, parsePaymentEvent);
-      let state: PaymentState = initialPaymentState;
-      for (const item of parsed) state = evolvePayment(state, item.event);
-      payments.set(paymentId, { paymentId, state, events: parsed });
+      payments.set(paymentId, { paymentId, state: fold(parsed, initialPaymentState, evolvePayment), events: parsed });
     } else if (streamId.startsWith("notification-")) {
       const reservationId = idOf(streamId, "notification-");
       notifications.set(reservationId, { reservationId, events: parseAll(events, parseNotificationEvent) });

@@ -12,6 +12,7 @@
  * Every HTTP answer counts against the request budget; answers the API contract does not allow for
  * the request (any 5xx but 503, an unexpected 4xx) are kept as anomalies.
  */
+import { sendRequest } from "../support/principals.js";
 
 /** Small, fast, seedable PRNG (mulberry32). */
 export class Rng {
@@ -172,18 +173,8 @@ export const httpRequest = async (
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.idempotencyKey) headers["idempotency-key"] = options.idempotencyKey;
-  let body: string | undefined;
-  if (options.json !== undefined) {
-    headers["content-type"] = "application/json";
-    body = JSON.stringify(options.json);
-  }
   try {
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers,
-      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-      ...(body === undefined ? {} : { body }),
-    });
+    const response = await sendRequest(`${baseUrl}${path}`, method, { headers, json: options.json, timeoutMs: options.timeoutMs ?? 10_000 });
     const text = await response.text();
     let parsed: unknown = text;
     if (/json/.test(response.headers.get("content-type") ?? "") && text !== "") {

@@ -97,6 +97,31 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     }
   });
 
+  /** A service on a fresh data directory, a reservation on its My Page and a marker key in its Redis. */
+  const startWithMarkedReservation = async () => {
+    const dataDir = newDataDir();
+    const redisDir = path.join(dataDir, "redis");
+    const first = await startWithoutRedisUrl(dataDir);
+    const reservationId = await reserveAndSeeOnMyPage(first.app);
+    // A key only this test writes: if it is there after the restart, Redis kept its data (the
+    // projections could otherwise just have rebuilt My Page from the event log).
+    const before = await connect(first.redisUrl);
+    await before.set("managed-redis-test:marker", reservationId);
+    before.disconnect();
+    return { dataDir, redisDir, first, reservationId };
+  };
+
+  /** The restarted service's Redis kept the marker and My Page the reservation; stopping it stops that Redis. */
+  const expectMarkerKeptThenStop = async (second: Awaited<ReturnType<typeof startWithoutRedisUrl>>, redisDir: string, reservationId: string) => {
+    const after = await connect(second.redisUrl);
+    expect(await after.get("managed-redis-test:marker")).toBe(reservationId);
+    after.disconnect();
+    expect(await myPageIds(second.app)).toContain(reservationId);
+
+    await second.app.stop();
+    expect(redisServersIn(redisDir)).toEqual([]);
+  };
+
   it("runs its own Redis under DATA_DIR: a reservation reaches My Page, projections:rebuild finds that Redis, SIGTERM stops it", async () => {
     const dataDir = newDataDir();
     const redisDir = path.join(dataDir, "redis");
@@ -129,15 +154,7 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
   }, 180_000);
 
   it("after a SIGKILL, the next start runs a single Redis for the data directory and the read model is still there", async () => {
-    const dataDir = newDataDir();
-    const redisDir = path.join(dataDir, "redis");
-    const first = await startWithoutRedisUrl(dataDir);
-    const reservationId = await reserveAndSeeOnMyPage(first.app);
-    // A key only this test writes: if it is there after the restart, Redis kept its data (the
-    // projections could otherwise just have rebuilt My Page from the event log).
-    const before = await connect(first.redisUrl);
-    await before.set("managed-redis-test:marker", reservationId);
-    before.disconnect();
+    const { dataDir, redisDir, first, reservationId } = await startWithMarkedReservation();
 
     first.app.child.kill("SIGKILL");
     await first.app.exited;
@@ -145,23 +162,11 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     const second = await startWithoutRedisUrl(dataDir);
     expect(isAlive(first.redisPid)).toBe(false);
     expect(redisServersIn(redisDir)).toEqual([second.redisPid]);
-    const after = await connect(second.redisUrl);
-    expect(await after.get("managed-redis-test:marker")).toBe(reservationId);
-    after.disconnect();
-    expect(await myPageIds(second.app)).toContain(reservationId);
-
-    await second.app.stop();
-    expect(redisServersIn(redisDir)).toEqual([]);
+    await expectMarkerKeptThenStop(second, redisDir, reservationId);
   }, 240_000);
 
   it("a Redis that outlived a SIGKILLed service (its watchdog killed too) is stopped by the next start, its data kept", async () => {
-    const dataDir = newDataDir();
-    const redisDir = path.join(dataDir, "redis");
-    const first = await startWithoutRedisUrl(dataDir);
-    const reservationId = await reserveAndSeeOnMyPage(first.app);
-    const before = await connect(first.redisUrl);
-    await before.set("managed-redis-test:marker", reservationId);
-    before.disconnect();
+    const { dataDir, redisDir, first, reservationId } = await startWithMarkedReservation();
 
     const watchdogs = watchdogsOf(first.redisPid);
     expect(watchdogs).toHaveLength(1);
@@ -177,12 +182,6 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     expect(redisServersIn(redisDir)).toEqual([second.redisPid]);
     const warning = second.app.problems.find((line) => typeof line.msg === "string" && line.msg.startsWith("stopped a Redis that an earlier service left running"));
     expect(warning?.redisPid).toBe(first.redisPid);
-    const after = await connect(second.redisUrl);
-    expect(await after.get("managed-redis-test:marker")).toBe(reservationId);
-    after.disconnect();
-    expect(await myPageIds(second.app)).toContain(reservationId);
-
-    await second.app.stop();
-    expect(redisServersIn(redisDir)).toEqual([]);
+    await expectMarkerKeptThenStop(second, redisDir, reservationId);
   }, 240_000);
 });

@@ -23,9 +23,11 @@ import {
   APPEND_PATHS,
   FORCE_APPEND_RPC,
   comparePositions,
+  expectWrongVersion,
   oneEvent,
   readStreamEvents,
   rejectionOf,
+  streamWith,
   testEvents,
   uniqueStream,
   useEventStore,
@@ -79,11 +81,7 @@ describe.each(APPEND_PATHS)("appendToStream via $path", ({ options }) => {
     await client.appendToStream(stream, testEvents(3), options);
 
     const error = await rejectionOf(client.appendToStream(stream, oneEvent(), { ...options, expectedRevision: NO_STREAM }));
-    expect(error).toBeInstanceOf(WrongExpectedVersionError);
-    const wev = error as WrongExpectedVersionError;
-    expect(wev.streamName).toBe(stream);
-    expect(wev.expectedVersion).toBe(NO_STREAM);
-    expect(wev.actualVersion).toBe(2n);
+    expectWrongVersion(error, stream, NO_STREAM, 2n);
     expect(await readStreamEvents(client, stream)).toHaveLength(3);
   });
 
@@ -100,11 +98,7 @@ describe.each(APPEND_PATHS)("appendToStream via $path", ({ options }) => {
     const { client } = es();
     const stream = uniqueStream("append-exists-wev");
     const error = await rejectionOf(client.appendToStream(stream, oneEvent(), { ...options, expectedRevision: STREAM_EXISTS }));
-    expect(error).toBeInstanceOf(WrongExpectedVersionError);
-    const wev = error as WrongExpectedVersionError;
-    expect(wev.streamName).toBe(stream);
-    expect(wev.expectedVersion).toBe(STREAM_EXISTS);
-    expect(wev.actualVersion).toBe(NO_STREAM);
+    expectWrongVersion(error, stream, STREAM_EXISTS, NO_STREAM);
     await expect(readStreamEvents(client, stream)).rejects.toBeInstanceOf(StreamNotFoundError);
   });
 
@@ -120,41 +114,25 @@ describe.each(APPEND_PATHS)("appendToStream via $path", ({ options }) => {
     expect(result.nextExpectedRevision).toBe(3n);
   });
 
-  it("a stale exact revision -> WrongExpectedVersionError(expected = given, actual = last revision)", async () => {
-    const { client } = es();
-    const stream = uniqueStream("append-exact-stale");
-    await client.appendToStream(stream, testEvents(3), options);
+  for (const { name, prefix, expectedRevision } of [
+    { name: "a stale exact revision -> WrongExpectedVersionError(expected = given, actual = last revision)", prefix: "append-exact-stale", expectedRevision: 0n },
+    { name: "an exact revision ahead of the stream -> WrongExpectedVersionError", prefix: "append-exact-ahead", expectedRevision: 10n },
+  ]) {
+    it(name, async () => {
+      const { client } = es();
+      const stream = uniqueStream(prefix);
+      await client.appendToStream(stream, testEvents(3), options);
 
-    const error = await rejectionOf(client.appendToStream(stream, oneEvent(), { ...options, expectedRevision: 0n }));
-    expect(error).toBeInstanceOf(WrongExpectedVersionError);
-    const wev = error as WrongExpectedVersionError;
-    expect(wev.streamName).toBe(stream);
-    expect(wev.expectedVersion).toBe(0n);
-    expect(wev.actualVersion).toBe(2n);
-  });
-
-  it("an exact revision ahead of the stream -> WrongExpectedVersionError", async () => {
-    const { client } = es();
-    const stream = uniqueStream("append-exact-ahead");
-    await client.appendToStream(stream, testEvents(3), options);
-
-    const error = await rejectionOf(client.appendToStream(stream, oneEvent(), { ...options, expectedRevision: 10n }));
-    expect(error).toBeInstanceOf(WrongExpectedVersionError);
-    const wev = error as WrongExpectedVersionError;
-    expect(wev.streamName).toBe(stream);
-    expect(wev.expectedVersion).toBe(10n);
-    expect(wev.actualVersion).toBe(2n);
-  });
+      const error = await rejectionOf(client.appendToStream(stream, oneEvent(), { ...options, expectedRevision }));
+      expectWrongVersion(error, stream, expectedRevision, 2n);
+    });
+  }
 
   it("an exact revision on a missing stream -> WrongExpectedVersionError(actual no_stream)", async () => {
     const { client } = es();
     const stream = uniqueStream("append-exact-missing");
     const error = await rejectionOf(client.appendToStream(stream, oneEvent(), { ...options, expectedRevision: 0n }));
-    expect(error).toBeInstanceOf(WrongExpectedVersionError);
-    const wev = error as WrongExpectedVersionError;
-    expect(wev.streamName).toBe(stream);
-    expect(wev.expectedVersion).toBe(0n);
-    expect(wev.actualVersion).toBe(NO_STREAM);
+    expectWrongVersion(error, stream, 0n, NO_STREAM);
   });
 
   it("optimistic concurrency: of two writers expecting the same revision exactly one wins", async () => {
@@ -241,11 +219,7 @@ describe.each(APPEND_PATHS)("appendToStream via $path", ({ options }) => {
       const error = await rejectionOf(
         client.appendToStream(stream, [written[0]!, oneEvent("Different")], { ...options, expectedRevision: ANY }),
       );
-      expect(error).toBeInstanceOf(WrongExpectedVersionError);
-      const wev = error as WrongExpectedVersionError;
-      expect(wev.streamName).toBe(stream);
-      expect(wev.expectedVersion).toBe(ANY);
-      expect(wev.actualVersion).toBe(1n);
+      expectWrongVersion(error, stream, ANY, 1n);
       expect(await readStreamEvents(client, stream)).toHaveLength(2);
     });
   });
@@ -287,8 +261,7 @@ describe("appendToStream with throwOnAppendFailure=false (plain Append RPC)", ()
     const { newClient, connectionString } = es();
     const separator = connectionString.includes("?") ? "&" : "?";
     const client = newClient(`${connectionString}${separator}throwOnAppendFailure=false`);
-    const stream = uniqueStream("append-nothrow");
-    await client.appendToStream(stream, testEvents(3));
+    const stream = await streamWith(client, "append-nothrow", 3);
     // Only the Append path maps the current revision correctly in this client version
     // (batchAppend.js has `BigInt(hasCurrentStreamRevision())`), so force it.
     const result = await client.appendToStream(stream, oneEvent(), { ...FORCE_APPEND_RPC, expectedRevision: 0n });

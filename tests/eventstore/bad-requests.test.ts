@@ -19,6 +19,7 @@ import {
   readStreamEvents,
   record,
   rejectionOf,
+  streamWith,
   testEvents,
   uniqueStream,
   useEventStore,
@@ -80,8 +81,7 @@ describe("unusual stream names", () => {
 describe("a client that disconnects mid-subscription", () => {
   it("does not disturb the server: other clients keep appending, reading and subscribing", async () => {
     const { client, newClient } = es();
-    const stream = uniqueStream("bad-disconnect");
-    await client.appendToStream(stream, testEvents(3));
+    const stream = await streamWith(client, "bad-disconnect", 3);
 
     const leaving = newClient();
     const subscriptions = [leaving.subscribeToStream(stream, { fromRevision: START }), leaving.subscribeToAll({ fromPosition: START })];

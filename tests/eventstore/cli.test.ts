@@ -17,6 +17,7 @@ import {
   isRealServer,
   readStreamEvents,
   spawnEventStoreCli,
+  streamWith,
   testEvents,
   uniqueStream,
   type CliServer,
@@ -51,8 +52,7 @@ describe.skipIf(isRealServer)("the eventstore command (embedded only; a real ser
       const { server, client } = await spawn(["--memory", "--port", "0"]);
       expect(server.port).toBeGreaterThan(0);
       expect(server.connectionString).toBe(`esdb://127.0.0.1:${server.port}?tls=false`);
-      const stream = uniqueStream("cli-memory");
-      await client.appendToStream(stream, testEvents(2));
+      const stream = await streamWith(client, "cli-memory", 2);
       expect(await readStreamEvents(client, stream)).toHaveLength(2);
       expect(server.stdoutLines.filter((line) => LISTENING_LINE.test(line))).toHaveLength(1);
       const exit = await server.stop("SIGTERM");

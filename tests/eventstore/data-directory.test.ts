@@ -3,7 +3,6 @@
  * and the holder's pid; a lock left by a SIGKILLed holder is taken over; and a storage error never
  * crashes the server (it answers that call with a gRPC error and logs a line). Real child processes.
  */
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -15,9 +14,10 @@ import {
   jsonEvent,
   persistentSubscriptionToStreamSettingsFromDefaults,
 } from "@eventstore/db-client";
-import { isRealServer, repoRoot, spawnEventStoreCli, uniqueStream, type CliServer } from "./support.js";
+import { isRealServer, spawnEventStoreCli, uniqueStream, type CliServer } from "./support.js";
 import { LOCK_FILE_NAME } from "../../src/embedded-eventstore/log/data-directory-lock.js";
 import { freePort } from "../support/free-port.js";
+import { runToExit } from "../support/child-service.js";
 
 const directories: string[] = [];
 const servers: CliServer[] = [];
@@ -36,22 +36,8 @@ const startCli = async (dataDir: string): Promise<CliServer> => {
 };
 
 /** Runs a program to its end and returns its exit code and output. */
-const runToExit = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> =>
-  new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", ...args], {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, FORCE_COLOR: "0", ...env },
-    });
-    let output = "";
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
+const runProgram = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; output: string }> =>
+  runToExit(args, { env: { ...process.env, FORCE_COLOR: "0", ...env } });
 
 afterAll(async () => {
   await Promise.allSettled(clients.map((client) => client.dispose()));
@@ -66,7 +52,7 @@ describe.skipIf(isRealServer)("the data directory lock (embedded only)", () => {
     const holder = JSON.parse(readFileSync(path.join(dataDir, LOCK_FILE_NAME), "utf8")) as { pid: number };
     expect(holder.pid).toBe(first.child.pid);
 
-    const second = await runToExit([path.join("src", "embedded-eventstore", "cli.ts"), "--port", "0", "--data", dataDir]);
+    const second = await runProgram([path.join("src", "embedded-eventstore", "cli.ts"), "--port", "0", "--data", dataDir]);
     expect(second.code).toBe(1);
     expect(second.output).toContain(path.resolve(dataDir));
     expect(second.output).toContain(`process ${first.child.pid}`);
@@ -85,7 +71,7 @@ describe.skipIf(isRealServer)("the data directory lock (embedded only)", () => {
   it("the service (src/main.ts) is refused the same way while another process holds DATA_DIR", async () => {
     const dataDir = freshDirectory();
     const holder = await startCli(dataDir);
-    const service = await runToExit([path.join("src", "main.ts")], {
+    const service = await runProgram([path.join("src", "main.ts")], {
       DATA_DIR: dataDir,
       PORT: "0",
       EMBEDDED_EVENTSTORE_PORT: String(await freePort()),

@@ -25,10 +25,12 @@ import {
 import {
   APPEND_PATHS,
   collect,
+  expectWrongVersion,
   oneEvent,
   readAllEvents,
   readStreamEvents,
   rejectionOf,
+  streamWith,
   testEvents,
   uniqueStream,
   useEventStore,
@@ -39,8 +41,7 @@ const es = useEventStore();
 describe("deleteStream (soft delete)", () => {
   it("makes reads fail with StreamNotFoundError, in both directions", async () => {
     const { client } = es();
-    const stream = uniqueStream("del-soft");
-    await client.appendToStream(stream, testEvents(3));
+    const stream = await streamWith(client, "del-soft", 3);
     const result = await client.deleteStream(stream);
     expect(result.position).toBeDefined();
     await expect(readStreamEvents(client, stream)).rejects.toBeInstanceOf(StreamNotFoundError);
@@ -62,14 +63,9 @@ describe("deleteStream (soft delete)", () => {
 
   it("with the right expected revision succeeds; with a wrong one -> WrongExpectedVersionError", async () => {
     const { client } = es();
-    const stream = uniqueStream("del-soft-expected");
-    await client.appendToStream(stream, testEvents(3));
+    const stream = await streamWith(client, "del-soft-expected", 3);
     const error = await rejectionOf(client.deleteStream(stream, { expectedRevision: 0n }));
-    expect(error).toBeInstanceOf(WrongExpectedVersionError);
-    const wev = error as WrongExpectedVersionError;
-    expect(wev.streamName).toBe(stream);
-    expect(wev.expectedVersion).toBe(0n);
-    expect(wev.actualVersion).toBe(2n);
+    expectWrongVersion(error, stream, 0n, 2n);
     await client.deleteStream(stream, { expectedRevision: 2n });
     await expect(readStreamEvents(client, stream)).rejects.toBeInstanceOf(StreamNotFoundError);
   });
@@ -134,8 +130,7 @@ describe("deleteStream (soft delete)", () => {
 describe("tombstoneStream (hard delete)", () => {
   it("makes reads fail with StreamDeletedError", async () => {
     const { client } = es();
-    const stream = uniqueStream("del-hard");
-    await client.appendToStream(stream, testEvents(2));
+    const stream = await streamWith(client, "del-hard", 2);
     const result = await client.tombstoneStream(stream);
     expect(result.position).toBeDefined();
     const error = await rejectionOf(readStreamEvents(client, stream));
@@ -160,8 +155,7 @@ describe("tombstoneStream (hard delete)", () => {
 
   it("tombstoning twice -> StreamDeletedError; soft-deleting a tombstoned stream -> StreamDeletedError", async () => {
     const { client } = es();
-    const stream = uniqueStream("del-hard-twice");
-    await client.appendToStream(stream, testEvents(1));
+    const stream = await streamWith(client, "del-hard-twice", 1);
     await client.tombstoneStream(stream);
     const again = await rejectionOf(client.tombstoneStream(stream));
     expect(again).toBeInstanceOf(StreamDeletedError);
@@ -171,8 +165,7 @@ describe("tombstoneStream (hard delete)", () => {
 
   it("a soft-deleted stream can still be tombstoned", async () => {
     const { client } = es();
-    const stream = uniqueStream("del-soft-then-hard");
-    await client.appendToStream(stream, testEvents(1));
+    const stream = await streamWith(client, "del-soft-then-hard", 1);
     await client.deleteStream(stream);
     await client.tombstoneStream(stream);
     await expect(readStreamEvents(client, stream)).rejects.toBeInstanceOf(StreamDeletedError);
@@ -190,8 +183,7 @@ describe("tombstoneStream (hard delete)", () => {
 
   it("with a wrong expected revision -> WrongExpectedVersionError and the stream survives", async () => {
     const { client } = es();
-    const stream = uniqueStream("del-hard-wev");
-    await client.appendToStream(stream, testEvents(2));
+    const stream = await streamWith(client, "del-hard-wev", 2);
     const error = await rejectionOf(client.tombstoneStream(stream, { expectedRevision: 5n }));
     expect(error).toBeInstanceOf(WrongExpectedVersionError);
     expect((error as WrongExpectedVersionError).expectedVersion).toBe(5n);
@@ -201,8 +193,7 @@ describe("tombstoneStream (hard delete)", () => {
 
   it("writes a $streamDeleted record for the stream into $all", async () => {
     const { client } = es();
-    const stream = uniqueStream("del-hard-all");
-    await client.appendToStream(stream, testEvents(1));
+    const stream = await streamWith(client, "del-hard-all", 1);
     const { position } = await client.tombstoneStream(stream);
     const [tombstone] = await readAllEvents(client, { fromPosition: position!, maxCount: 1 });
     expect(tombstone?.event?.streamId).toBe(stream);

@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { BACKWARDS, END, NO_STREAM, STREAM_EXISTS, WrongExpectedVersionError } from "@eventstore/db-client";
-import { oneEvent, readAllEvents, readStreamEvents, rejectionOf, testEvents, uniqueStream, useEventStore } from "./support.js";
+import { oneEvent, readAllEvents, readStreamEvents, rejectionOf, streamWith, uniqueStream, useEventStore } from "./support.js";
 
 const es = useEventStore();
 
@@ -77,8 +77,7 @@ describe("stream metadata", () => {
 
   it("maxCount is enforced on reads: only the newest maxCount events are returned", async () => {
     const { client } = es();
-    const stream = uniqueStream("meta-maxcount");
-    await client.appendToStream(stream, testEvents(5));
+    const stream = await streamWith(client, "meta-maxcount", 5);
     await client.setStreamMetadata(stream, { maxCount: 2 });
     const forwards = await readStreamEvents(client, stream);
     expect(forwards.map((e) => e.event?.revision)).toEqual([3n, 4n]);
@@ -91,8 +90,7 @@ describe("stream metadata", () => {
 
   it("truncateBefore hides earlier events from reads", async () => {
     const { client } = es();
-    const stream = uniqueStream("meta-tb");
-    await client.appendToStream(stream, testEvents(5));
+    const stream = await streamWith(client, "meta-tb", 5);
     await client.setStreamMetadata(stream, { truncateBefore: 3 });
     const events = await readStreamEvents(client, stream);
     expect(events.map((e) => e.event?.revision)).toEqual([3n, 4n]);

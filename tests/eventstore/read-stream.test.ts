@@ -19,7 +19,7 @@ import {
   type AppendResult,
   type EventData,
 } from "@eventstore/db-client";
-import { collect, readAllEvents, readStreamEvents, rejectionOf, testEvents, uniqueStream, useEventStore } from "./support.js";
+import { collect, readAllEvents, readStreamEvents, rejectionOf, streamWith, testEvents, uniqueStream, useEventStore } from "./support.js";
 
 const es = useEventStore();
 
@@ -147,8 +147,7 @@ describe("recorded event fields", () => {
 
   it("positions grow with revisions and match the positions $all reports", async () => {
     const { client } = es();
-    const stream = uniqueStream("read-positions");
-    await client.appendToStream(stream, testEvents(3));
+    const stream = await streamWith(client, "read-positions", 3);
     await client.appendToStream(stream, testEvents(2));
     const events = await readStreamEvents(client, stream);
     const positions = events.map((e) => e.event!.position!);

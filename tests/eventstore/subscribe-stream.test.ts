@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { END, START, StreamDeletedError, type ResolvedEvent } from "@eventstore/db-client";
-import { record, testEvents, uniqueStream, useEventStore, waitFor } from "./support.js";
+import { record, streamWith, testEvents, uniqueStream, useEventStore, waitFor } from "./support.js";
 
 const es = useEventStore();
 
@@ -43,8 +43,7 @@ describe("subscribeToStream", () => {
 
   it("from a revision starts after that revision", async () => {
     const { client } = es();
-    const stream = uniqueStream("sub-rev");
-    await client.appendToStream(stream, testEvents(5));
+    const stream = await streamWith(client, "sub-rev", 5);
 
     const subscription = client.subscribeToStream(stream, { fromRevision: 1n });
     const log = record<ResolvedEvent>(subscription);
@@ -121,8 +120,7 @@ describe("subscribeToStream", () => {
 
   it("to a tombstoned stream fails with StreamDeletedError", async () => {
     const { client } = es();
-    const stream = uniqueStream("sub-tombstoned");
-    await client.appendToStream(stream, testEvents(1));
+    const stream = await streamWith(client, "sub-tombstoned", 1);
     await client.tombstoneStream(stream);
     const subscription = client.subscribeToStream(stream, { fromRevision: START });
     const log = record<ResolvedEvent>(subscription);
@@ -137,8 +135,7 @@ describe("subscribeToStream", () => {
 
   it("a live subscription ends with StreamDeletedError when the stream is tombstoned", async () => {
     const { client } = es();
-    const stream = uniqueStream("sub-tombstoned-live");
-    await client.appendToStream(stream, testEvents(1));
+    const stream = await streamWith(client, "sub-tombstoned-live", 1);
     const subscription = client.subscribeToStream(stream, { fromRevision: START });
     const log = record<ResolvedEvent>(subscription);
     try {

@@ -13,14 +13,15 @@
  * that `$all` is empty.
  */
 import { randomUUID } from "node:crypto";
-import { spawn, type ChildProcess } from "node:child_process";
+import { ES_LISTENING, startEventStoreChild, type EventStoreChild, type ExitStatus } from "../support/child-service.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import {
   BACKWARDS,
   END,
   EventStoreDBClient,
+  WrongExpectedVersionError,
   binaryEvent,
   jsonEvent,
   type AllStreamResolvedEvent,
@@ -144,6 +145,13 @@ export function testEvents(n: number, type = "TestEvent", extra: Record<string, 
   return Array.from({ length: n }, (_, index) => jsonEvent({ type, data: { index, ...extra } }));
 }
 
+/** A fresh stream (`<prefix>-<uuid>`) that already holds `n` test events. */
+export async function streamWith(client: EventStoreDBClient, prefix: string, n: number): Promise<string> {
+  const stream = uniqueStream(prefix);
+  await client.appendToStream(stream, testEvents(n));
+  return stream;
+}
+
 export function oneEvent(type = "TestEvent", data: Record<string, unknown> = {}): EventData {
   return jsonEvent({ type, data });
 }
@@ -252,6 +260,15 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
   throw new Error("expected the promise to reject, but it resolved");
 }
 
+/** Asserts that `error` is the server's WrongExpectedVersionError for `stream`, naming both versions. */
+export function expectWrongVersion(error: unknown, stream: string, expectedVersion: unknown, actualVersion: unknown): void {
+  expect(error).toBeInstanceOf(WrongExpectedVersionError);
+  const wev = error as WrongExpectedVersionError;
+  expect(wev.streamName).toBe(stream);
+  expect(wev.expectedVersion).toBe(expectedVersion);
+  expect(wev.actualVersion).toBe(actualVersion);
+}
+
 /** Reads a whole stream (or a page of it) into an array. */
 export function readStreamEvents(
   client: EventStoreDBClient,
@@ -325,20 +342,13 @@ export function record<E>(
 // ---------------------------------------------------------------------------------------------
 // the standalone command (`npm run eventstore -- --port <p> --data <dir>` / `--memory`)
 
-export const LISTENING_LINE = /listening on (esdb:\/\/127\.0\.0\.1:(\d+)\?tls=false)/;
+export const LISTENING_LINE = ES_LISTENING;
 
-export interface CliServer {
-  readonly child: ChildProcess;
-  readonly port: number;
-  readonly connectionString: string;
-  /** every stdout line seen so far */
+export interface CliServer extends Omit<EventStoreChild, "stop"> {
+  /** every stdout line seen so far (the last few hundred) */
   readonly stdoutLines: string[];
-  /** accumulated stderr, for diagnostics */
-  stderr(): string;
-  /** resolves with the exit code / signal once the process has exited */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** sends `signal` (default SIGTERM) and waits for the exit (SIGKILL after `graceMs`) */
-  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitStatus>;
 }
 
 /**
@@ -347,62 +357,6 @@ export interface CliServer {
  * for its `listening on esdb://127.0.0.1:<port>?tls=false` line. Pass `--port 0` for a free port.
  */
 export async function spawnEventStoreCli(args: string[], { startTimeoutMs = 45_000 } = {}): Promise<CliServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join("src", "embedded-eventstore", "cli.ts"), ...args], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, FORCE_COLOR: "0" },
-  });
-  const stdoutLines: string[] = [];
-  let stderr = "";
-  let partial = "";
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once("exit", (code, signal) => resolve({ code, signal }));
-  });
-
-  const listening = new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`CLI did not print its listening line within ${startTimeoutMs} ms.\nstdout:\n${stdoutLines.join("\n")}${partial}\nstderr:\n${stderr}`));
-    }, startTimeoutMs);
-    child.stdout!.setEncoding("utf8");
-    child.stdout!.on("data", (chunk: string) => {
-      partial += chunk;
-      let newline: number;
-      while ((newline = partial.indexOf("\n")) >= 0) {
-        const line = partial.slice(0, newline).replace(/\r$/, "");
-        partial = partial.slice(newline + 1);
-        stdoutLines.push(line);
-        const match = LISTENING_LINE.exec(line);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match);
-        }
-      }
-    });
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`CLI exited (code ${code}, signal ${signal}) before listening.\nstdout:\n${stdoutLines.join("\n")}\nstderr:\n${stderr}`));
-    });
-  });
-
-  const match = await listening;
-  const connectionString = match[1]!;
-  const port = Number(match[2]);
-
-  const stop = async (signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000) => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
-      const result = await exited;
-      clearTimeout(timer);
-      return result;
-    }
-    return exited;
-  };
-
-  return { child, port, connectionString, stdoutLines, stderr: () => stderr, exited, stop };
+  const server = await startEventStoreChild({ args, timeoutMs: startTimeoutMs });
+  return { ...server, stdoutLines: server.lines, stop: (signal = "SIGTERM", graceMs = 10_000) => server.stop(graceMs, signal) };
 }

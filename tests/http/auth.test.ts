@@ -42,22 +42,18 @@ describe("verifyToken", () => {
 
   it("checks iss and aud when the policy names them", async () => {
     const policy: TokenPolicy = { maxLifetimeSeconds: 3600, issuer: "https://auth.example", audience: "reservations" };
-    const good = await new SignJWT({ sub: "a", role: "customer" })
-      .setProtectedHeader({ alg: "HS256" })
-      .setIssuedAt()
-      .setExpirationTime("5m")
-      .setIssuer("https://auth.example")
-      .setAudience("reservations")
-      .sign(key);
+    const forAudience = (audience: string): Promise<string> =>
+      new SignJWT({ sub: "a", role: "customer" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuedAt()
+        .setExpirationTime("5m")
+        .setIssuer("https://auth.example")
+        .setAudience(audience)
+        .sign(key);
+    const good = await forAudience("reservations");
     await expect(verifyToken(SECRET, good, policy)).resolves.toEqual({ id: "a", role: "customer" });
     await expect(verifyToken(SECRET, await sign({ sub: "a", role: "customer" }), policy)).rejects.toMatchObject({ status: 401 });
-    const otherAudience = await new SignJWT({ sub: "a", role: "customer" })
-      .setProtectedHeader({ alg: "HS256" })
-      .setIssuedAt()
-      .setExpirationTime("5m")
-      .setIssuer("https://auth.example")
-      .setAudience("billing")
-      .sign(key);
+    const otherAudience = await forAudience("billing");
     await expect(verifyToken(SECRET, otherAudience, policy)).rejects.toThrow("'aud'");
   });
 

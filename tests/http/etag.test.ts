@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseIfMatch, revisionETag } from "../../src/http/etag.js";
 import { HttpProblem } from "../../src/http/problem.js";
-import { PROBLEM_BASE, problemOf, productView, reservationView, SELLER, startTestServer, type TestServer } from "./support.js";
+import { PROBLEM_BASE, problemOf, productView, reservationView, SELLER, type TestServer, useTestServer } from "./support.js";
 
 function failure(header: string): unknown {
   try {
@@ -51,11 +51,7 @@ describe("ETag and If-Match over HTTP", () => {
   let server: TestServer;
   let seller: string;
 
-  beforeAll(async () => {
-    server = await startTestServer();
-    seller = await server.token("seller");
-  });
-  afterAll(() => server.close());
+  useTestServer((fixture) => ({ server, seller } = fixture));
 
   it("tags single resources with their revision", async () => {
     const product = productView({ revision: 5 });

@@ -5,7 +5,7 @@ import { createRouter } from "../../src/http/app.js";
 import { buildOpenApiDocument } from "../../src/http/openapi.js";
 import { createLogger } from "../../src/logger.js";
 import { createReadModels } from "../../src/application/read-models.js";
-import { FakePayments, FakeProducts, FakeReadiness, FakeReadModelStore, FakeReservations, startTestServer } from "./support.js";
+import { FakePayments, FakeProducts, FakeReadiness, FakeReadModelStore, FakeReservations, withTestServer } from "./support.js";
 import { Metrics } from "../../src/metrics.js";
 
 type Operation = { operationId?: string; security?: unknown[]; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
@@ -110,48 +110,42 @@ describe("the OpenAPI document", () => {
   });
 
   it("is served at /openapi.json", async () => {
-    const server = await startTestServer();
-    try {
-      const response = await server.request("/openapi.json");
-      expect(response.status).toBe(200);
-      expect(response.headers.get("content-type")).toContain("application/json");
-      expect(await response.json()).toEqual(JSON.parse(JSON.stringify(document)));
-    } finally {
-      await server.close();
-    }
+    await withTestServer(async (server) => {
+    const response = await server.request("/openapi.json");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("application/json");
+    expect(await response.json()).toEqual(JSON.parse(JSON.stringify(document)));
+    });
   });
 });
 
 describe("the interactive documentation at /docs", () => {
   it("serves Swagger UI from the service itself, with a CSP that lets only its own files run", async () => {
-    const server = await startTestServer();
-    try {
-      const page = await server.request("/docs");
-      expect(page.status).toBe(200);
-      expect(page.headers.get("content-type")).toContain("text/html");
-      const csp = page.headers.get("content-security-policy") ?? "";
-      expect(csp).toContain("script-src 'self'");
-      expect(csp).not.toMatch(/script-src[^;]*(unsafe-inline|https?:)/);
-      const html = await page.text();
-      const referenced = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] ?? "");
-      expect(referenced.sort()).toEqual(["/docs/init.js", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]);
-      for (const [path, type] of [
-        ["/docs/swagger-ui-bundle.js", "text/javascript"],
-        ["/docs/swagger-ui.css", "text/css"],
-        ["/docs/init.js", "text/javascript"],
-      ] as const) {
-        const asset = await server.request(path);
-        expect(asset.status, path).toBe(200);
-        expect(asset.headers.get("content-type"), path).toContain(type);
-        expect((await asset.arrayBuffer()).byteLength, path).toBeGreaterThan(100);
-      }
-      expect(await (await server.request("/docs/init.js")).text()).toContain("openapi.json");
-      // Only the listed files: nothing else under /docs, and no way out of it.
-      for (const path of ["/docs/index.html", "/docs/package.json", "/docs/..%2F..%2Fpackage.json", "/docs/swagger-ui-bundle.js.map"]) {
-        expect((await server.request(path)).status, path).toBe(404);
-      }
-    } finally {
-      await server.close();
+    await withTestServer(async (server) => {
+    const page = await server.request("/docs");
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    const csp = page.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*(unsafe-inline|https?:)/);
+    const html = await page.text();
+    const referenced = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] ?? "");
+    expect(referenced.sort()).toEqual(["/docs/init.js", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]);
+    for (const [path, type] of [
+      ["/docs/swagger-ui-bundle.js", "text/javascript"],
+      ["/docs/swagger-ui.css", "text/css"],
+      ["/docs/init.js", "text/javascript"],
+    ] as const) {
+      const asset = await server.request(path);
+      expect(asset.status, path).toBe(200);
+      expect(asset.headers.get("content-type"), path).toContain(type);
+      expect((await asset.arrayBuffer()).byteLength, path).toBeGreaterThan(100);
     }
+    expect(await (await server.request("/docs/init.js")).text()).toContain("openapi.json");
+    // Only the listed files: nothing else under /docs, and no way out of it.
+    for (const path of ["/docs/index.html", "/docs/package.json", "/docs/..%2F..%2Fpackage.json", "/docs/swagger-ui-bundle.js.map"]) {
+      expect((await server.request(path)).status, path).toBe(404);
+    }
+    });
   });
 });

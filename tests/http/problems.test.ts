@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AccessDeniedError,
   PaymentDeclinedError,
@@ -18,7 +18,7 @@ import {
 } from "../../src/domain/errors.js";
 import { toProblemResponse } from "../../src/http/error-handler.js";
 import { HttpProblem, problem } from "../../src/http/problem.js";
-import { PROBLEM_BASE, paymentView, problemOf, reservationView, startTestServer, type TestServer } from "./support.js";
+import { PROBLEM_BASE, paymentView, problemOf, reservationView, type TestServer, useTestServer } from "./support.js";
 
 describe("toProblemResponse", () => {
   it.each([
@@ -83,11 +83,7 @@ describe("problem responses over HTTP", () => {
   let customer: string;
   const id = "0b4c2f4e-5c1a-4a57-9d9c-3c3f2f6b2a10";
 
-  beforeAll(async () => {
-    server = await startTestServer();
-    customer = await server.token("customer");
-  });
-  afterAll(() => server.close());
+  useTestServer((fixture) => ({ server, customer } = fixture));
 
   it("lists at most 20 field errors and says how many more there were (a 65 KB body of unknown keys got a 339 KB answer)", async () => {
     const body: Record<string, unknown> = { productId: id, quantity: 1 };

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { NotificationView } from "../../src/application/read-models.js";
 import {
   CUSTOMER,
@@ -9,7 +9,7 @@ import {
   productView,
   reservationView,
   SELLER,
-  startTestServer,
+  useTestServer,
   type TestServer,
 } from "./support.js";
 
@@ -30,13 +30,7 @@ describe("read-model routes", () => {
   let customer: string;
   let seller: string;
   let admin: string;
-  beforeAll(async () => {
-    server = await startTestServer();
-    customer = await server.token("customer");
-    seller = await server.token("seller");
-    admin = await server.token("admin");
-  });
-  afterAll(() => server.close());
+  useTestServer((fixture) => ({ server, customer, seller, admin } = fixture));
   beforeEach(() => {
     server.store.down = false;
     server.store.calls.length = 0;
@@ -212,14 +206,7 @@ describe("payment routes", () => {
   let other: string;
   let seller: string;
   let admin: string;
-  beforeAll(async () => {
-    server = await startTestServer();
-    customer = await server.token("customer");
-    other = await server.token("customer", "customer-2");
-    seller = await server.token("seller");
-    admin = await server.token("admin");
-  });
-  afterAll(() => server.close());
+  useTestServer((fixture) => ({ server, customer, other, seller, admin } = fixture));
 
   const pending = () => {
     const payment = paymentView();

@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RESERVATION_COMMANDS } from "../../src/http/routes/reservations.js";
-import { CUSTOMER, PROBLEM_BASE, problemOf, productView, reservationView, SELLER, startTestServer, type TestServer } from "./support.js";
+import { CUSTOMER, PROBLEM_BASE, problemOf, productView, reservationView, SELLER, type TestServer, useTestServer } from "./support.js";
 
 describe("product routes", () => {
   let server: TestServer;
   let seller: string;
-  beforeAll(async () => {
-    server = await startTestServer();
-    seller = await server.token("seller");
-  });
-  afterAll(() => server.close());
+  useTestServer((fixture) => ({ server, seller } = fixture));
 
   it("registers with defaults applied: 201, Location, ETag", async () => {
     const response = await server.request("/products", { method: "POST", token: seller, json: { name: "Book", capacity: 2, unitPrice: 0 } });
@@ -67,11 +63,7 @@ describe("reservation routes", () => {
   let server: TestServer;
   let customer: string;
   const productId = "0b4c2f4e-5c1a-4a57-9d9c-3c3f2f6b2a10";
-  beforeAll(async () => {
-    server = await startTestServer();
-    customer = await server.token("customer");
-  });
-  afterAll(() => server.close());
+  useTestServer((fixture) => ({ server, customer } = fixture));
 
   it("places: 201 with Location and ETag, passing the Idempotency-Key", async () => {
     const response = await server.request("/reservations", {

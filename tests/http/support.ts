@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll } from "vitest";
 import type {
   Actor,
   CommandContext,
@@ -32,6 +33,7 @@ import { createApp } from "../../src/http/app.js";
 import { signToken } from "../../src/http/auth.js";
 import { createLogger } from "../../src/logger.js";
 import { Metrics } from "../../src/metrics.js";
+import { PRODUCT_DEFAULTS } from "../support/product-fields.js";
 
 /**
  * Test doubles of the application services: just enough state to exercise the edge in isolation.
@@ -57,11 +59,9 @@ export function productView(overrides: Partial<ProductView> = {}): ProductView {
     committed: 0,
     status: "available",
     unitPrice: 1000,
-    currency: "KRW",
-    kind: "sale",
-    sellerAcceptance: false,
+    ...PRODUCT_DEFAULTS,
+    // An array of its own: the shared default is read-only.
     fulfilmentSteps: [],
-    holdTtlSeconds: 900,
     revision: 0,
     ...overrides,
   };
@@ -428,3 +428,38 @@ export async function problemOf(response: Response): Promise<ProblemJson> {
 }
 
 export const PROBLEM_BASE = "https://reservations.example/problems/";
+
+export interface ServerFixture {
+  readonly server: TestServer;
+  /** Tokens of `customer`, a second customer (`customer-2`), `seller` and `admin`. */
+  readonly customer: string;
+  readonly other: string;
+  readonly seller: string;
+  readonly admin: string;
+}
+
+/** Starts a test server for the enclosing block (closed after it) and hands it, with tokens, to `started`. */
+export function useTestServer(started: (fixture: ServerFixture) => unknown): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer();
+    const [customer, other, seller, admin] = await Promise.all([
+      server.token("customer"),
+      server.token("customer", "customer-2"),
+      server.token("seller"),
+      server.token("admin"),
+    ]);
+    started({ server, customer, other, seller, admin });
+  });
+  afterAll(() => server?.close());
+}
+
+/** Runs `work` against a test server of its own, closed afterwards whatever happens. */
+export async function withTestServer(work: (server: TestServer) => Promise<void>): Promise<void> {
+  const server = await startTestServer();
+  try {
+    await work(server);
+  } finally {
+    await server.close();
+  }
+}

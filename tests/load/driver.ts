@@ -14,21 +14,10 @@ import { performance } from "node:perf_hooks";
 import { EventStoreDBClient, FORWARDS, START, StreamNotFoundError } from "@eventstore/db-client";
 import { isRegistered, parseProductEvent, productDecider, type ProductState } from "../../src/domain/index.js";
 import { signToken } from "../../src/http/auth.js";
+export { prng } from "../support/prng.js";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 const INSUFFICIENT = "https://reservations.example/problems/insufficient-availability";
-
-/** mulberry32: a small deterministic PRNG, so a seed replays the same products and quantities. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 // ---- HTTP ----
 
@@ -436,19 +425,24 @@ export async function checkProducts(eventStoreUrl: string, fixture: Fixture, ans
         unansweredUnits: unanswered.reduce((sum, [, quantity]) => sum + quantity, 0),
       });
     }
-    const sum = (pick: (check: ProductCheck) => number): number => checks.reduce((total, check) => total + pick(check), 0);
-    return {
-      products: checks,
-      oversold: checks.filter((check) => check.held + check.committed > check.capacity).length,
-      totalCapacity: sum((check) => check.capacity),
-      totalHeldCommitted: sum((check) => check.held + check.committed),
-      totalAcceptedUnits: sum((check) => check.acceptedUnits),
-      missingHolds: sum((check) => check.missingHolds),
-      unansweredUnits: sum((check) => check.unansweredUnits),
-    };
+    return oversellCheckOf(checks);
   } finally {
     await client.dispose();
   }
+}
+
+/** The per-product checks and their totals. */
+function oversellCheckOf(checks: ProductCheck[]): OversellCheck {
+  const sum = (pick: (check: ProductCheck) => number): number => checks.reduce((total, check) => total + pick(check), 0);
+  return {
+    products: checks,
+    oversold: checks.filter((check) => check.held + check.committed > check.capacity).length,
+    totalCapacity: sum((check) => check.capacity),
+    totalHeldCommitted: sum((check) => check.held + check.committed),
+    totalAcceptedUnits: sum((check) => check.acceptedUnits),
+    missingHolds: sum((check) => check.missingHolds),
+    unansweredUnits: sum((check) => check.unansweredUnits),
+  };
 }
 
 /** The same check through `GET /products/{id}` (consistent reads), for a service whose store is not reachable from here. */
@@ -474,14 +468,5 @@ export async function checkProductsOverHttp(client: HttpClient, target: Target, 
       unansweredUnits: surplus > 0 ? surplus : 0,
     });
   }
-  const sum = (pick: (check: ProductCheck) => number): number => checks.reduce((total, check) => total + pick(check), 0);
-  return {
-    products: checks,
-    oversold: checks.filter((check) => check.held + check.committed > check.capacity).length,
-    totalCapacity: sum((check) => check.capacity),
-    totalHeldCommitted: sum((check) => check.held + check.committed),
-    totalAcceptedUnits: sum((check) => check.acceptedUnits),
-    missingHolds: sum((check) => check.missingHolds),
-    unansweredUnits: sum((check) => check.unansweredUnits),
-  };
+  return oversellCheckOf(checks);
 }

@@ -133,8 +133,8 @@ export interface ScenarioResources {
 
 export async function cleanUp(resources: ScenarioResources): Promise<void> {
   resources.client?.close();
-  await resources.service?.stop("SIGTERM", 5000);
-  await resources.store?.stop("SIGTERM", 5000);
+  await resources.service?.stop(5000);
+  await resources.store?.stop(5000);
   if (resources.dataDir !== undefined) rmSync(resources.dataDir, { recursive: true, force: true });
 }
 
@@ -290,7 +290,7 @@ export async function runScenario(options: ScenarioOptions, resources: ScenarioR
   let killedAt = Number.POSITIVE_INFINITY;
   const killing = new Promise<void>((resolve) => {
     setTimeout(() => {
-      void store.stop("SIGKILL").then(() => {
+      void store.kill().then(() => {
         killedAt = performance.now();
         delete resources.store;
         resolve();

@@ -5,30 +5,16 @@
  * with events already applied). Round trips are counted with a wrapped client, not MONITOR.
  */
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createProjectionConsumers, projectionConsumer } from "../../projections/consumers.js";
 import { PROJECTIONS } from "../../projections/definitions/index.js";
 import { type ProjectionName, ProjectionKeys } from "../../projections/keys.js";
 import type { Consumer } from "../../src/infrastructure/eventstore/consumer-group.js";
-import { connectRedis, consumed, deleteKeys, dumpLive, silentLogger, SyntheticLog, uniqueRoot } from "./support.js";
+import { consumed, dumpAllLive, dumpLive, silentLogger, SyntheticLog, useKeyRoots } from "./support.js";
 
 let redis: Redis;
-const roots: string[] = [];
-const root = (label: string): string => {
-  const made = uniqueRoot(label);
-  roots.push(made);
-  return made;
-};
+const root = useKeyRoots((connected) => (redis = connected));
 
-beforeAll(async () => {
-  redis = await connectRedis();
-});
-afterEach(async () => {
-  for (const made of roots.splice(0)) await deleteKeys(redis, `${made}:*`);
-});
-afterAll(async () => {
-  redis.disconnect();
-});
 
 /** Methods of the client that do not talk to Redis. */
 const LOCAL = new Set(["defineCommand", "on", "once", "off", "removeListener", "emit", "listeners", "duplicate"]);
@@ -70,11 +56,7 @@ const counting = (target: Redis): Counted => {
 const relevant = (consumer: Consumer, log: SyntheticLog) =>
   log.events.filter((event) => consumer.streamPrefixes.some((prefix) => event.streamId.startsWith(prefix)));
 
-const dumpAll = async (keyRoot: string): Promise<Record<ProjectionName, Record<string, unknown>>> => ({
-  mypage: await dumpLive(redis, keyRoot, "mypage"),
-  lists: await dumpLive(redis, keyRoot, "lists"),
-  notifications: await dumpLive(redis, keyRoot, "notifications"),
-});
+const dumpAll = (keyRoot: string): Promise<Record<ProjectionName, Record<string, unknown>>> => dumpAllLive(redis, keyRoot);
 
 describe("batched projection consumers", () => {
   it("write every document a batch touches with one pipeline: three round trips for the whole batch", async () => {

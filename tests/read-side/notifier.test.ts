@@ -86,6 +86,12 @@ const publish = async (log: SyntheticLog): Promise<ConsumedEvent[]> => {
   return (await readAllEvents(client)).filter((event) => ids.has(event.eventId));
 };
 
+/** A new log, none of whose events is published yet. */
+const freshLog = (): SyntheticLog => {
+  delivered = new Set();
+  return new SyntheticLog();
+};
+
 const forRecorder = (events: readonly ConsumedEvent[]) =>
   events.filter((event) => event.streamId.startsWith("reservation-") || event.streamId.startsWith("payment-"));
 
@@ -97,22 +103,26 @@ const repositoriesOf = (on: EventStoreDBClient) => ({
 
 const recorder = () => notificationRecorder({ client, logger: silentLogger(), channels: [logChannel(silentLogger())], repositories: repositoriesOf(client) });
 
+/** Publishes the log's new events and has `notifier` record what they change for the customer. */
+const recordNew = async (log: SyntheticLog, notifier: Consumer): Promise<void> => {
+  for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+};
+
 describe("the notifier records one notification per customer-visible change", () => {
   it("musical seats (004): reserve with a token → paid → confirmed gives 2; cancel gives a cancellation and a refund", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const seats = log.product();
     const reservationId = log.place(seats, "alice", 2, true);
     log.requestPayment(reservationId, "alice", 100_000);
     log.pay(reservationId, seats.productId, 2);
     const notifier = recorder();
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(reservationId)).toEqual(["payment.paid", "reservation.confirmed"]);
     // No acceptance asked of the seller of seats: nothing waits for them.
     expect(await sellerKindsOf(reservationId)).toEqual([]);
 
     log.cancel(reservationId, seats.productId, 2, "alice", true);
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(reservationId)).toEqual(["payment.paid", "reservation.confirmed", "reservation.cancelled", "payment.refunded"]);
     const [cancelled] = await recordedFor(reservationId, "seller");
     expect(cancelled?.data).toMatchObject({
@@ -139,8 +149,7 @@ describe("the notifier records one notification per customer-visible change", ()
   });
 
   it("product flow without a token: placed (pay before …), paid, confirmed; a declined attempt, an unpaid cancel with its void", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const product = log.product({ name: "Kickboard", unitPrice: 3_000 });
     const paid = log.place(product, "bob", 1, false);
     log.requestPayment(paid, "bob", 3_000);
@@ -150,7 +159,7 @@ describe("the notifier records one notification per customer-visible change", ()
     log.requestPayment(unpaid, "bob", 3_000);
     log.cancel(unpaid, product.productId, 1, "bob", false);
     const notifier = recorder();
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(paid)).toEqual(["reservation.placed", "payment.declined", "payment.paid", "reservation.confirmed"]);
     expect(await kindsOf(unpaid)).toEqual(["reservation.placed", "reservation.cancelled", "payment.voided"]);
     expect(await sellerKindsOf(paid)).toEqual([]);
@@ -160,21 +169,19 @@ describe("the notifier records one notification per customer-visible change", ()
   });
 
   it("a free book (zero amount): placed and confirmed, no payment notifications", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const books = log.product({ name: "Book", unitPrice: 0 });
     const id = log.place(books, "carol", 1, false);
     log.requestPayment(id, "carol", 0);
     log.settle(id, books.productId, 1);
     const notifier = recorder();
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(id)).toEqual(["reservation.placed", "reservation.confirmed"]);
     expect(await sellerKindsOf(id)).toEqual([]);
   });
 
   it("food delivery (003): awaiting acceptance, accepted, each step but the last, completed", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const food = log.product({ name: "Bibimbap", unitPrice: 9_000, sellerAcceptance: true, fulfilmentSteps: ["cooking", "cooked", "delivered"] });
     const id = log.place(food, "dave", 1, true);
     log.requestPayment(id, "dave", 9_000);
@@ -188,7 +195,7 @@ describe("the notifier records one notification per customer-visible change", ()
     log.append(stream, "ReservationProgressed", { step: "delivered", stepIndex: 2, progressedAt: done });
     log.append(stream, "ReservationCompleted", { completedAt: done });
     const notifier = recorder();
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     expect(await kindsOf(id)).toEqual([
       "payment.paid",
       "reservation.awaiting-acceptance",
@@ -209,8 +216,7 @@ describe("the notifier records one notification per customer-visible change", ()
   });
 
   it("exactly once under redelivery: the same events again, concurrently, from two processes", async () => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const seats = log.product();
     const id = log.place(seats, "erin", 1, true);
     log.requestPayment(id, "erin", 50_000);
@@ -372,12 +378,11 @@ describe("the webhook channel", () => {
 
 describe("delivery consumers", () => {
   const recordOne = async (channels: readonly NotificationChannel[]): Promise<{ reservationId: string; recorded: ConsumedEvent }> => {
-    delivered = new Set();
-    const log = new SyntheticLog();
+    const log = freshLog();
     const seats = log.product();
     const reservationId = log.place(seats, "frank", 1, false);
     const notifier = notificationRecorder({ client, logger: silentLogger(), channels, repositories: repositoriesOf(client) });
-    for (const event of forRecorder(await publish(log))) await notifier.handle(event);
+    await recordNew(log, notifier);
     const recorded = (await readAllEvents(client)).find((event) => event.streamId === `notification-${reservationId}` && event.type === "NotificationRecorded");
     if (!recorded) throw new Error("nothing recorded");
     return { reservationId, recorded };
@@ -434,8 +439,7 @@ describe("delivery consumers", () => {
     const gone = EventStoreDBClient.connectionString("esdb://127.0.0.1:1?tls=false&defaultDeadline=2000");
     try {
       const [event] = forRecorder(await (async () => {
-        delivered = new Set();
-        const log = new SyntheticLog();
+        const log = freshLog();
         log.place(log.product(), "gina", 1, false);
         return publish(log);
       })());
@@ -464,8 +468,7 @@ describe("notifications end to end through persistent subscriptions", () => {
       group.start();
     }
     try {
-      delivered = new Set();
-      const log = new SyntheticLog();
+      const log = freshLog();
       const seats = log.product();
       const id = log.place(seats, "hana", 2, true);
       log.requestPayment(id, "hana", 100_000);

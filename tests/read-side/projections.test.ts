@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProjectionConsumers, projectionConsumer } from "../../projections/consumers.js";
 import { PROJECTIONS } from "../../projections/definitions/index.js";
 import { ProjectionWriter, type SourceEvent } from "../../projections/engine.js";
@@ -10,33 +10,24 @@ import {
   connectRedis,
   consumed,
   deadRedis,
-  deleteKeys,
+  dumpAllLive,
   dumpLive,
   dumpVersion,
   shuffled,
   silentLogger,
   SyntheticLog,
   uniqueRoot,
+  useKeyRoots,
 } from "./support.js";
 
 let redis: Redis;
 let other: Redis;
-const roots: string[] = [];
-const root = (label: string): string => {
-  const made = uniqueRoot(label);
-  roots.push(made);
-  return made;
-};
+const root = useKeyRoots((connected) => (redis = connected));
 
 beforeAll(async () => {
-  redis = await connectRedis();
   other = await connectRedis();
 });
-afterEach(async () => {
-  for (const made of roots.splice(0)) await deleteKeys(redis, `${made}:*`);
-});
 afterAll(async () => {
-  redis.disconnect();
   other.disconnect();
 });
 
@@ -50,11 +41,7 @@ const project = async (events: readonly SourceEvent[], keyRoot: string, log: Syn
   }
 };
 
-const dumpAll = async (keyRoot: string): Promise<Record<ProjectionName, Record<string, unknown>>> => ({
-  mypage: await dumpLive(redis, keyRoot, "mypage"),
-  lists: await dumpLive(redis, keyRoot, "lists"),
-  notifications: await dumpLive(redis, keyRoot, "notifications"),
-});
+const dumpAll = (keyRoot: string): Promise<Record<ProjectionName, Record<string, unknown>>> => dumpAllLive(redis, keyRoot);
 
 describe("projections", () => {
   it("build the documents and indexes the queries need", async () => {

@@ -1,17 +1,16 @@
 import { spawn } from "node:child_process";
-import { EventStoreDBClient } from "@eventstore/db-client";
+import type { EventStoreDBClient } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createProjectionConsumers } from "../../projections/consumers.js";
 import { PROJECTION_NAMES, ProjectionKeys, type ProjectionName } from "../../projections/keys.js";
 import { RebuildInProgressError, rebuildProjections } from "../../projections/rebuild.js";
 import { eventStoreStreamReader } from "../../projections/stream-reader.js";
-import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import type { EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import { useEmbeddedStore } from "../support/embedded-store.js";
 import type { ConsumedEvent } from "../../src/infrastructure/eventstore/consumer-group.js";
 import {
   appendToEventStore,
-  connectRedis,
-  deleteKeys,
   dumpLive,
   dumpVersion,
   liveVersion,
@@ -19,32 +18,15 @@ import {
   REDIS_URL,
   silentLogger,
   SyntheticLog,
-  uniqueRoot,
+  useKeyRoots,
 } from "./support.js";
 
 let server: EmbeddedEventStore;
 let client: EventStoreDBClient;
 let redis: Redis;
-const roots: string[] = [];
-const root = (label: string): string => {
-  const made = uniqueRoot(label);
-  roots.push(made);
-  return made;
-};
+const root = useKeyRoots((connected) => (redis = connected));
 
-beforeAll(async () => {
-  server = await startEmbeddedEventStore({ port: 0, inMemory: true });
-  client = EventStoreDBClient.connectionString(server.connectionString);
-  redis = await connectRedis();
-});
-afterEach(async () => {
-  for (const made of roots.splice(0)) await deleteKeys(redis, `${made}:*`);
-});
-afterAll(async () => {
-  redis.disconnect();
-  await client.dispose();
-  await server.stop();
-});
+useEmbeddedStore((started) => ({ server, client } = started));
 
 /** What the live consumer groups would do: every event through every projection consumer. */
 const projectLive = async (events: readonly ConsumedEvent[], keyRoot: string): Promise<void> => {

@@ -2,6 +2,7 @@ import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { type EventStoreDBClient, FORWARDS, START, jsonEvent } from "@eventstore/db-client";
 import type { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import type { SourceEvent, StreamReader } from "../../projections/engine.js";
 import { createRedis } from "../../src/infrastructure/redis.js";
 import type { ConsumedEvent } from "../../src/infrastructure/eventstore/consumer-group.js";
@@ -294,3 +295,34 @@ export const waitFor = async <T>(probe: () => Promise<T | undefined>, timeoutMs 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 };
+
+/**
+ * A Redis connection for the test file (handed to `connected` in beforeAll, closed in afterAll);
+ * returns `root(label)`, a fresh key root whose keys are deleted after each test.
+ */
+export function useKeyRoots(connected: (redis: Redis) => void): (label: string) => string {
+  let redis: Redis | undefined;
+  const roots: string[] = [];
+  beforeAll(async () => {
+    redis = await connectRedis();
+    connected(redis);
+  });
+  afterEach(async () => {
+    for (const made of roots.splice(0)) await deleteKeys(redis!, `${made}:*`);
+  });
+  afterAll(() => {
+    redis?.disconnect();
+  });
+  return (label) => {
+    const made = uniqueRoot(label);
+    roots.push(made);
+    return made;
+  };
+}
+
+/** Every live read model under `keyRoot`, by projection. */
+export const dumpAllLive = async (redis: Redis, keyRoot: string): Promise<Record<"mypage" | "lists" | "notifications", Record<string, unknown>>> => ({
+  mypage: await dumpLive(redis, keyRoot, "mypage"),
+  lists: await dumpLive(redis, keyRoot, "lists"),
+  notifications: await dumpLive(redis, keyRoot, "notifications"),
+});

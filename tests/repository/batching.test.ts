@@ -6,18 +6,13 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ServiceUnavailableError } from "../../src/application/errors.js";
-import { InsufficientAvailabilityError, isRegistered, type ProductState } from "../../src/domain/index.js";
+import { InsufficientAvailabilityError } from "../../src/domain/index.js";
 import { productAggregate } from "../../src/application/aggregates.js";
 import { AggregateRepository, type StreamClient } from "../../src/infrastructure/eventstore/aggregate-repository.js";
 import { deterministicEventId } from "../../src/core/event-ids.js";
-import { holdCommand, metadata, productRepository, recorded, registerCommand, settleAll, useStore } from "./support.js";
+import { holdCommand, metadata, product, productRepository, recorded, registerCommand, registeredProduct, settleAll, twoRepositories, useStore } from "./support.js";
 
 const store = useStore();
-
-const product = (state: ProductState) => {
-  if (!isRegistered(state)) throw new Error("the product is not registered");
-  return state;
-};
 
 describe("batched decisions on one stream", () => {
   it("15 concurrent holds on capacity 10: one append, 10 holds, 5 refusals, each its own answer", async () => {
@@ -58,10 +53,7 @@ describe("batched decisions on one stream", () => {
   });
 
   it("a batch on a stale cache catches up once, decides again and never oversells", async () => {
-    const a = productRepository(store().client);
-    const b = productRepository(store().client);
-    const productId = randomUUID();
-    await a.repository.handle(productId, registerCommand(productId, 10), metadata());
+    const { a, b, productId } = await twoRepositories(store().client, 10);
     await b.repository.handle(productId, holdCommand(randomUUID(), 4), metadata());
     a.counts.appends = 0;
     a.counts.reads = 0;
@@ -84,9 +76,7 @@ describe("batched decisions on one stream", () => {
   });
 
   it("takes at most maxBatchCommands commands per append", async () => {
-    const { repository, counts } = productRepository(store().client, { maxBatchCommands: 4 });
-    const productId = randomUUID();
-    await repository.handle(productId, registerCommand(productId, 100), metadata());
+    const { repository, counts, productId } = await registeredProduct(store().client, 100, { maxBatchCommands: 4 });
     counts.appends = 0;
 
     const answers = await Promise.all(Array.from({ length: 10 }, () => repository.handle(productId, holdCommand(randomUUID()), metadata())));
@@ -95,9 +85,7 @@ describe("batched decisions on one stream", () => {
   });
 
   it("splits a batch whose events would exceed the append size limit", async () => {
-    const { repository, counts } = productRepository(store().client, { maxAppendBytes: 1200 });
-    const productId = randomUUID();
-    await repository.handle(productId, registerCommand(productId, 100), metadata());
+    const { repository, counts, productId } = await registeredProduct(store().client, 100, { maxAppendBytes: 1200 });
     counts.appends = 0;
 
     const answers = await Promise.all(Array.from({ length: 10 }, () => repository.handle(productId, holdCommand(randomUUID()), metadata())));
@@ -145,9 +133,7 @@ describe("batched decisions on one stream", () => {
   });
 
   it("concurrent loads of one stream share one read", async () => {
-    const { repository, counts } = productRepository(store().client);
-    const productId = randomUUID();
-    await repository.handle(productId, registerCommand(productId, 10), metadata());
+    const { repository, counts, productId } = await registeredProduct(store().client, 10);
     counts.reads = 0;
     const loaded = await Promise.all([repository.load(productId), repository.load(productId), repository.load(productId)]);
     expect(counts.reads).toBe(1);

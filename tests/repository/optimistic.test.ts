@@ -7,22 +7,15 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { jsonEvent } from "@eventstore/db-client";
-import { InsufficientAvailabilityError, isRegistered, type ProductState } from "../../src/domain/index.js";
+import { InsufficientAvailabilityError } from "../../src/domain/index.js";
 import { deterministicEventId } from "../../src/core/event-ids.js";
-import { holdCommand, metadata, now, productRepository, recorded, registerCommand, useStore } from "./support.js";
+import { holdCommand, metadata, now, product, productRepository, recorded, registerCommand, registeredProduct, twoRepositories, useStore } from "./support.js";
 
 const store = useStore();
 
-const product = (state: ProductState) => {
-  if (!isRegistered(state)) throw new Error("the product is not registered");
-  return state;
-};
-
 describe("warm cache", () => {
   it("decides on the cached state and appends without reading", async () => {
-    const { repository, counts } = productRepository(store().client);
-    const productId = randomUUID();
-    await repository.handle(productId, registerCommand(productId, 10), metadata());
+    const { repository, counts, productId } = await registeredProduct(store().client, 10);
     expect(counts).toEqual({ appends: 1, reads: 1 });
 
     counts.appends = 0;
@@ -50,9 +43,7 @@ describe("warm cache", () => {
 
 describe("loads up to a known revision", () => {
   it("answers from the cache when it is at that revision or later, and reads when it is behind", async () => {
-    const { repository, counts } = productRepository(store().client);
-    const productId = randomUUID();
-    await repository.handle(productId, registerCommand(productId, 10), metadata());
+    const { repository, counts, productId } = await registeredProduct(store().client, 10);
     await repository.handle(productId, holdCommand(randomUUID(), 1), metadata());
     counts.reads = 0;
 
@@ -85,10 +76,7 @@ describe("loads up to a known revision", () => {
 
 describe("stale cache", () => {
   it("catches up after another process wrote, and never oversells", async () => {
-    const a = productRepository(store().client);
-    const b = productRepository(store().client);
-    const productId = randomUUID();
-    await a.repository.handle(productId, registerCommand(productId, 3), metadata());
+    const { a, b, productId } = await twoRepositories(store().client, 3);
     await a.repository.handle(productId, holdCommand(randomUUID(), 1), metadata());
     // B takes the last two units; A's cache still says two are available.
     await b.repository.handle(productId, holdCommand(randomUUID(), 2), metadata());
@@ -143,10 +131,7 @@ describe("stale cache", () => {
   });
 
   it("does not trust a no-op decided on the cache: the store may have changed", async () => {
-    const a = productRepository(store().client);
-    const b = productRepository(store().client);
-    const productId = randomUUID();
-    await a.repository.handle(productId, registerCommand(productId, 1), metadata());
+    const { a, b, productId } = await twoRepositories(store().client, 1);
     await b.repository.handle(productId, () => ({ type: "UpdateProduct", data: { name: "renamed", now: now() } }), metadata());
 
     // By A's cache the name is already "test product": nothing to do. By the store it is not.

@@ -4,11 +4,10 @@
  * can say "one append, no read" without looking at timings.
  */
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll } from "vitest";
 import { EventStoreDBClient, FORWARDS, StreamNotFoundError } from "@eventstore/db-client";
 import { productAggregate } from "../../src/application/aggregates.js";
-import type { ProductCommand, ProductEvent, ProductState } from "../../src/domain/index.js";
-import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import { isRegistered, type ProductCommand, type ProductEvent, type ProductState } from "../../src/domain/index.js";
+import { useEmbeddedStore } from "../support/embedded-store.js";
 import {
   AggregateRepository,
   type CommandMetadata,
@@ -43,16 +42,8 @@ export interface StoreContext {
 
 /** Starts the embedded server for the file and disposes of it afterwards. */
 export const useStore = (): (() => StoreContext) => {
-  let server: EmbeddedEventStore | undefined;
   let client: EventStoreDBClient | undefined;
-  beforeAll(async () => {
-    server = await startEmbeddedEventStore({ port: 0, inMemory: true });
-    client = EventStoreDBClient.connectionString(server.connectionString);
-  }, 60_000);
-  afterAll(async () => {
-    await client?.dispose();
-    await server?.stop();
-  }, 60_000);
+  useEmbeddedStore((started) => ({ client } = started));
   return () => {
     if (!client) throw new Error("the store is not started yet");
     return { client };
@@ -68,6 +59,32 @@ export const productRepository = (
 ): { repository: ProductRepository; counts: CallCounts } => {
   const counting = countingClient(client);
   return { repository: new AggregateRepository(counting.client, productAggregate, options), counts: counting.counts };
+};
+
+/** A product of `capacity`, registered through a fresh counting repository. */
+export const registeredProduct = async (client: EventStoreDBClient, capacity: number, options: RepositoryOptions = {}) => {
+  const { repository, counts } = productRepository(client, options);
+  const productId = randomUUID();
+  await repository.handle(productId, registerCommand(productId, capacity), metadata());
+  return { repository, counts, productId };
+};
+
+/**
+ * Two repositories (two processes) over one product of `capacity` that `a` registered: `a`'s
+ * cache goes stale as soon as `b` writes.
+ */
+export const twoRepositories = async (client: EventStoreDBClient, capacity: number) => {
+  const a = productRepository(client);
+  const b = productRepository(client);
+  const productId = randomUUID();
+  await a.repository.handle(productId, registerCommand(productId, capacity), metadata());
+  return { a, b, productId };
+};
+
+/** The state of a registered product; anything else fails the test. */
+export const product = (state: ProductState) => {
+  if (!isRegistered(state)) throw new Error("the product is not registered");
+  return state;
 };
 
 export const metadata = (causationId: string = randomUUID()): CommandMetadata => ({

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, expect } from "vitest";
 import { PROBLEM_CONTENT_TYPE, type Problem } from "../../src/http/problem.js";
+import type { ProductFields } from "../support/product-fields.js";
 import {
   type ApiResponse,
   type MyPageItem,
@@ -27,7 +28,7 @@ import {
 } from "./harness.js";
 
 export * from "./harness.js";
-export type { Problem };
+export type { Problem, ProductFields };
 
 /** Starts the scenario's service before the file's tests and stops it (deleting its Redis keys) after. */
 export function useScenario(options: ScenarioOptions = {}): () => Scenario {
@@ -59,17 +60,6 @@ export function expectProblem(response: ApiResponse<unknown>, status: number, co
 export function expectStatus<T>(response: ApiResponse<T>, status: number): T {
   expect(response.status, show(response)).toBe(status);
   return response.body;
-}
-
-export interface ProductFields {
-  name: string;
-  capacity: number;
-  unitPrice: number;
-  currency: string;
-  kind: "sale" | "rental";
-  sellerAcceptance: boolean;
-  fulfilmentSteps: string[];
-  holdTtlSeconds: number;
 }
 
 export async function createProduct(s: Scenario, fields: Partial<ProductFields>, as: UserName = "seller"): Promise<ProductResponse> {

@@ -76,6 +76,19 @@ const byRole = (customer: number, seller: number, admin: number): Record<Princip
   admin,
 });
 
+/**
+ * `POST /reservations/{id}/<command>` with a stale If-Match: whoever may send the command (the
+ * admin and `mayAct`) gets as far as the revision check (412), everyone else 403.
+ */
+const staleCommand = (command: string, mayAct: readonly Principal[], rest: Partial<RouteCase> = {}): RouteCase => ({
+  name: `POST /reservations/{id}/${command}`,
+  method: "POST",
+  path: (f) => `/reservations/${f.r1}/${command}`,
+  headers: STALE,
+  expected: { ...byRole(403, 403, 412), ...Object.fromEntries(mayAct.map((principal) => [principal, 412])) },
+  ...rest,
+});
+
 /** API.md, route by route. */
 const AUTHENTICATED: readonly RouteCase[] = [
   {
@@ -115,59 +128,20 @@ const AUTHENTICATED: readonly RouteCase[] = [
     path: (f) => `/reservations/${f.r1}`,
     expected: { ...byRole(403, 403, 200), "customer (owner)": 200, "seller (owner)": 200 },
   },
-  {
-    name: "POST /reservations/{id}/cancel",
-    method: "POST",
-    path: (f) => `/reservations/${f.r1}/cancel`,
-    headers: STALE,
-    expected: { ...byRole(403, 403, 412), "customer (owner)": 412 },
-  },
-  {
-    name: "POST /reservations/{id}/accept",
-    method: "POST",
-    path: (f) => `/reservations/${f.r1}/accept`,
-    headers: STALE,
-    expected: { ...byRole(403, 403, 412), "seller (owner)": 412 },
-  },
-  {
-    name: "POST /reservations/{id}/reject",
-    method: "POST",
-    path: (f) => `/reservations/${f.r1}/reject`,
-    body: () => ({ reason: "matrix" }),
-    headers: STALE,
-    expected: { ...byRole(403, 403, 412), "seller (owner)": 412 },
-  },
-  {
+  staleCommand("cancel", ["customer (owner)"]),
+  staleCommand("accept", ["seller (owner)"]),
+  staleCommand("reject", ["seller (owner)"], { body: () => ({ reason: "matrix" }) }),
+  // API.md: "the customer may confirm the final step".
+  staleCommand("progress", ["seller (owner)", "customer (owner)"], {
     name: "POST /reservations/{id}/progress (the final step)",
-    method: "POST",
-    path: (f) => `/reservations/${f.r1}/progress`,
     body: () => ({ step: "delivered" }),
-    headers: STALE,
-    // API.md: "the customer may confirm the final step".
-    expected: { ...byRole(403, 403, 412), "seller (owner)": 412, "customer (owner)": 412 },
-  },
-  {
+  }),
+  staleCommand("progress", ["seller (owner)"], {
     name: "POST /reservations/{id}/progress (another step)",
-    method: "POST",
-    path: (f) => `/reservations/${f.r1}/progress`,
     body: () => ({ step: "packed" }),
-    headers: STALE,
-    expected: { ...byRole(403, 403, 412), "seller (owner)": 412 },
-  },
-  {
-    name: "POST /reservations/{id}/start",
-    method: "POST",
-    path: (f) => `/reservations/${f.r1}/start`,
-    headers: STALE,
-    expected: { ...byRole(403, 403, 412), "customer (owner)": 412 },
-  },
-  {
-    name: "POST /reservations/{id}/return",
-    method: "POST",
-    path: (f) => `/reservations/${f.r1}/return`,
-    headers: STALE,
-    expected: { ...byRole(403, 403, 412), "customer (owner)": 412 },
-  },
+  }),
+  staleCommand("start", ["customer (owner)"]),
+  staleCommand("return", ["customer (owner)"]),
   { name: "GET /payments", method: "GET", path: () => "/payments", expected: byRole(200, 403, 200) },
   {
     name: "GET /payments/{id}",

@@ -7,14 +7,16 @@
 import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomUUID } from "node:crypto";
 import { BACKWARDS, END, type EventStoreDBClient } from "@eventstore/db-client";
-import { Redis } from "ioredis";
-import { SignJWT } from "jose";
 import type { Role } from "../../src/application/ports.js";
-import { loadConfig, type ProcessRole } from "../../src/config.js";
-import { signToken } from "../../src/http/auth.js";
+import type { ProcessRole } from "../../src/config.js";
 import { PROBLEM_CONTENT_TYPE } from "../../src/http/problem.js";
-import { createLogger, type Logger } from "../../src/logger.js";
-import { startService, type RunningService } from "../../src/service.js";
+import type { Logger } from "../../src/logger.js";
+import type { RunningService } from "../../src/service.js";
+import { deleteKeysUnder, eventually as poll, settlesWithin, startServiceUnderTest, type PollOptions } from "../support/in-process-service.js";
+import { algNoneClaims, expiredToken as expiredFor, mintToken, signedClaims, unsignedToken } from "../support/principals.js";
+import { SignJWT } from "jose";
+
+export { settlesWithin, signedClaims };
 
 export interface Stack {
   readonly url: string;
@@ -35,38 +37,22 @@ export interface StackOptions {
 
 export const STOP_TIMEOUT_MS = 10_000;
 
-/** Resolves true when `work` settles within `ms`. */
-export const settlesWithin = async (work: Promise<unknown>, ms: number): Promise<boolean> => {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([work.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
-
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const secret = options.secret ?? `security-suite-secret-${randomUUID()}`;
   const keyRoot = `sec-${randomUUID()}`;
   const redisUrl = TEST_REDIS_URL;
   const level = options.logLevel ?? "silent";
-  const config = loadConfig({
-    PORT: "0",
-    EMBEDDED_EVENTSTORE_PORT: "0",
-    AUTH_SECRET: secret,
-    LOG_LEVEL: level,
-    REDIS_URL: redisUrl,
-    READ_MODEL_KEY_ROOT: keyRoot,
-    ROLE: options.role ?? "all",
-    ...options.env,
-  });
-  const logger = options.logger ?? createLogger({ level });
-  const service = await startService(config, logger, { inMemoryEventStore: true });
-  const url = service.url;
-  if (url === undefined) throw new Error("the service started without an HTTP listener");
+  const { url, service } = await startServiceUnderTest(
+    {
+      AUTH_SECRET: secret,
+      LOG_LEVEL: level,
+      REDIS_URL: redisUrl,
+      READ_MODEL_KEY_ROOT: keyRoot,
+      ROLE: options.role ?? "all",
+      ...options.env,
+    },
+    options.logger === undefined ? {} : { logger: options.logger },
+  );
   return {
     url,
     secret,
@@ -82,43 +68,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** Deletes the read models this stack wrote (its key root is its own). */
-async function removeKeys(url: string, keyRoot: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 2000 });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${keyRoot}:*`, "COUNT", 500);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== "0");
-  } catch {
-    // Best effort: a unique key root never collides with another run's.
-  } finally {
-    redis.disconnect();
-  }
-}
+const removeKeys = (url: string, keyRoot: string): Promise<unknown> =>
+  // Best effort: a unique key root never collides with another run's.
+  deleteKeysUnder(url, keyRoot).catch(() => undefined);
 
 // ---- tokens ----
 
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString("base64url");
 const now = (): number => Math.floor(Date.now() / 1000);
 
-export const validToken = (secret: string, sub: string, role: Role, ttlSeconds = 3600): Promise<string> =>
-  signToken(secret, { sub, role, ttlSeconds });
+export const validToken = mintToken;
 
 /** Correctly signed, `exp` in the past. */
-export const expiredToken = (secret: string, sub: string, role: Role): Promise<string> =>
-  new SignJWT({ role })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(sub)
-    .setIssuedAt(now() - 7200)
-    .setExpirationTime(now() - 60)
-    .sign(new TextEncoder().encode(secret));
+export const expiredToken = (secret: string, sub: string, role: Role): Promise<string> => expiredFor(secret, sub, role, 7200);
 
 /** Well-formed and unexpired, signed with another key. */
-export const wrongSignatureToken = (sub: string, role: Role): Promise<string> =>
-  signToken(`not-the-secret-${randomUUID()}`, { sub, role, ttlSeconds: 3600 });
+export const wrongSignatureToken = (sub: string, role: Role): Promise<string> => mintToken(`not-the-secret-${randomUUID()}`, sub, role);
 
 /** The same claims with the signature's last characters changed (a tampered token). */
 export const tamperedToken = async (secret: string, sub: string, role: Role): Promise<string> => {
@@ -130,8 +95,7 @@ export const tamperedToken = async (secret: string, sub: string, role: Role): Pr
 };
 
 /** Unsigned (`alg: none`, empty signature), crafted by hand. */
-export const algNoneToken = (sub: string, role: string): string =>
-  `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub, role, iat: now(), exp: now() + 3600 })}.`;
+export const algNoneToken = (sub: string, role: string): string => unsignedToken(algNoneClaims(sub, role));
 
 /** Signed with the right key, but HS512 (the server pins HS256). */
 export const otherAlgorithmToken = (secret: string, sub: string, role: Role): Promise<string> =>
@@ -141,14 +105,6 @@ export const otherAlgorithmToken = (secret: string, sub: string, role: Role): Pr
     .setIssuedAt()
     .setExpirationTime("1h")
     .sign(new TextEncoder().encode(secret.padEnd(64, "x")));
-
-/** Signed with the right key and any claims. */
-export const signedClaims = (secret: string, claims: Record<string, unknown>): Promise<string> =>
-  new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt()
-    .setExpirationTime("1h")
-    .sign(new TextEncoder().encode(secret));
 
 /** Signed with the right key but not valid yet (`nbf` an hour ahead). */
 export const notYetValidToken = (secret: string, sub: string, role: Role): Promise<string> =>
@@ -215,18 +171,9 @@ export async function allHead(client: EventStoreDBClient): Promise<string> {
   return head;
 }
 
-/** Polls until `check` passes or the time is up; the last failure is rethrown. */
-export async function eventually<T>(check: () => Promise<T>, { timeoutMs = 10_000, intervalMs = 100 } = {}): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() >= deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  }
-}
+/** Polls until `check` passes or the time is up (10 s unless told); the last failure is rethrown. */
+export const eventually = <T>(check: () => Promise<T>, { timeoutMs = 10_000, intervalMs = 100 }: PollOptions = {}): Promise<T> =>
+  poll(check, { timeoutMs, intervalMs });
 
 /** What must never reach a client: stack frames, internal paths, module locations. */
 export function leakIn(text: string): string | undefined {

@@ -11,7 +11,7 @@ import { DeadlineSchedule } from "../../src/infrastructure/deadline-schedule.js"
 import { RedisPaymentTokenStore } from "../../src/infrastructure/redis-payment-token-store.js";
 import { AutomaticCharge, MAX_RETRY_DELAY_SECONDS, nextChargeAttempt } from "../../src/worker/automatic-charge.js";
 import { SchedulePoller } from "../../src/worker/schedule-poller.js";
-import { CountingProvider, type Store, type World, contextOf, redisClient, startStore, testLogger, uniqueName, world } from "./support.js";
+import { CountingProvider, type Store, type World, contextOf, redisClient, testLogger, uniqueName, useStoreAndRedis, world } from "./support.js";
 
 /** The provider is down (every charge fails like an outage) while `down` is set. */
 class SwitchableProvider extends CountingProvider {
@@ -74,16 +74,7 @@ describe("retrying an automatic charge from the durable schedule", () => {
     return { productId, reservationId, customer, due };
   };
 
-  beforeAll(async () => {
-    store = await startStore();
-    redis = redisClient();
-  });
-
-  afterAll(async () => {
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-    await store.close();
-  });
+  useStoreAndRedis(keys, (started) => ({ store, redis } = started));
 
   it("charges the kept token once the provider is back, and the saga then confirms the reservation", async () => {
     const { provider, w, schedule, key, pollerAt } = setUp();

@@ -8,9 +8,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { type EventStoreDBClient, jsonEvent } from "@eventstore/db-client";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
-import { type Deferred, type Store, deferred, readStream, settledYet, sleep, startStore, testLogger, uniqueName, waitFor } from "./support.js";
+import { describe, expect, it } from "vitest";
+import { type ConsumedEvent, type Consumer, TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
+import { type Deferred, type Store, deferred, readStream, settledYet, uniqueName, useConsumerGroups, waitFor } from "./support.js";
 
 const append = async (client: EventStoreDBClient, stream: string, type = "Thing"): Promise<string> => {
   const id = randomUUID();
@@ -22,6 +22,14 @@ const parkedIds = async (client: EventStoreDBClient, group: string): Promise<str
   (await readStream(client, `$persistentsubscription-$all::${group}-parked`, true)).map((event) => event.id);
 
 /** Keyed by stream; each event's handler waits for its own gate, which the test opens. */
+/** A consumer in `group` of the streams under `prefix`, ordered by stream, `concurrency` keys in hand at once. */
+const byStream = (group: string, prefix: string, concurrency: number, handlers: Pick<Consumer, "handle" | "batch">): Consumer => ({
+  group,
+  streamPrefixes: [prefix],
+  ordering: { keyOf: (event) => event.streamId, concurrency },
+  ...handlers,
+});
+
 const gated = (group: string, prefix: string, concurrency: number) => {
   const gates = new Map<string, Deferred>();
   const gate = (id: string): Deferred => {
@@ -33,48 +41,25 @@ const gated = (group: string, prefix: string, concurrency: number) => {
     return found;
   };
   const log: string[] = [];
-  const consumer: Consumer = {
-    group,
-    streamPrefixes: [prefix],
-    ordering: { keyOf: (event) => event.streamId, concurrency },
+  const consumer = byStream(group, prefix, concurrency, {
     handle: async (event) => {
       log.push(`start ${event.eventId}`);
       await gate(event.eventId).promise;
       log.push(`end ${event.eventId}`);
     },
-  };
+  });
   return { consumer, log, open: (id: string) => gate(id).resolve() };
 };
 
 describe("concurrent consumers on the embedded EventStoreDB", () => {
   let store: Store;
-  const running: ConsumerGroup[] = [];
-  const logger = testLogger();
-
-  const startGroup = (consumer: Consumer, options: ConsumerGroupOptions = {}): ConsumerGroup => {
-    const group = new ConsumerGroup(store.client, consumer, logger, options);
-    running.push(group);
-    group.start();
-    return group;
-  };
+  const startGroup = useConsumerGroups((started) => (store = started));
 
   const nothingInFlight = (group: string) =>
     waitFor("nothing in flight", async () => {
       const info = await store.client.getPersistentSubscriptionToAllInfo(group);
       return info.stats.totalInFlightMessages === 0;
     });
-
-  beforeAll(async () => {
-    store = await startStore();
-  });
-
-  afterEach(async () => {
-    await Promise.all(running.splice(0).map((group) => Promise.race([group.stop(), sleep(5000)])));
-  });
-
-  afterAll(async () => {
-    await store.close();
-  });
 
   it("handles different keys side by side and one key strictly in delivery order", async () => {
     const prefix = `${uniqueName("ccc")}-`;
@@ -108,16 +93,13 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
     const calls = new Map<string, number>();
     const done: string[] = [];
     let failing = "";
-    const consumer: Consumer = {
-      group: uniqueName("group-"),
-      streamPrefixes: [prefix],
-      ordering: { keyOf: (event) => event.streamId, concurrency: 4 },
+    const consumer = byStream(uniqueName("group-"), prefix, 4, {
       handle: async (event) => {
         calls.set(event.eventId, (calls.get(event.eventId) ?? 0) + 1);
         if (event.eventId === failing && event.retryCount < 2) throw new TransientError("dependency down for this key");
         done.push(event.eventId);
       },
-    };
+    });
     startGroup(consumer, { inProcessRetryMs: 0 });
     failing = await append(store.client, `${prefix}a`);
     const others: string[] = [];
@@ -136,15 +118,12 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
     const prefix = `${uniqueName("ccp")}-`;
     const done: string[] = [];
     let poison = "";
-    const consumer: Consumer = {
-      group: uniqueName("group-"),
-      streamPrefixes: [prefix],
-      ordering: { keyOf: (event) => event.streamId, concurrency: 4 },
+    const consumer = byStream(uniqueName("group-"), prefix, 4, {
       handle: async (event) => {
         if (event.eventId === poison) throw new Error("malformed");
         done.push(event.eventId);
       },
-    };
+    });
     startGroup(consumer);
     poison = await append(store.client, `${prefix}a`);
     const next = await append(store.client, `${prefix}a`);
@@ -188,10 +167,7 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
     let blocker = "";
     const batches: string[][] = [];
     const singles: string[] = [];
-    const consumer: Consumer = {
-      group: uniqueName("group-"),
-      streamPrefixes: [prefix],
-      ordering: { keyOf: (event) => event.streamId, concurrency: 1 },
+    const consumer = byStream(uniqueName("group-"), prefix, 1, {
       handle: async (event) => {
         singles.push(event.eventId);
         if (event.eventId === blocker) await first.promise;
@@ -202,7 +178,7 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
           batches.push(events.map((event) => event.eventId));
         },
       },
-    };
+    });
     startGroup(consumer);
     blocker = await append(store.client, `${prefix}x`);
     await waitFor("the first event in hand alone", () => singles.includes(blocker));
@@ -233,10 +209,7 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
     let poison = "";
     const done: string[] = [];
     let batchCalls = 0;
-    const consumer: Consumer = {
-      group: uniqueName("group-"),
-      streamPrefixes: [prefix],
-      ordering: { keyOf: (event) => event.streamId, concurrency: 1 },
+    const consumer = byStream(uniqueName("group-"), prefix, 1, {
       handle: async (event) => {
         if (event.eventId === blocker) await first.promise;
         if (event.eventId === poison) throw new Error("malformed");
@@ -250,7 +223,7 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
           for (const event of events) done.push(event.eventId);
         },
       },
-    };
+    });
     startGroup(consumer);
     blocker = await append(store.client, `${prefix}x`);
     await waitFor("the blocker in hand", async () => (await store.client.getPersistentSubscriptionToAllInfo(consumer.group)).stats.totalInFlightMessages === 1);

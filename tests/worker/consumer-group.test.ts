@@ -13,18 +13,20 @@ import {
   persistentSubscriptionToAllSettingsFromDefaults,
   streamNameFilter,
 } from "@eventstore/db-client";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
+import { describe, expect, it } from "vitest";
+import { type ConsumedEvent, type Consumer, ConsumerGroup, TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
 import {
   type Store,
   deferred,
   readStream,
+  restartStore,
   settledYet,
   sleep,
   startStore,
   tempDir,
   testLogger,
   uniqueName,
+  useConsumerGroups,
   waitFor,
 } from "./support.js";
 
@@ -71,15 +73,8 @@ const parkedIds = async (client: EventStoreDBClient, group: string): Promise<str
 
 describe("ConsumerGroup on the embedded EventStoreDB", () => {
   let store: Store;
-  const running: ConsumerGroup[] = [];
+  const startGroup = useConsumerGroups((started) => (store = started));
   const logger = testLogger();
-
-  const startGroup = (consumer: Consumer, options: ConsumerGroupOptions = {}): ConsumerGroup => {
-    const group = new ConsumerGroup(store.client, consumer, logger, options);
-    running.push(group);
-    group.start();
-    return group;
-  };
 
   const connections = async (group: string): Promise<number> => {
     try {
@@ -89,19 +84,6 @@ describe("ConsumerGroup on the embedded EventStoreDB", () => {
       throw error;
     }
   };
-
-  beforeAll(async () => {
-    store = await startStore();
-  });
-
-  afterEach(async () => {
-    // Bounded: a stop() that hangs is reported by its own test, not by every later one.
-    await Promise.all(running.splice(0).map((group) => Promise.race([group.stop(), sleep(5000)])));
-  });
-
-  afterAll(async () => {
-    await store.close();
-  });
 
   it("creates its group when it is missing, and joins it when it exists", async () => {
     const prefix = `${uniqueName("cga")}-`;
@@ -328,18 +310,7 @@ describe("ConsumerGroup across a restart of the event store", () => {
       await store.server.stop();
       await waitFor("the member to notice the outage", () => member.state === "reconnecting");
 
-      restarted = await waitFor(
-        "the port to be free again",
-        async () => {
-          try {
-            return await startStore({ dataDir: dir.path, port });
-          } catch (error) {
-            if (String(error).includes("EADDRINUSE")) return undefined;
-            throw error;
-          }
-        },
-        { timeoutMs: 10_000, intervalMs: 100 },
-      );
+      restarted = await restartStore(dir.path, port);
       await restarted.client.dispose(); // only its server is needed; the member uses the old client
 
       const after: string[] = [];
@@ -380,18 +351,7 @@ describe("ConsumerGroup across a restart of the event store", () => {
       await store.server.stop(); // the server goes away while the handler works
       release.resolve(); // ... so its ack cannot reach the server
       await waitFor("the member to notice the outage", () => member.state === "reconnecting");
-      restarted = await waitFor(
-        "the port to be free again",
-        async () => {
-          try {
-            return await startStore({ dataDir: dir.path, port });
-          } catch (error) {
-            if (String(error).includes("EADDRINUSE")) return undefined;
-            throw error;
-          }
-        },
-        { timeoutMs: 10_000, intervalMs: 100 },
-      );
+      restarted = await restartStore(dir.path, port);
       await restarted.client.dispose();
       const marker = await waitFor("an append through the old client", () => append(client, `${prefix}2`), { intervalMs: 200 });
       await waitFor("the member to go on after the outage", () => consumer.done.includes(marker), { timeoutMs: 20_000 });

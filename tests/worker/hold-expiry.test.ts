@@ -20,9 +20,9 @@ import {
   contextOf,
   customer,
   redisClient,
-  startStore,
   testLogger,
   uniqueName,
+  useStoreAndRedis,
   world,
 } from "./support.js";
 
@@ -65,16 +65,9 @@ describe("the hold watchdog", () => {
     return new Date((held?.data as { expiresAt: string }).expiresAt);
   };
 
-  beforeAll(async () => {
-    store = await startStore();
+  useStoreAndRedis(keys, (started) => {
+    ({ store, redis } = started);
     w = world(store.client);
-    redis = redisClient();
-  });
-
-  afterAll(async () => {
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-    await store.close();
   });
 
   it("schedules every hold at its expiry, under `<reservationId>|<productId>`", async () => {
@@ -287,12 +280,18 @@ describe("DeadlineSchedule leases", () => {
     redis.disconnect();
   });
 
-  it("lets only one of two pollers take a due entry within the lease", async () => {
+  /** Two pollers of one schedule (a lease of a second) and an entry due at `t0`. */
+  const twoPollersOfOneEntry = async () => {
     const name = key();
     const a = new DeadlineSchedule(redis, name, 1000);
     const b = new DeadlineSchedule(redis, name, 1000);
     const t0 = new Date("2030-01-01T00:00:00.000Z");
     await a.add("entry", t0);
+    return { a, b, t0 };
+  };
+
+  it("lets only one of two pollers take a due entry within the lease", async () => {
+    const { a, b, t0 } = await twoPollersOfOneEntry();
     const [takenByA, takenByB] = await Promise.all([a.takeDue(t0), b.takeDue(t0)]);
     expect([...takenByA, ...takenByB]).toEqual(["entry"]);
     expect(await a.takeDue(new Date(t0.getTime() + 999))).toEqual([]);
@@ -301,11 +300,7 @@ describe("DeadlineSchedule leases", () => {
   });
 
   it("gives back an entry whose taker died, once the lease runs out; completing removes it", async () => {
-    const name = key();
-    const a = new DeadlineSchedule(redis, name, 1000);
-    const b = new DeadlineSchedule(redis, name, 1000);
-    const t0 = new Date("2030-01-01T00:00:00.000Z");
-    await a.add("entry", t0);
+    const { a, b, t0 } = await twoPollersOfOneEntry();
     expect(await a.takeDue(t0)).toEqual(["entry"]); // ... and a dies here
     expect(await b.takeDue(new Date(t0.getTime() + 1000))).toEqual(["entry"]);
     await b.complete("entry");

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   EventStoreDBClient,
   PARK,
@@ -15,21 +15,14 @@ import {
   persistentSubscriptionToAllSettingsFromDefaults,
   streamNameFilter,
 } from "@eventstore/db-client";
-import { startEmbeddedEventStore, type EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import type { EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
+import { useEmbeddedStore } from "../support/embedded-store.js";
 import { repoRoot } from "../crash/processes.js";
 
 let store: EmbeddedEventStore;
 let client: EventStoreDBClient;
 
-beforeAll(async () => {
-  store = await startEmbeddedEventStore({ port: 0, inMemory: true });
-  client = EventStoreDBClient.connectionString(store.connectionString);
-});
-
-afterAll(async () => {
-  await client.dispose();
-  await store.stop();
-});
+useEmbeddedStore((started) => ({ server: store, client } = started));
 
 const parked = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
   new Promise((resolve) => {

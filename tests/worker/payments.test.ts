@@ -3,7 +3,7 @@
  * real embedded store, with the simulated provider wrapped to count its calls; and the circuit
  * breaker around providers (src/infrastructure/payments/guarded-provider.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AccessDeniedError, PaymentDeclinedError, ResourceNotFoundError } from "../../src/application/errors.js";
 import { createPaymentService } from "../../src/application/payment-service.js";
 import {
@@ -16,19 +16,14 @@ import type { Actor } from "../../src/application/ports.js";
 import { PaymentNotPayableError } from "../../src/domain/index.js";
 import { GuardedPaymentProvider } from "../../src/infrastructure/payments/guarded-provider.js";
 import { SimulatedPaymentProvider } from "../../src/infrastructure/payments/simulated-provider.js";
-import { CountingProvider, type Store, type World, consumedOf, contextOf, customer, startStore, waitFor, world } from "./support.js";
+import { CountingProvider, type Store, type World, consumedOf, contextOf, customer, useWorld, waitFor, world } from "./support.js";
 
 describe("PaymentService.pay", () => {
   let store: Store;
   let w: World;
-
-  beforeAll(async () => {
-    store = await startStore();
-    w = world(store.client);
-  });
-
-  afterAll(async () => {
-    await store.close();
+  useWorld((started, startedStore) => {
+    w = started;
+    store = startedStore;
   });
 
   /** A placed reservation whose payment the saga has requested. */

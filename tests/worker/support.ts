@@ -20,6 +20,7 @@ import {
   type ResolvedEvent,
 } from "@eventstore/db-client";
 import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { paymentAggregate, productAggregate, reservationAggregate } from "../../src/application/aggregates.js";
 import { createPaymentService, type PaymentRepository } from "../../src/application/payment-service.js";
 import type { ChargeRequest, ChargeResult, PaymentProvider, RefundRequest } from "../../src/application/payment-provider.js";
@@ -32,7 +33,7 @@ import { parseEventMetadata } from "../../src/core/event-metadata.js";
 import type { PaymentTokenStore } from "../../src/application/payment-token-store.js";
 import { SimulatedPaymentProvider } from "../../src/infrastructure/payments/simulated-provider.js";
 import { createLogger, type Logger } from "../../src/logger.js";
-import type { ConsumedEvent, Consumer } from "../../src/infrastructure/eventstore/consumer-group.js";
+import { ConsumerGroup, type ConsumedEvent, type Consumer, type ConsumerGroupOptions } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { reservationSaga } from "../../src/worker/reservation-saga.js";
 
 /** How the worlds of these tests derive reservation ids from Idempotency-Keys. */
@@ -472,4 +473,77 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
     [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
   }
   return copy;
+}
+
+/**
+ * A store for the enclosing block, handed to `started` in beforeAll and closed in afterAll; returns
+ * `startGroup`, whose groups are stopped after each test.
+ */
+export function useConsumerGroups(started: (store: Store) => void): (consumer: Consumer, options?: ConsumerGroupOptions) => ConsumerGroup {
+  let store: Store | undefined;
+  const running: ConsumerGroup[] = [];
+  const logger = testLogger();
+  beforeAll(async () => {
+    store = await startStore();
+    started(store);
+  });
+  afterEach(async () => {
+    // Bounded: a stop() that hangs is reported by its own test, not by every later one.
+    await Promise.all(running.splice(0).map((group) => Promise.race([group.stop(), sleep(5000)])));
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+  return (consumer, options = {}) => {
+    const group = new ConsumerGroup(store!.client, consumer, logger, options);
+    running.push(group);
+    group.start();
+    return group;
+  };
+}
+
+/** Starts a store on `dataDir` and `port` again once the port is free (a stopped server's port can linger briefly). */
+export const restartStore = (dataDir: string, port: number): Promise<Store> =>
+  waitFor(
+    "the port to be free again",
+    async () => {
+      try {
+        return await startStore({ dataDir, port });
+      } catch (error) {
+        if (String(error).includes("EADDRINUSE")) return undefined;
+        throw error;
+      }
+    },
+    { timeoutMs: 10_000, intervalMs: 100 },
+  );
+
+/**
+ * A store and a Redis connection for the enclosing block, handed to `started` in beforeAll; in
+ * afterAll the Redis `keys` the tests registered are deleted and both are closed.
+ */
+export function useStoreAndRedis(keys: readonly string[], started: (resources: { store: Store; redis: Redis }) => void): void {
+  let store: Store | undefined;
+  let redis: Redis | undefined;
+  beforeAll(async () => {
+    store = await startStore();
+    redis = redisClient();
+    started({ store, redis });
+  });
+  afterAll(async () => {
+    if (keys.length > 0) await redis?.del(...keys);
+    redis?.disconnect();
+    await store?.close();
+  });
+}
+
+/** A store for the enclosing block and the application world over it, handed to `started` in beforeAll; the store is closed in afterAll. */
+export function useWorld(started: (w: World, store: Store) => void): void {
+  let store: Store | undefined;
+  beforeAll(async () => {
+    store = await startStore();
+    started(world(store.client), store);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
 }
