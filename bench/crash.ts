@@ -72,16 +72,25 @@ const main = async (): Promise<number> => {
     reports.push(report);
     console.log(describeReport(report));
     if (report.violations.length === 0) console.log("  invariants: all hold");
-    else console.log(`  invariants: ${report.violations.length} violation(s) ${JSON.stringify(summarize(report.violations))}\n${formatViolations(report.violations, 200)}`);
+    else
+      console.log(
+        `  invariants: ${report.violations.length} violation(s) ${JSON.stringify(summarize(report.violations))}\n${formatViolations(report.violations, 200)}`,
+      );
     if (report.advisories.length > 0) {
-      console.log(`  advisories (not failing): ${JSON.stringify(summarize(report.advisories))}\n${formatViolations(report.advisories, 20)}`);
+      console.log(
+        `  advisories (not failing): ${JSON.stringify(summarize(report.advisories))}\n${formatViolations(report.advisories, 20)}`,
+      );
     }
   }
   if (values.json) {
     console.log(JSON.stringify(reports, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value), 2));
   }
   const failed = reports.filter((report) => report.violations.length > 0);
-  console.log(failed.length === 0 ? "crash test passed" : `crash test FAILED in ${failed.map((report) => report.mode).join(", ")} (replay with --seed ${seed})`);
+  console.log(
+    failed.length === 0
+      ? "crash test passed"
+      : `crash test FAILED in ${failed.map((report) => report.mode).join(", ")} (replay with --seed ${seed})`,
+  );
   return failed.length === 0 ? 0 : 1;
 };
 

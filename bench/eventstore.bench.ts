@@ -100,7 +100,10 @@ export async function runEventStoreBench(options: EventStoreBenchOptions = {}): 
     let batched = 0;
     const batchStart = performance.now();
     while (performance.now() < batchStart + seconds * 1000) {
-      await client.appendToStream(batchedStream, Array.from({ length: batchSize }, (_, j) => event(batched + j)));
+      await client.appendToStream(
+        batchedStream,
+        Array.from({ length: batchSize }, (_, j) => event(batched + j)),
+      );
       batched += batchSize;
     }
     report(`batched appends (${batchSize} events per append), events`, (batched / (performance.now() - batchStart)) * 1000);

@@ -119,7 +119,11 @@ const ms = (value: number): string => (Number.isFinite(value) ? `${value < 10 ? 
 const latency = (l: Latency): string => `p50 ${ms(l.p50)}  p99 ${ms(l.p99)}  max ${ms(l.max)}  (n=${l.count})`;
 const perSecond = (value: number): string => `${value.toFixed(0)}/s`;
 const others = (s: Summary): string =>
-  Object.keys(s.other).length === 0 ? "none" : Object.entries(s.other).map(([key, count]) => `${key}: ${count}`).join(", ");
+  Object.keys(s.other).length === 0
+    ? "none"
+    : Object.entries(s.other)
+        .map(([key, count]) => `${key}: ${count}`)
+        .join(", ");
 
 const failures: string[] = [];
 
@@ -127,11 +131,15 @@ const printSummary = (title: string, s: Summary, seconds: number): void => {
   console.log(`\n${title}`);
   console.log(`  offered                 ${perSecond(s.offeredPerSecond)} (${s.sent} requests in ${seconds.toFixed(1)} s)`);
   console.log(`  accepted (201)          ${perSecond(s.acceptedPerSecond)} (${s.accepted}, ${s.acceptedUnits} units)`);
-  console.log(`  shed (503)              ${perSecond(s.shedPerSecond)} (${s.shed}; without Retry-After or problem body: ${s.badShed}${s.badShedExample ? `, e.g. ${s.badShedExample}` : ""})`);
+  console.log(
+    `  shed (503)              ${perSecond(s.shedPerSecond)} (${s.shed}; without Retry-After or problem body: ${s.badShed}${s.badShedExample ? `, e.g. ${s.badShedExample}` : ""})`,
+  );
   console.log(`  409 insufficient avail. ${s.soldOut}`);
   console.log(`  other answers           ${others(s)}`);
   console.log(`  5xx other than 503      ${s.serverErrors}`);
-  console.log(`  client timeouts/errors  ${s.timeouts} / ${s.networkErrors}${Object.keys(s.errorDetails).length > 0 ? ` ${JSON.stringify(s.errorDetails)}` : ""}`);
+  console.log(
+    `  client timeouts/errors  ${s.timeouts} / ${s.networkErrors}${Object.keys(s.errorDetails).length > 0 ? ` ${JSON.stringify(s.errorDetails)}` : ""}`,
+  );
   for (const [detail, count] of Object.entries(s.shedDetails)) console.log(`    503 "${detail}": ${count}`);
   console.log(`  latency of 201s         ${latency(s.acceptedLatency)}`);
   console.log(`  latency of 503s         ${latency(s.shedLatency)}`);
@@ -172,13 +180,19 @@ try {
   console.log(`# load: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}); seed ${options.seed}`);
   const report = await runScenario(options, resources);
   const phase = report.overloadPhase;
-  console.log(`\nsustainable rate (closed loop): ${report.sustainablePerSecond === undefined ? "not measured" : perSecond(report.sustainablePerSecond)}`);
+  console.log(
+    `\nsustainable rate (closed loop): ${report.sustainablePerSecond === undefined ? "not measured" : perSecond(report.sustainablePerSecond)}`,
+  );
   console.log(`offered rate asked: ${report.rate}/s; products: ${report.fixture.products.length} × capacity ${report.capacity}`);
-  console.log(`driver lag behind schedule: p99 ${ms(phase.lagP99)}, max ${ms(phase.lagMax)}; last answer ${((phase.totalMs - phase.sendingMs) / 1000).toFixed(1)} s after the last request`);
+  console.log(
+    `driver lag behind schedule: p99 ${ms(phase.lagP99)}, max ${ms(phase.lagMax)}; last answer ${((phase.totalMs - phase.sendingMs) / 1000).toFixed(1)} s after the last request`,
+  );
   printSummary("PHASE 1 — overload", report.overload, phase.sendingMs / 1000);
   console.log(`  shed by the service (/metrics http_commands_shed_total): ${JSON.stringify(report.shedMetrics)}`);
   const pct = (value: number): string => (Number.isFinite(value) ? `${Math.round(value)}%` : "n/a");
-  console.log(`  CPU (100% = one core)   driver ${pct(report.cpu.driver)}, service ${pct(report.cpu.service)}, event store ${pct(report.cpu.store)}`);
+  console.log(
+    `  CPU (100% = one core)   driver ${pct(report.cpu.driver)}, service ${pct(report.cpu.service)}, event store ${pct(report.cpu.store)}`,
+  );
   printCheck("never oversold (streams folded with the product decider, after phase 1)", report.overloadCheck, true);
   if (report.overload.shed === 0) console.log("  note: nothing was shed: the offered rate did not exceed the admission bounds");
 
@@ -186,21 +200,32 @@ try {
   if (outage !== undefined) {
     const down = outage.down;
     const around = outage.aroundKill;
-    console.log(`\nPHASE 2 — ${report.outageRate} requests/s in groups of ${options.outageBurst}; the event store is killed (SIGKILL) after ${options.killAfterMs / 1000} s, then ${options.outageMs / 1000} s more`);
-    console.log(`  sent before it died     201: ${around.accepted}, 503: ${around.shed}, other: ${others(around)}, timeouts: ${around.timeouts}, transport errors: ${around.networkErrors}; latency ${latency(around.allLatency)}`);
+    console.log(
+      `\nPHASE 2 — ${report.outageRate} requests/s in groups of ${options.outageBurst}; the event store is killed (SIGKILL) after ${options.killAfterMs / 1000} s, then ${options.outageMs / 1000} s more`,
+    );
+    console.log(
+      `  sent before it died     201: ${around.accepted}, 503: ${around.shed}, other: ${others(around)}, timeouts: ${around.timeouts}, transport errors: ${around.networkErrors}; latency ${latency(around.allLatency)}`,
+    );
     if (around.serverErrors + around.timeouts + around.networkErrors + around.badShed > 0) {
-      failures.push(`phase 2: requests in flight when the store died got ${around.serverErrors} 5xx other than 503, ${around.badShed} bad 503s, ${around.timeouts} timeouts, ${around.networkErrors} transport errors`);
+      failures.push(
+        `phase 2: requests in flight when the store died got ${around.serverErrors} 5xx other than 503, ${around.badShed} bad 503s, ${around.timeouts} timeouts, ${around.networkErrors} transport errors`,
+      );
     }
     console.log(`  sent after it died:`);
-    console.log(`  answers                 503: ${down.shed}, 201: ${down.accepted}, 409: ${down.soldOut}, other: ${others(down)}, timeouts: ${down.timeouts}, transport errors: ${down.networkErrors}`);
+    console.log(
+      `  answers                 503: ${down.shed}, 201: ${down.accepted}, 409: ${down.soldOut}, other: ${others(down)}, timeouts: ${down.timeouts}, transport errors: ${down.networkErrors}`,
+    );
     console.log(`  503 without Retry-After or problem body: ${down.badShed}${down.badShedExample ? ` (e.g. ${down.badShedExample})` : ""}`);
     for (const [detail, count] of Object.entries(down.shedDetails)) console.log(`    503 "${detail}": ${count}`);
     console.log(`  latency of every answer ${latency(down.allLatency)}`);
     console.log(`  latency of 503s         ${latency(down.shedLatency)}`);
     const slow = outage.downAnswers.filter((answer) => answer.ms >= 1000).length;
-    console.log(`  answered in under 1 s   ${down.sent - slow} of ${down.sent} (all the answers of phase 2: ${outage.aroundKillAnswers.filter((a) => a.ms < 1000).length + down.sent - slow} of ${outage.aroundKillAnswers.length + down.sent})`);
+    console.log(
+      `  answered in under 1 s   ${down.sent - slow} of ${down.sent} (all the answers of phase 2: ${outage.aroundKillAnswers.filter((a) => a.ms < 1000).length + down.sent - slow} of ${outage.aroundKillAnswers.length + down.sent})`,
+    );
     if (down.timeouts + down.networkErrors > 0) failures.push(`phase 2: ${down.timeouts} timeouts, ${down.networkErrors} transport errors`);
-    if (down.sent !== down.shed) failures.push(`phase 2: ${down.sent - down.shed} of ${down.sent} requests were not answered 503 while the store was down`);
+    if (down.sent !== down.shed)
+      failures.push(`phase 2: ${down.sent - down.shed} of ${down.sent} requests were not answered 503 while the store was down`);
     if (down.serverErrors > 0) failures.push(`phase 2: ${down.serverErrors} 5xx other than 503`);
     if (down.badShed > 0) failures.push(`phase 2: ${down.badShed} 503s without Retry-After or a problem body`);
 
@@ -210,8 +235,12 @@ try {
     console.log(
       `  first 201               ${outage.recoveredAfterMs === undefined ? "NONE within the limit" : `${ms(outage.recoveredAfterMs)} after the store listened again`}`,
     );
-    console.log(`  answers until then      503: ${recovery.shed}, 201: ${recovery.accepted}, other: ${others(recovery)}, timeouts: ${recovery.timeouts}, transport errors: ${recovery.networkErrors}; latency ${latency(recovery.allLatency)}`);
-    console.log(`  service process         pid ${outage.servicePidBefore}, ${outage.serviceAliveAfter ? "the same process, still running" : "NOT RUNNING"}`);
+    console.log(
+      `  answers until then      503: ${recovery.shed}, 201: ${recovery.accepted}, other: ${others(recovery)}, timeouts: ${recovery.timeouts}, transport errors: ${recovery.networkErrors}; latency ${latency(recovery.allLatency)}`,
+    );
+    console.log(
+      `  service process         pid ${outage.servicePidBefore}, ${outage.serviceAliveAfter ? "the same process, still running" : "NOT RUNNING"}`,
+    );
     const clientErrors = { ...around.errorDetails, ...down.errorDetails, ...recovery.errorDetails };
     if (Object.keys(clientErrors).length > 0) console.log(`  client-side failures in phases 2 and 3: ${JSON.stringify(clientErrors)}`);
     if (outage.recoveredAfterMs === undefined) failures.push("phase 3: no request was accepted after the store came back");
@@ -225,14 +254,18 @@ try {
   if (report.finalCheck !== undefined) {
     printCheck("never oversold, nothing acknowledged lost (every stream, after the outage)", report.finalCheck, false);
     if (report.finalCheck.unansweredUnits > 0) {
-      console.log("  (units held without a 201: requests in flight when the store died, answered 503; the hold-expiry watchdog of ROLE=worker releases them)");
+      console.log(
+        "  (units held without a 201: requests in flight when the store died, answered 503; the hold-expiry watchdog of ROLE=worker releases them)",
+      );
     }
   }
   if (report.serviceProblems.length > 0) {
     console.log(`\nthe service logged ${report.serviceProblems.length} warnings/errors; the last ones:`);
     for (const line of report.serviceProblems.slice(-5)) console.log(`  ${line.slice(0, 400)}`);
   }
-  console.log(failures.length === 0 ? "\nOK: every invariant held" : `\nFAILED:\n${failures.map((failure) => `  - ${failure}`).join("\n")}`);
+  console.log(
+    failures.length === 0 ? "\nOK: every invariant held" : `\nFAILED:\n${failures.map((failure) => `  - ${failure}`).join("\n")}`,
+  );
   process.exitCode = failures.length === 0 ? 0 : 1;
 } catch (error) {
   console.error(error);

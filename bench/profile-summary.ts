@@ -109,7 +109,9 @@ const main = (): void => {
       console.log(`| ${name} | ${(micros / 1000).toFixed(0)} | ${pct(micros)} |`);
     }
   };
-  console.log(`profile ${file}: ${(total / 1e6).toFixed(1)} s sampled, busy ${(busy / 1e6).toFixed(1)} s (idle ${(idle / 1e6).toFixed(1)} s; GC and program counted as busy)`);
+  console.log(
+    `profile ${file}: ${(total / 1e6).toFixed(1)} s sampled, busy ${(busy / 1e6).toFixed(1)} s (idle ${(idle / 1e6).toFixed(1)} s; GC and program counted as busy)`,
+  );
   table("self time by package", self);
   table("inclusive time by package", inclusive);
   table("top frames (self)", frames);

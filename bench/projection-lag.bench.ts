@@ -69,7 +69,16 @@ const startChild = async (dataDir: string): Promise<Target> => {
   const secret = `bench-${randomUUID()}`;
   const keyRoot = uniqueKeyRoot("bench-lag");
   const service = await startCompiledService({
-    env: { DATA_DIR: dataDir, REDIS_URL: SHARED_REDIS_URL, READ_MODEL_KEY_ROOT: keyRoot, AUTH_SECRET: secret, ROLE: "all", LOG_LEVEL: logLevel, MAX_UNPAID_HOLDS_PER_CUSTOMER: "0", ...ADMISSION },
+    env: {
+      DATA_DIR: dataDir,
+      REDIS_URL: SHARED_REDIS_URL,
+      READ_MODEL_KEY_ROOT: keyRoot,
+      AUTH_SECRET: secret,
+      ROLE: "all",
+      LOG_LEVEL: logLevel,
+      MAX_UNPAID_HOLDS_PER_CUSTOMER: "0",
+      ...ADMISSION,
+    },
     waitFor: "ready",
   });
   return {
@@ -116,7 +125,9 @@ const main = async (): Promise<void> => {
     const lines = [
       "",
       `projection lag (POST /reservations 201 -> visible in GET /my-page), ${new Date().toISOString()}`,
-      `  machine: ${cpus().length} CPUs, load ${loadavg().map((n) => n.toFixed(2)).join(" ")}; node ${process.version}`,
+      `  machine: ${cpus().length} CPUs, load ${loadavg()
+        .map((n) => n.toFixed(2))
+        .join(" ")}; node ${process.version}`,
       `  load: ${result.requested} requested at ${rate}/s over ${(result.loadMs / 1000).toFixed(1)} s -> ${result.placed} placed (201), failures ${JSON.stringify(result.failures)}`,
       `  visible: ${result.fromAnswerMs.length} of ${result.placed}${result.unseen > 0 ? `; ${result.unseen} NOT seen within the ${drainS} s drain` : ""}; ${result.polls} polls of /my-page`,
       `  ${summary("POST /reservations latency", result.writeLatencyMs)}`,

@@ -58,10 +58,15 @@ const { productAggregate } = await load<{ productAggregate: AggregateType<Produc
 );
 
 /** The product's only state evolved in place is its allocations map, whose values are replaced, never changed. */
-const copyAllocations = (state: ProductState): ProductState => ("allocations" in state ? { ...state, allocations: new Map(state.allocations) } : state);
+const copyAllocations = (state: ProductState): ProductState =>
+  "allocations" in state ? { ...state, allocations: new Map(state.allocations) } : state;
 const aggregate = values.copy === "map" ? { ...productAggregate, copyState: copyAllocations } : productAggregate;
 
-const metadata = (): CommandMetadata => ({ correlationId: randomUUID(), causationId: randomUUID(), actor: { id: "bench", role: "system" } });
+const metadata = (): CommandMetadata => ({
+  correlationId: randomUUID(),
+  causationId: randomUUID(),
+  actor: { id: "bench", role: "system" },
+});
 
 const register = (repository: ProductRepository, productId: string): Promise<unknown> =>
   repository.handle(
@@ -112,7 +117,9 @@ try {
   // Warm-up: the client's channel and the JIT, outside the timed runs.
   await Promise.all(products.map((productId) => hold(repository, productId)));
 
-  console.log(`repository bench: src=${values.src} copy=${values.copy} node=${process.version} cpus=${cpus().length} concurrency=${concurrency} duration=${durationMs / 1000}s`);
+  console.log(
+    `repository bench: src=${values.src} copy=${values.copy} node=${process.version} cpus=${cpus().length} concurrency=${concurrency} duration=${durationMs / 1000}s`,
+  );
   const uncontended = await run((loop, sequence) => hold(repository, products[(loop + sequence * concurrency) % productCount] ?? hot));
   console.log(`uncontended (${productCount} products): ${uncontended.rate.toFixed(0)} commands/s, ${uncontended.failures} failed`);
   const hotRun = await run(() => hold(repository, hot));

@@ -73,7 +73,11 @@ const measureBareKoa = async (): Promise<LoadResult> => {
   try {
     // The same request the service gets (headers included), so that only the work behind it differs.
     const body = JSON.stringify({ productId: "3f1c7c2e-6f0a-4c55-9a3e-0b7f6f1b2c11", quantity: 1 });
-    const next = () => ({ path: "/reservations", headers: { authorization: `Bearer ${"x".repeat(180)}`, "content-type": "application/json" }, body });
+    const next = () => ({
+      path: "/reservations",
+      headers: { authorization: `Bearer ${"x".repeat(180)}`, "content-type": "application/json" },
+      body,
+    });
     await runLoad({ url: koa.url, connections, durationS: warmupS, next });
     return await runLoad({ url: koa.url, connections, durationS, next });
   } finally {
@@ -125,7 +129,9 @@ const measureLag = async (rate: number): Promise<LagResult> => {
 
 const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : "-");
 const ratio = (value: number, reference: number): string =>
-  Number.isFinite(value) && Number.isFinite(reference) && reference > 0 ? `${(value / reference).toFixed(value / reference < 0.1 ? 3 : 2)}×` : "-";
+  Number.isFinite(value) && Number.isFinite(reference) && reference > 0
+    ? `${(value / reference).toFixed(value / reference < 0.1 ? 3 : 2)}×`
+    : "-";
 
 interface Row {
   readonly what: string;
@@ -217,7 +223,9 @@ const lagRows = (rate: number, lag: LagResult): Row[] => {
 
 const main = async (): Promise<void> => {
   const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repoRoot, encoding: "utf8" }).trim();
-  progress(`${quick ? "quick run" : "full run"}: ${connections} connections, ${warmupS} s warm-up + ${durationS} s per load run, lag run ${lagDurationS} s`);
+  progress(
+    `${quick ? "quick run" : "full run"}: ${connections} connections, ${warmupS} s warm-up + ${durationS} s per load run, lag run ${lagDurationS} s`,
+  );
   progress("building dist/ (tsc -b tsconfig.build.json)");
   buildService();
 
@@ -225,7 +233,13 @@ const main = async (): Promise<void> => {
   const koa = await measureBareKoa();
   progress(`  ${fmt(koa.perSecond, 0)} req/s`);
   const rows: Row[] = [
-    { what: "bare Koa + router + bodyparser, POST JSON (the limit)", perSecond: koa.perSecond, p50Ms: koa.p50Ms, p99Ms: koa.p99Ms, notes: describeStatuses(koa) },
+    {
+      what: "bare Koa + router + bodyparser, POST JSON (the limit)",
+      perSecond: koa.perSecond,
+      p50Ms: koa.p50Ms,
+      p99Ms: koa.p99Ms,
+      notes: describeStatuses(koa),
+    },
   ];
 
   let allMaximum = Number.NaN;
@@ -244,7 +258,11 @@ const main = async (): Promise<void> => {
   try {
     store = await measureEventStore(quick ? { events: 500 } : {});
     for (const figure of store.figures) {
-      rows.push({ what: `embedded store: ${figure.label}`, perSecond: figure.perSecond, notes: `through @eventstore/db-client; from ${store.source}` });
+      rows.push({
+        what: `embedded store: ${figure.label}`,
+        perSecond: figure.perSecond,
+        notes: `through @eventstore/db-client; from ${store.source}`,
+      });
     }
   } catch (error) {
     rows.push({ what: "embedded store", notes: `failed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}` });
@@ -257,7 +275,9 @@ const main = async (): Promise<void> => {
   const header = [
     `## npm run bench${quick ? " -- --quick" : ""}, ${new Date().toISOString()}`,
     "",
-    `commit ${commit}; node ${process.version}; ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}); load average at the end ${loadavg().map((n) => n.toFixed(1)).join(" ")}; ` +
+    `commit ${commit}; node ${process.version}; ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}); load average at the end ${loadavg()
+      .map((n) => n.toFixed(1))
+      .join(" ")}; ` +
       `autocannon ${connections} connections, ${warmupS} s warm-up + ${durationS} s per run; service LOG_LEVEL=${logLevel}, NODE_ENV=production, durable embedded store; ` +
       `took ${fmt((performance.now() - began) / 1000, 0)} s`,
     "",

@@ -150,8 +150,7 @@ const call = async (path: string, token: string, json: unknown): Promise<Outcome
   return { status: response.status, ms, body };
 };
 
-const reserve = (productId: string, i: number) =>
-  call("/reservations", customers[i % customers.length] ?? "", { productId, quantity: 1 });
+const reserve = (productId: string, i: number) => call("/reservations", customers[i % customers.length] ?? "", { productId, quantity: 1 });
 
 const registerProduct = async (name: string): Promise<string> => {
   const response = await call("/products", seller, { name, capacity: CAPACITY, unitPrice: 1000 });
@@ -163,7 +162,11 @@ const registerProduct = async (name: string): Promise<string> => {
 class Done extends Error {}
 
 /** `workers` clients, each sending its next request as soon as the last is answered, until `until` (or `Done`). */
-const drive = async (workers: number, until: number, request: (i: number) => Promise<Outcome>): Promise<{ outcomes: Outcome[]; ms: number }> => {
+const drive = async (
+  workers: number,
+  until: number,
+  request: (i: number) => Promise<Outcome>,
+): Promise<{ outcomes: Outcome[]; ms: number }> => {
   const outcomes: Outcome[] = [];
   let next = 0;
   const started = performance.now();
@@ -232,7 +235,7 @@ const appendHolds = async (productId: string, count: number): Promise<number> =>
   const started = performance.now();
   const heldAt = new Date();
   const expiresAt = new Date(heldAt.getTime() + 900_000).toISOString();
-  for (let written = 0; written < count; ) {
+  for (let written = 0; written < count;) {
     const size = Math.min(batchSize, count - written);
     const causationId = randomUUID();
     const events = Array.from({ length: size }, () => {
@@ -268,7 +271,9 @@ try {
   console.log(
     `write path over HTTP: service as a child process (ROLE=${role}, LOG_LEVEL=${logLevel}), embedded EventStoreDB ` +
       `${values.memory ? `on tmpfs (${env.DATA_DIR})` : "durable (temp data dir)"}, node ${process.version}, ${cpus().length} CPUs; ` +
-      `driver: Node fetch, ${concurrency} concurrent clients; load average ${loadavg().map((n) => n.toFixed(1)).join(" ")}; ` +
+      `driver: Node fetch, ${concurrency} concurrent clients; load average ${loadavg()
+        .map((n) => n.toFixed(1))
+        .join(" ")}; ` +
       `started in ${fmt(performance.now() - startedAt, 0)} ms`,
   );
 

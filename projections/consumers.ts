@@ -24,7 +24,6 @@ export interface ProjectionConsumerDependencies {
 /** The consumer group of a projection; one per projection, shared by every worker process. */
 export const projectionGroup = (name: ProjectionName): string => `projection-${name}`;
 
-
 /** Documents worked on at once per process, and events per Redis round trip. */
 export interface ProjectionConcurrency {
   readonly concurrency?: number;

@@ -158,7 +158,15 @@ export class ProjectionWriter<D> {
       if (writes.length === 0) break;
       const pipeline = withApplyCommand(this.redis.pipeline());
       for (const write of writes) {
-        pipeline[APPLY_COMMAND](this.keys.live, this.keys.building, this.keys.doc(version, write.docId), version, write.expected, write.next, write.ops);
+        pipeline[APPLY_COMMAND](
+          this.keys.live,
+          this.keys.building,
+          this.keys.doc(version, write.docId),
+          version,
+          write.expected,
+          write.next,
+          write.ops,
+        );
       }
       const results = (await pipeline.exec()) ?? [];
       const retry: string[] = [];

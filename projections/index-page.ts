@@ -30,8 +30,6 @@ export const readIndexPage = async (redis: Redis, key: string, count: number, af
   const [ties, older] = results;
   if (ties?.[0]) throw ties[0];
   if (older?.[0]) throw older[0];
-  const sameScore = (ties?.[1] as string[])
-    .filter((member) => member < after.member)
-    .map((member) => ({ member, score: after.score }));
+  const sameScore = (ties?.[1] as string[]).filter((member) => member < after.member).map((member) => ({ member, score: after.score }));
   return [...sameScore, ...pairs(older?.[1] as string[])].slice(0, count);
 };

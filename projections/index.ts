@@ -2,7 +2,13 @@
  * The read side (projections/README.md): projection consumers for the worker, the Redis read
  * models for the API, and the rebuild.
  */
-export { createProjectionConsumers, projectionConsumer, projectionGroup, type ProjectionConcurrency, type ProjectionConsumerDependencies } from "./consumers.js";
+export {
+  createProjectionConsumers,
+  projectionConsumer,
+  projectionGroup,
+  type ProjectionConcurrency,
+  type ProjectionConsumerDependencies,
+} from "./consumers.js";
 export { createRedisReadModels, createRedisReadModelStore, type RedisReadModelOptions } from "./read-store.js";
 export { rebuildProjections, RebuildInProgressError, type RebuildOptions, type RebuildProgress, type RebuildResult } from "./rebuild.js";
 export { PROJECTIONS } from "./definitions/index.js";

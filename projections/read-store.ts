@@ -146,7 +146,13 @@ export class RedisReadModelStore implements ReadModelStore {
 
   products(query: ListOptions & { readonly status?: ProductStatus }): Promise<Page<ProductView>> {
     return this.guarded(async () => {
-      const page = await this.query<ListDocument>(this.lists, LIST_INDEXES.products(query.status), (id) => `product:${id}`, limitOf(query.limit), query.after);
+      const page = await this.query<ListDocument>(
+        this.lists,
+        LIST_INDEXES.products(query.status),
+        (id) => `product:${id}`,
+        limitOf(query.limit),
+        query.after,
+      );
       const items = page.found.flatMap(({ member, stored }): ProductView[] => {
         const revision = stored.c[streamOf(productAggregate, member)];
         if (stored.d.kind !== "product" || stored.d.product === null || revision === undefined) return [];
@@ -159,7 +165,8 @@ export class RedisReadModelStore implements ReadModelStore {
 
   reservations(scope: ReadScope, query: ReservationListOptions): Promise<Page<ReservationView>> {
     return this.guarded(async () => {
-      const indexScope = scope.kind === "all" ? scope : { kind: scope.kind, id: scope.kind === "customer" ? scope.customerId : scope.sellerId };
+      const indexScope =
+        scope.kind === "all" ? scope : { kind: scope.kind, id: scope.kind === "customer" ? scope.customerId : scope.sellerId };
       const page = await this.query<ListDocument>(
         this.lists,
         LIST_INDEXES.reservations(indexScope, query.status, query.productId),
@@ -197,12 +204,21 @@ export class RedisReadModelStore implements ReadModelStore {
 
   myPage(customerId: string, query: ListOptions): Promise<MyPageView> {
     return this.guarded(async () => {
-      const page = await this.query<ReservationDocument>(this.mypage, myPageIndex(customerId), (id) => `reservation:${id}`, limitOf(query.limit), query.after);
+      const page = await this.query<ReservationDocument>(
+        this.mypage,
+        myPageIndex(customerId),
+        (id) => `reservation:${id}`,
+        limitOf(query.limit),
+        query.after,
+      );
       const reservations = page.found.flatMap(({ stored }): MyPageEntry[] => {
         const entry = myPageEntryOf(stored, customerId);
         return entry ? [entry] : [];
       });
-      const updatedAt = reservations.reduce<string | null>((latest, entry) => (latest === null || entry.updatedAt > latest ? entry.updatedAt : latest), null);
+      const updatedAt = reservations.reduce<string | null>(
+        (latest, entry) => (latest === null || entry.updatedAt > latest ? entry.updatedAt : latest),
+        null,
+      );
       return { customerId, reservations, updatedAt, nextCursor: page.nextCursor };
     });
   }
@@ -254,7 +270,9 @@ export class RedisReadModelStore implements ReadModelStore {
   }
 
   private unavailable(error: unknown): ReadModelUnavailableError {
-    return new ReadModelUnavailableError(`the read models cannot be read right now (${describe(error)})`, this.retryAfterSeconds, { cause: error });
+    return new ReadModelUnavailableError(`the read models cannot be read right now (${describe(error)})`, this.retryAfterSeconds, {
+      cause: error,
+    });
   }
 
   private async guarded<T>(work: () => Promise<T>): Promise<T> {

@@ -204,16 +204,19 @@ class ProjectionRebuild {
   /** Renews every lease while the rebuild runs; a lease found lost abandons the rebuild at its next batch. */
   renewLeases(): void {
     const leaseSeconds = this.options.leaseSeconds ?? 60;
-    this.renewal = setInterval(() => {
-      for (const target of this.targets) {
-        this.redis
-          .eval(RENEW_SCRIPT, 1, target.keys.building, target.version, String(leaseSeconds))
-          .then((renewed) => {
-            if (renewed !== 1) this.leaseLost ??= `the building lease of ${target.projection} was lost`;
-          })
-          .catch(() => undefined);
-      }
-    }, Math.max(250, (leaseSeconds * 1000) / 4));
+    this.renewal = setInterval(
+      () => {
+        for (const target of this.targets) {
+          this.redis
+            .eval(RENEW_SCRIPT, 1, target.keys.building, target.version, String(leaseSeconds))
+            .then((renewed) => {
+              if (renewed !== 1) this.leaseLost ??= `the building lease of ${target.projection} was lost`;
+            })
+            .catch(() => undefined);
+        }
+      },
+      Math.max(250, (leaseSeconds * 1000) / 4),
+    );
   }
 
   stopRenewing(): void {
@@ -305,7 +308,10 @@ class ProjectionRebuild {
   async switchOver(): Promise<RebuildResult> {
     const rebuilt: RebuiltProjection[] = [];
     for (const target of this.targets) {
-      const [switched, previous] = (await this.redis.eval(SWITCH_SCRIPT, 2, target.keys.live, target.keys.building, target.version)) as [number, string | null];
+      const [switched, previous] = (await this.redis.eval(SWITCH_SCRIPT, 2, target.keys.live, target.keys.building, target.version)) as [
+        number,
+        string | null,
+      ];
       if (switched !== 1) {
         await this.release();
         throw new Error(`the building lease of ${target.projection} was lost before the switch; the live version is untouched`);
@@ -342,7 +348,14 @@ export const rebuildProjections = async (options: RebuildOptions): Promise<Rebui
   const targets = names.map((projection): RebuildTarget => {
     const keys = new ProjectionKeys(projection, root);
     const definition = PROJECTIONS[projection];
-    return { projection, keys, definition, writer: new ProjectionWriter(options.redis, definition, keys, { reader }), batch: [], version: "" };
+    return {
+      projection,
+      keys,
+      definition,
+      writer: new ProjectionWriter(options.redis, definition, keys, { reader }),
+      batch: [],
+      version: "",
+    };
   });
   const rebuild = new ProjectionRebuild(options, names, targets, started);
   await rebuild.claim();

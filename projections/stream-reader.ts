@@ -11,7 +11,13 @@ export const eventStoreStreamReader = (client: EventStoreDBClient): StreamReader
       for await (const resolved of read) {
         const recorded = resolved.event;
         if (!recorded) continue;
-        yield { eventId: recorded.id, streamId: recorded.streamId, revision: Number(recorded.revision), type: recorded.type, data: recorded.data };
+        yield {
+          eventId: recorded.id,
+          streamId: recorded.streamId,
+          revision: Number(recorded.revision),
+          type: recorded.type,
+          data: recorded.data,
+        };
       }
       done = true;
     } catch (error) {

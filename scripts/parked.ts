@@ -55,7 +55,8 @@ function parseCommand(argv: string[]): Command | "help" {
   });
   if (values.help) return "help";
   const [action, group, ...extra] = positionals;
-  if (action !== "list" && action !== "replay") throw new UsageError(action === undefined ? "name an action: list or replay" : `unknown action ${action}`);
+  if (action !== "list" && action !== "replay")
+    throw new UsageError(action === undefined ? "name an action: list or replay" : `unknown action ${action}`);
   if (group === undefined || group === "") throw new UsageError("name a group");
   if (extra.length > 0) throw new UsageError(`unexpected ${extra.join(" ")}`);
   const source: GroupSource = values.stream === undefined ? { kind: "all" } : { kind: "stream", stream: values.stream };
@@ -73,7 +74,11 @@ const describe = (message: ParkedMessage): string =>
   ].join("  ");
 
 const asJson = (message: ParkedMessage): string =>
-  JSON.stringify({ ...message, parkedRevision: String(message.parkedRevision), revision: message.revision === undefined ? undefined : String(message.revision) });
+  JSON.stringify({
+    ...message,
+    parkedRevision: String(message.parkedRevision),
+    revision: message.revision === undefined ? undefined : String(message.revision),
+  });
 
 async function run(command: Command, client: EventStoreDBClient): Promise<void> {
   const parkedStream = parkedStreamOf(command.source, command.group);
@@ -110,7 +115,10 @@ async function main(): Promise<number> {
     await run(command, client);
     return 0;
   } catch (error) {
-    const message = error instanceof UnknownGroupError ? error.message : `failed against ${connectionString}: ${error instanceof Error ? error.message : String(error)}`;
+    const message =
+      error instanceof UnknownGroupError
+        ? error.message
+        : `failed against ${connectionString}: ${error instanceof Error ? error.message : String(error)}`;
     process.stderr.write(`${message}\n`);
     return 1;
   } finally {

@@ -47,7 +47,8 @@ function parseArguments(argv: readonly string[]): Arguments {
     const arg = argv[i] ?? "";
     if (arg === "--batch-size") {
       batchSize = Number(argv[(i += 1)]);
-      if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new Error("--batch-size must be an integer in 1..10000");
+      if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000)
+        throw new Error("--batch-size must be an integer in 1..10000");
     } else if (arg === "--key-root") {
       keyRoot = argv[(i += 1)];
       if (keyRoot === undefined || keyRoot === "") throw new Error("--key-root needs a value");
@@ -77,9 +78,12 @@ async function main(): Promise<number> {
   const connectionString = config.eventStore.url ?? `esdb://127.0.0.1:${config.eventStore.embeddedPort}?tls=false`;
   const client = EventStoreDBClient.connectionString(connectionString);
   // Behind Sentinel the sentinels name the server; otherwise REDIS_URL, or the running service's managed Redis.
-  const redisUrl = config.redis.url ?? (config.redis.sentinel ? "redis://127.0.0.1:6379" : await runningManagedRedisUrl(config.eventStore.dataDir));
+  const redisUrl =
+    config.redis.url ?? (config.redis.sentinel ? "redis://127.0.0.1:6379" : await runningManagedRedisUrl(config.eventStore.dataDir));
   if (redisUrl === undefined) {
-    process.stderr.write(`no REDIS_URL, and no managed Redis of a running service under ${config.eventStore.dataDir}/redis: start the service first\n`);
+    process.stderr.write(
+      `no REDIS_URL, and no managed Redis of a running service under ${config.eventStore.dataDir}/redis: start the service first\n`,
+    );
     await client.dispose();
     return 1;
   }

@@ -15,7 +15,12 @@ loadDotEnv();
 const Args = z.object({
   sub: z.string().min(1),
   role: z.enum(ROLES),
-  ttl: z.coerce.number().int().min(1).max(365 * 24 * 3600).default(3600),
+  ttl: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(365 * 24 * 3600)
+    .default(3600),
 });
 
 const USAGE = "usage: npm run -s token -- --sub <user id> --role customer|seller|admin [--ttl <seconds>]";
@@ -46,7 +51,9 @@ async function main(): Promise<void> {
   const { sub, role, ttl } = args.data;
   const { maxLifetimeSeconds, issuer, audience } = config.auth.tokens;
   if (ttl > maxLifetimeSeconds) {
-    console.error(`--ttl: the server accepts tokens living at most ${maxLifetimeSeconds} seconds (AUTH_MAX_TOKEN_LIFETIME_SECONDS)\n${USAGE}`);
+    console.error(
+      `--ttl: the server accepts tokens living at most ${maxLifetimeSeconds} seconds (AUTH_MAX_TOKEN_LIFETIME_SECONDS)\n${USAGE}`,
+    );
     process.exitCode = 2;
     return;
   }

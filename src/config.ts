@@ -74,29 +74,36 @@ const byteSize = z
     const [, digits = "0", unit = "b"] = /^(\d+)\s*([a-z]*)$/i.exec(text) ?? [];
     return Number(digits) * (sizeUnits[unit.toLowerCase()] ?? 1);
   })
-  .pipe(z.number().int().min(1).max(16 * 1024 * 1024));
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(1)
+      .max(16 * 1024 * 1024),
+  );
 
 /** `host:port,host:port` (the port defaults to Sentinel's 26379; IPv6 hosts in brackets). */
-const sentinelList = z
-  .string()
-  .transform((text, context) => {
-    const sentinels: { host: string; port: number }[] = [];
-    for (const entry of text.split(",").map((part) => part.trim()).filter((part) => part !== "")) {
-      const match = /^(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(entry);
-      const host = match?.[1] ?? match?.[2];
-      const port = Number(match?.[3] ?? 26379);
-      if (!host || port < 1 || port > 65_535) {
-        context.addIssue({ code: "custom", message: `expected host:port, got "${entry}"` });
-        return z.NEVER;
-      }
-      sentinels.push({ host, port });
-    }
-    if (sentinels.length === 0) {
-      context.addIssue({ code: "custom", message: "expected at least one host:port" });
+const sentinelList = z.string().transform((text, context) => {
+  const sentinels: { host: string; port: number }[] = [];
+  for (const entry of text
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "")) {
+    const match = /^(?:\[([^\]]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(entry);
+    const host = match?.[1] ?? match?.[2];
+    const port = Number(match?.[3] ?? 26379);
+    if (!host || port < 1 || port > 65_535) {
+      context.addIssue({ code: "custom", message: `expected host:port, got "${entry}"` });
       return z.NEVER;
     }
-    return sentinels;
-  });
+    sentinels.push({ host, port });
+  }
+  if (sentinels.length === 0) {
+    context.addIssue({ code: "custom", message: "expected at least one host:port" });
+    return z.NEVER;
+  }
+  return sentinels;
+});
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().default("development"),
@@ -108,12 +115,20 @@ const EnvSchema = z.object({
   REDIS_URL: z.string().min(1).optional(),
   EMBEDDED_REDIS_PORT: port.default(0),
   REDIS_SENTINELS: sentinelList.optional(),
-  REDIS_MASTER_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "letters, digits and _ . - only").optional(),
+  REDIS_MASTER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,100}$/, "letters, digits and _ . - only")
+    .optional(),
   AUTH_SECRET: z.string().min(1).optional(),
   IDEMPOTENCY_SECRET: z.string().min(16, "use at least 16 characters").optional(),
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
-  AUTH_MAX_TOKEN_LIFETIME_SECONDS: z.coerce.number().int().min(60).max(365 * 24 * 3600).default(24 * 3600),
+  AUTH_MAX_TOKEN_LIFETIME_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 24 * 3600)
+    .default(24 * 3600),
   ROLE: z.enum(["api", "worker", "all"]).default("all"),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   HTTP_BODY_LIMIT: byteSize.default(64 * 1024),
@@ -127,14 +142,20 @@ const EnvSchema = z.object({
   HTTP_BODY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
-  READ_MODEL_KEY_ROOT: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, "letters, digits and _ . : - only").default("rm"),
+  READ_MODEL_KEY_ROOT: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,100}$/, "letters, digits and _ . : - only")
+    .default("rm"),
   NOTIFY_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
   NOTIFY_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   NOTIFY_WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(4),
   // Standard Webhooks' form: "whsec_" and at least 24 random bytes in base64.
   NOTIFY_WEBHOOK_SECRET: z
     .string()
-    .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, "expected whsec_ followed by at least 24 bytes in base64 (e.g. whsec_$(openssl rand -base64 32))")
+    .regex(
+      /^whsec_[A-Za-z0-9+/]{32,}={0,2}$/,
+      "expected whsec_ followed by at least 24 bytes in base64 (e.g. whsec_$(openssl rand -base64 32))",
+    )
     .optional(),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
@@ -153,7 +174,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError("AUTH_SECRET must be set when NODE_ENV=production (the HS256 key for bearer tokens)");
   }
   if (production && vars.NOTIFY_WEBHOOK_URL !== undefined && vars.NOTIFY_WEBHOOK_SECRET === undefined) {
-    throw new ConfigError("NOTIFY_WEBHOOK_SECRET must be set when NOTIFY_WEBHOOK_URL is set and NODE_ENV=production (receivers verify deliveries with it)");
+    throw new ConfigError(
+      "NOTIFY_WEBHOOK_SECRET must be set when NOTIFY_WEBHOOK_URL is set and NODE_ENV=production (receivers verify deliveries with it)",
+    );
   }
   if (production && vars.AUTH_SECRET !== undefined && vars.AUTH_SECRET.length < PRODUCTION_MIN_SECRET_LENGTH) {
     throw new ConfigError(`AUTH_SECRET must be at least ${PRODUCTION_MIN_SECRET_LENGTH} characters when NODE_ENV=production`);
@@ -186,7 +209,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       embeddedPort: vars.EMBEDDED_REDIS_PORT,
       readModelKeyRoot: vars.READ_MODEL_KEY_ROOT,
       sentinel:
-        vars.REDIS_SENTINELS && vars.REDIS_MASTER_NAME ? { sentinels: vars.REDIS_SENTINELS, masterName: vars.REDIS_MASTER_NAME } : undefined,
+        vars.REDIS_SENTINELS && vars.REDIS_MASTER_NAME
+          ? { sentinels: vars.REDIS_SENTINELS, masterName: vars.REDIS_MASTER_NAME }
+          : undefined,
     },
     notifications: {
       webhookUrl: vars.NOTIFY_WEBHOOK_URL,
@@ -204,6 +229,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     idempotencySecret:
       vars.IDEMPOTENCY_SECRET ??
-      createHmac("sha256", vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET).update("reservations: idempotency ids").digest("hex"),
+      createHmac("sha256", vars.AUTH_SECRET ?? DEVELOPMENT_AUTH_SECRET)
+        .update("reservations: idempotency ids")
+        .digest("hex"),
   };
 }

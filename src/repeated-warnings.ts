@@ -52,6 +52,9 @@ export class RepeatedWarnings {
 
   private summarize(message: string, count: number, context: Record<string, unknown>): void {
     if (count === 0) return;
-    this.logger.warn({ ...context, repeated: count }, `${message} (repeated ${count} times in the last ${Math.round(this.windowMs / 100) / 10} s)`);
+    this.logger.warn(
+      { ...context, repeated: count },
+      `${message} (repeated ${count} times in the last ${Math.round(this.windowMs / 100) / 10} s)`,
+    );
   }
 }

@@ -105,7 +105,8 @@ export const startService = async (config: Config, logger: Logger, options: Serv
   const { circuit, metrics, repositories } = parts;
 
   // Before the workers start, so that no hold deadline or read model of another store is acted on.
-  const keyRootGuard = config.role === "api" ? undefined : guardKeyRoot({ client: eventStore.client, redis, keyRoot: parts.keyRoot, logger });
+  const keyRootGuard =
+    config.role === "api" ? undefined : guardKeyRoot({ client: eventStore.client, redis, keyRoot: parts.keyRoot, logger });
   if (keyRootGuard) await Promise.race([keyRootGuard.checked, delay(KEY_ROOT_CHECK_WAIT_MS, undefined, { ref: false })]);
   if (config.role === "api") await markKeyRootOfApi(eventStore, redis, parts.keyRoot);
   const workers =
@@ -219,7 +220,13 @@ interface ServiceParts {
   readonly unpaidHolds: RedisUnpaidHolds | undefined;
 }
 
-const assemble = (config: Config, logger: Logger, options: ServiceOptions, eventStore: EventStoreConnection, redis: Redis): ServiceParts => {
+const assemble = (
+  config: Config,
+  logger: Logger,
+  options: ServiceOptions,
+  eventStore: EventStoreConnection,
+  redis: Redis,
+): ServiceParts => {
   // One circuit per process: when EventStoreDB is away, every command fails fast with a 503.
   const circuit = new EventStoreCircuit();
   const metrics = new Metrics();
@@ -248,7 +255,9 @@ const assemble = (config: Config, logger: Logger, options: ServiceOptions, event
 /** An API-only process marks an empty key root as its store's; best effort: without Redis now, it writes nothing there until it is back anyway. */
 const markKeyRootOfApi = async (eventStore: EventStoreConnection, redis: Redis, keyRoot: string): Promise<void> => {
   const redisReady = redis.status === "ready" ? Promise.resolve() : new Promise<void>((resolve) => redis.once("ready", () => resolve()));
-  const marked = Promise.all([readOrCreateStoreId(eventStore.client), redisReady]).then(([storeId]) => markEmptyKeyRoot(redis, keyRoot, storeId));
+  const marked = Promise.all([readOrCreateStoreId(eventStore.client), redisReady]).then(([storeId]) =>
+    markEmptyKeyRoot(redis, keyRoot, storeId),
+  );
   await Promise.race([marked.catch(() => undefined), delay(KEY_ROOT_CHECK_WAIT_MS, undefined, { ref: false })]);
 };
 

@@ -62,6 +62,9 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
 };
 
 export const describeStatuses = (result: LoadResult): string => {
-  const parts = [...Object.entries(result.statuses).map(([status, n]) => `${n}×${status}`), ...(result.errors > 0 ? [`${result.errors} errors`] : [])];
+  const parts = [
+    ...Object.entries(result.statuses).map(([status, n]) => `${n}×${status}`),
+    ...(result.errors > 0 ? [`${result.errors} errors`] : []),
+  ];
   return parts.length === 0 ? "no response within the run" : parts.join(", ");
 };

@@ -85,7 +85,8 @@ const handle = (child: ChildProcess, url: string): ChildService => {
 const waitUntilOk = async (child: ChildProcess, url: string, timeoutMs: number): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before ${url} answered`);
     const ok = await fetch(url, { signal: AbortSignal.timeout(1000) }).then(
       (response) => response.status === 200,
       () => false,

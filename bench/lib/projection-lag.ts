@@ -46,7 +46,17 @@ export interface LagResult {
   readonly groups: ReadonlyMap<string, GroupLag>;
 }
 
-const VISIBLE = new Set(["placed", "confirmed", "awaiting-acceptance", "in-progress", "in-use", "completed", "cancelled", "expired", "rejected"]);
+const VISIBLE = new Set([
+  "placed",
+  "confirmed",
+  "awaiting-acceptance",
+  "in-progress",
+  "in-use",
+  "completed",
+  "cancelled",
+  "expired",
+  "rejected",
+]);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -88,7 +98,11 @@ export const measureProjectionLag = async (options: LagOptions): Promise<LagResu
       const response = await fetch(`${url}/reservations`, {
         method: "POST",
         headers: { authorization: `Bearer ${customer.token}`, "content-type": "application/json" },
-        body: JSON.stringify({ productId: product.id, quantity: 1, ...(options.paymentToken ? { paymentToken: options.paymentToken } : {}) }),
+        body: JSON.stringify({
+          productId: product.id,
+          quantity: 1,
+          ...(options.paymentToken ? { paymentToken: options.paymentToken } : {}),
+        }),
         signal: AbortSignal.timeout(30_000),
       });
       const answeredAt = Date.now();
@@ -156,5 +170,16 @@ export const measureProjectionLag = async (options: LagOptions): Promise<LagResu
   const metrics = await fetch(`${url}/metrics`).then((response) => response.text());
   await Promise.all(pollers);
   const placed = requested - Object.values(failures).reduce((sum, n) => sum + n, 0);
-  return { requested, placed, failures, unseen, polls, loadMs, writeLatencyMs, fromAnswerMs, fromCreatedMs, groups: parseSubscriptionMetrics(metrics) };
+  return {
+    requested,
+    placed,
+    failures,
+    unseen,
+    polls,
+    loadMs,
+    writeLatencyMs,
+    fromAnswerMs,
+    fromCreatedMs,
+    groups: parseSubscriptionMetrics(metrics),
+  };
 };

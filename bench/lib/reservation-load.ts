@@ -103,7 +103,8 @@ export const measureReservations = async (options: ReservationLoadOptions): Prom
         body: JSON.stringify({ name, capacity: CAPACITY, unitPrice: 1000 }),
       });
       const body = (await response.json()) as { id?: string };
-      if (response.status !== 201 || body.id === undefined) throw new Error(`registering a product answered ${response.status}: ${JSON.stringify(body)}`);
+      if (response.status !== 201 || body.id === undefined)
+        throw new Error(`registering a product answered ${response.status}: ${JSON.stringify(body)}`);
       return body.id;
     };
     const productIds: string[] = [];

@@ -24,8 +24,7 @@ import { millis, parseStreamId } from "./streams.js";
 export type ProductSnapshot = Omit<Product, "allocations" | "allocatedByCustomer">;
 
 export type ListDocument =
-  | { readonly kind: "product"; readonly product: ProductSnapshot | null }
-  | ({ readonly kind: "reservation" } & ReservationDocument);
+  { readonly kind: "product"; readonly product: ProductSnapshot | null } | ({ readonly kind: "reservation" } & ReservationDocument);
 
 export const LIST_INDEXES = {
   products: (status?: string) => (status === undefined ? "products" : `products:status:${status}`),
@@ -55,7 +54,11 @@ const snapshotOf = (product: Product): ProductSnapshot => {
 };
 
 /** A product state from a stored snapshot: the per-reservation maps are not kept, so they start empty. */
-export const productOfSnapshot = (snapshot: ProductSnapshot): Product => ({ ...snapshot, allocations: new Map(), allocatedByCustomer: new Map() });
+export const productOfSnapshot = (snapshot: ProductSnapshot): Product => ({
+  ...snapshot,
+  allocations: new Map(),
+  allocatedByCustomer: new Map(),
+});
 
 const evolveProductDocument = (product: ProductSnapshot | null, event: SourceEvent): ProductSnapshot | null => {
   // The allocations map is rebuilt empty: evolving only writes to it, and the lists never read it.

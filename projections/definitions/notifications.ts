@@ -32,7 +32,12 @@ export const NOTIFICATION_INDEXES = {
 /** Index members name the document and the notification in it. */
 export const notificationMember = (reservationId: string, notificationId: string): string => `${reservationId}/${notificationId}`;
 
-const withDelivery = (doc: NotificationsDocument, notificationId: string, channel: string, status: DeliveryStatus): NotificationsDocument => ({
+const withDelivery = (
+  doc: NotificationsDocument,
+  notificationId: string,
+  channel: string,
+  status: DeliveryStatus,
+): NotificationsDocument => ({
   notifications: doc.notifications.map((notification) => {
     if (notification.id !== notificationId) return notification;
     const known = notification.deliveries.some((delivery) => delivery.channel === channel);

@@ -20,7 +20,8 @@ export interface Page<T> {
 /** Longer cursors are refused before decoding: no member of ours comes close. */
 export const MAX_CURSOR_LENGTH = 512;
 
-export const encodeCursor = (position: ListPosition): string => Buffer.from(JSON.stringify([position.score, position.member]), "utf8").toString("base64url");
+export const encodeCursor = (position: ListPosition): string =>
+  Buffer.from(JSON.stringify([position.score, position.member]), "utf8").toString("base64url");
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 

@@ -13,8 +13,7 @@ export interface ChargeRequest {
 }
 
 export type ChargeResult =
-  | { readonly outcome: "succeeded"; readonly reference: string }
-  | { readonly outcome: "declined"; readonly reason: string };
+  { readonly outcome: "succeeded"; readonly reference: string } | { readonly outcome: "declined"; readonly reason: string };
 
 export interface RefundRequest {
   readonly paymentId: string;

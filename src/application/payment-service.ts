@@ -60,7 +60,13 @@ export const chargePayment = async (
 
   let verdict: { outcome: "succeeded"; reference: string } | { outcome: "declined" | "failed"; reason: string; retryAfterSeconds?: number };
   try {
-    const result = await provider.charge({ paymentId: state.paymentId, customerId: state.customerId, amount: state.amount, currency: state.currency, token: request.token });
+    const result = await provider.charge({
+      paymentId: state.paymentId,
+      customerId: state.customerId,
+      amount: state.amount,
+      currency: state.currency,
+      token: request.token,
+    });
     verdict = result.outcome === "succeeded" ? result : { outcome: "declined", reason: result.reason };
   } catch (error) {
     if (!(error instanceof PaymentProviderUnavailableError)) throw error;
@@ -85,10 +91,18 @@ export const chargePayment = async (
   try {
     recorded = await record();
   } catch (error) {
-    const unrecorded = { attemptId: request.attemptId, outcome: verdict.outcome, paymentNotPayable: error instanceof PaymentNotPayableError };
+    const unrecorded = {
+      attemptId: request.attemptId,
+      outcome: verdict.outcome,
+      paymentNotPayable: error instanceof PaymentNotPayableError,
+    };
     const refund = decideUnrecordedCharge(state, unrecorded);
     if (refund?.atProvider) {
-      await provider.refund({ paymentId: refund.paymentId, refundId: deterministicEventId(refund.paymentId, refund.refundOf, 0), ...refund.atProvider });
+      await provider.refund({
+        paymentId: refund.paymentId,
+        refundId: deterministicEventId(refund.paymentId, refund.refundOf, 0),
+        ...refund.atProvider,
+      });
     }
     throw error;
   }
@@ -142,7 +156,12 @@ export const createPaymentService = (
         // Only provider failures so far: the key may try again, as the 503's Retry-After invited.
         attemptId = earlier.length === 0 ? base : `${base}:${earlier.length}`;
       }
-      const result = await chargePayment(payments, provider, { paymentId, token, attemptId, now: clock }, commandMetadata(context, paymentId));
+      const result = await chargePayment(
+        payments,
+        provider,
+        { paymentId, token, attemptId, now: clock },
+        commandMetadata(context, paymentId),
+      );
       const view = paymentView(result.payment, result.revision);
       if (result.outcome === "declined") throw new PaymentDeclinedError(result.reason ?? "declined", view);
       if (result.outcome === "unavailable") {

@@ -40,7 +40,6 @@ export interface ProductView {
   readonly revision: number;
 }
 
-
 export interface ReservationView {
   readonly id: string;
   readonly productId: string;

@@ -59,11 +59,7 @@ export class ProductService implements ProductServicePort {
   }
 
   /** Loads, checks that the actor owns the product (or is an admin) and the If-Match revision, then decides. */
-  private async changeOwned(
-    context: CommandContext,
-    productId: string,
-    command: (now: string) => ProductCommand,
-  ): Promise<ProductView> {
+  private async changeOwned(context: CommandContext, productId: string, command: (now: string) => ProductCommand): Promise<ProductView> {
     const handled = await this.products.handle(
       productId,
       (state, revision) => {

@@ -6,15 +6,7 @@
 import type { NotificationAudience, NotificationKind } from "../domain/index.js";
 import { AccessDeniedError } from "./errors.js";
 import type { ListPosition, Page } from "./list-cursor.js";
-import type {
-  Actor,
-  PaymentStatus,
-  PaymentView,
-  ProductStatus,
-  ProductView,
-  ReservationStatus,
-  ReservationView,
-} from "./ports.js";
+import type { Actor, PaymentStatus, PaymentView, ProductStatus, ProductView, ReservationStatus, ReservationView } from "./ports.js";
 
 /** Largest number of items one list answer carries. */
 export const MAX_LIST_ITEMS = 1000;

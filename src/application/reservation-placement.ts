@@ -1,12 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  type PaymentState,
-  type Product,
-  type Reservation,
-  InvalidTransitionError,
-  isPlaced,
-  isRegistered,
-} from "../domain/index.js";
+import { type PaymentState, type Product, type Reservation, InvalidTransitionError, isPlaced, isRegistered } from "../domain/index.js";
 import { requestPaymentFor } from "../domain/processes/index.js";
 import type { CommandMetadata } from "../core/repository.js";
 import { commandMetadata } from "./command-context.js";
@@ -63,8 +56,7 @@ export class ReservationPlacement {
 
   async place(context: CommandContext, input: PlaceReservationInput, idempotencyKey?: string): Promise<Placement> {
     if (context.actor.role !== "customer") throw new AccessDeniedError("only customers place reservations");
-    const reservationId =
-      idempotencyKey === undefined ? randomUUID() : this.deps.idempotencyIds(context.actor.id, idempotencyKey);
+    const reservationId = idempotencyKey === undefined ? randomUUID() : this.deps.idempotencyIds(context.actor.id, idempotencyKey);
     if (idempotencyKey !== undefined) {
       const repeat = await this.answerToRepeat(reservationId, input);
       if (repeat !== undefined) return repeat;
@@ -247,12 +239,9 @@ export class ReservationPlacement {
 
   /** Here as well as in the saga: payments must be accepted while the workers are down. */
   private async requestPayment({ now, metadata, expectNew }: Attempt, reservation: Reservation): Promise<PaymentState> {
-    const requested = await this.deps.payments.handle(
-      reservation.paymentId,
-      () => requestPaymentFor(reservation, now),
-      metadata,
-      { expectNew },
-    );
+    const requested = await this.deps.payments.handle(reservation.paymentId, () => requestPaymentFor(reservation, now), metadata, {
+      expectNew,
+    });
     return requested.state;
   }
 }

@@ -1,12 +1,6 @@
 import type { PaymentTokenStore } from "./payment-token-store.js";
 import type { UnpaidHolds } from "./unpaid-holds.js";
-import {
-  type Reservation,
-  type ReservationCommand,
-  type ReservationEvent,
-  type ReservationState,
-  isPlaced,
-} from "../domain/index.js";
+import { type Reservation, type ReservationCommand, type ReservationEvent, type ReservationState, isPlaced } from "../domain/index.js";
 import type { Repository } from "../core/repository.js";
 import type { IdempotencyIds } from "../core/event-ids.js";
 import { checkRevision, commandMetadata } from "./command-context.js";

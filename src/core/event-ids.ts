@@ -29,7 +29,10 @@ export type IdempotencyIds = (userId: string, idempotencyKey: string) => string;
 export const keyedIdempotencyIds = (secret: string): IdempotencyIds => {
   if (secret.length === 0) throw new Error("keyedIdempotencyIds needs a secret");
   return (userId, idempotencyKey) => {
-    const bytes = createHmac("sha256", secret).update(`idempotency\n${userId.length}:${userId}\n${idempotencyKey}`).digest().subarray(0, 16);
+    const bytes = createHmac("sha256", secret)
+      .update(`idempotency\n${userId.length}:${userId}\n${idempotencyKey}`)
+      .digest()
+      .subarray(0, 16);
     bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80;
     bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
     const hex = bytes.toString("hex");

@@ -1,14 +1,9 @@
-import {
-  CancelledError,
-  DeadlineExceededError,
-  NotLeaderError,
-  TimeoutError,
-  UnavailableError,
-} from "@eventstore/db-client";
+import { CancelledError, DeadlineExceededError, NotLeaderError, TimeoutError, UnavailableError } from "@eventstore/db-client";
 import { PaymentProviderUnavailableError, ServiceUnavailableError, TransientError } from "./errors.js";
 
 /** ioredis errors that mean "Redis is not there right now", as opposed to a bad command. */
-const REDIS_OUTAGE = /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|enableOfflineQueue|Command timed out/i;
+const REDIS_OUTAGE =
+  /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|max retries per request|enableOfflineQueue|Command timed out/i;
 
 /**
  * Whether a handler failure is worth retrying later: a dependency is down or too busy. Domain rule

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from "zod";
 
 /** Builds the event union `{ type, data }` from a map of event type -> data schema. */
 export type EventsOf<Schemas extends Record<string, z.ZodType>> = {
@@ -12,7 +12,7 @@ export class EventSchemaError extends Error {
 
   constructor(eventType: string, message: string, issues: readonly z.core.$ZodIssue[] = []) {
     super(message);
-    this.name = 'EventSchemaError';
+    this.name = "EventSchemaError";
     this.eventType = eventType;
     this.issues = issues;
   }
@@ -45,21 +45,21 @@ export const aggregateId = z.guid();
 /** User ids are JWT subjects, not necessarily UUIDs. */
 export const userId = z.string().min(1).max(200);
 export const isoTime = z.iso.datetime({ offset: true });
-export const currency = z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code');
+export const currency = z.string().regex(/^[A-Z]{3}$/, "an ISO 4217 code");
 export const minorUnits = z.number().int().nonnegative();
 export const positiveCount = z.number().int().positive();
-export const productKind = z.enum(['sale', 'rental']);
+export const productKind = z.enum(["sale", "rental"]);
 export const stepName = z.string().min(1).max(40);
 export const fulfilmentSteps = z
   .array(stepName)
   .max(10)
-  .refine((steps) => new Set(steps).size === steps.length, 'steps must be unique');
+  .refine((steps) => new Set(steps).size === steps.length, "steps must be unique");
 
 export type ProductKind = z.output<typeof productKind>;
-export const actorRole = z.enum(['customer', 'seller', 'admin', 'system']);
+export const actorRole = z.enum(["customer", "seller", "admin", "system"]);
 export type ActorRole = z.output<typeof actorRole>;
 /** The roles a signed-in user can have; `system` acts only from inside the service. */
-export const userRole = actorRole.exclude(['system']);
+export const userRole = actorRole.exclude(["system"]);
 export type UserRole = z.output<typeof userRole>;
 export const actor = z.object({ id: userId, role: actorRole });
 export type Actor = z.output<typeof actor>;

@@ -1,4 +1,4 @@
-import { InvalidCommandError } from './errors.js';
+import { InvalidCommandError } from "./errors.js";
 
 export function requireInteger(field: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isSafeInteger(value) || value < min || value > max) {

@@ -37,7 +37,9 @@ export type RunProjections = "None" | "System" | "All";
  * `$by_correlation_id`) run. There are no projection management calls here to start them later, so
  * running projections starts them unless told not to, and asking to start them is enough to run them.
  */
-export const runsStandardProjections = (options: Pick<EmbeddedEventStoreOptions, "runProjections" | "startStandardProjections">): boolean => {
+export const runsStandardProjections = (
+  options: Pick<EmbeddedEventStoreOptions, "runProjections" | "startStandardProjections">,
+): boolean => {
   if (options.runProjections === "None") return false;
   if (options.runProjections === undefined) return options.startStandardProjections === true;
   return options.startStandardProjections ?? true;

@@ -102,8 +102,7 @@ export class AdmissionControl {
   }
 }
 
-const overloaded = (): ServiceUnavailableError =>
-  new ServiceUnavailableError("the service is overloaded; retry shortly", 1);
+const overloaded = (): ServiceUnavailableError => new ServiceUnavailableError("the service is overloaded; retry shortly", 1);
 
 /** One principal already has as many commands running or queued as it may: 429, its own limit, not the service's. */
 export class TooManyCommandsError extends HttpProblem {

@@ -32,9 +32,7 @@ function keyOf(secret: string): KeyObject {
 /** RFC 6750 §3: no error code when the request carried no credentials at all. */
 function unauthorized(detail: string, error?: "invalid_request" | "invalid_token"): HttpProblem {
   const challenge =
-    error === undefined
-      ? `Bearer realm="${REALM}"`
-      : `Bearer realm="${REALM}", error="${error}", error_description="${detail}"`;
+    error === undefined ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="${error}", error_description="${detail}"`;
   return new HttpProblem(401, "unauthorized", { detail, headers: { "WWW-Authenticate": challenge } });
 }
 

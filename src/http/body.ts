@@ -46,7 +46,10 @@ export function jsonBody(limitBytes: number, timeoutMs: number): Middleware<AppS
   return async (ctx, next) => {
     const charset = ctx.request.charset.toLowerCase();
     // JSON is UTF-8 (RFC 8259): a body declared in another charset would be misread, so it is refused.
-    if (carriesBody(ctx.req) && (ctx.request.is("application/json", "+json") === false || (charset !== "" && charset !== "utf-8" && charset !== "utf8"))) {
+    if (
+      carriesBody(ctx.req) &&
+      (ctx.request.is("application/json", "+json") === false || (charset !== "" && charset !== "utf-8" && charset !== "utf8"))
+    ) {
       throw new HttpProblem(415, "unsupported-media-type", {
         detail: "the request body must be application/json in UTF-8",
         headers: { "Accept-Post": "application/json" },

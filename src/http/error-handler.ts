@@ -82,7 +82,10 @@ export function toProblemResponse(error: unknown): ProblemResponse | undefined {
     .with(P.instanceOf(HttpProblem), (e) => ({ problem: e.problem, headers: e.headers }))
     .with(P.instanceOf(RequestValidationError), (e) => ({
       problem: problem(400, "validation-failed", {
-        detail: e.omitted > 0 ? `the request is invalid; the first ${e.errors.length} errors are listed, ${e.omitted} more are not` : "the request is invalid",
+        detail:
+          e.omitted > 0
+            ? `the request is invalid; the first ${e.errors.length} errors are listed, ${e.omitted} more are not`
+            : "the request is invalid",
         errors: e.errors,
         ...(e.omitted > 0 ? { extensions: { omittedErrors: e.omitted } } : {}),
       }),
@@ -182,7 +185,9 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware<AppS
       if (response === undefined && options.isStopping?.() === true) {
         ctx.state.log.info({ requestId: ctx.state.requestId, reason: String(error) }, "request cut short by shutdown: answered 503");
         ctx.set("Connection", "close");
-        sendProblem(ctx, problem(503, "service-stopping", { detail: "the service is shutting down; retry the request" }), { "Retry-After": "2" });
+        sendProblem(ctx, problem(503, "service-stopping", { detail: "the service is shutting down; retry the request" }), {
+          "Retry-After": "2",
+        });
         return;
       }
       if (response === undefined) {

@@ -183,7 +183,10 @@ export function registerReservationPaths(registry: OpenAPIRegistry): void {
     operationId: "listReservations",
     tags: ["reservations"],
     summary: "List reservations, newest first",
-    ...secured(["customer (own)", "seller (on own products)", "admin (all)"], `${readModelNote} ${pagingNote} \`productId\` narrows to one product within what the caller may see.`),
+    ...secured(
+      ["customer (own)", "seller (on own products)", "admin (all)"],
+      `${readModelNote} ${pagingNote} \`productId\` narrows to one product within what the caller may see.`,
+    ),
     request: { query: ReservationListQuery },
     responses: { 200: json(ReservationListBody, "The reservations", {}), ...problems(400, 401, 403, 503) },
   });

@@ -14,7 +14,10 @@ export const pageOptions = <Q extends { readonly cursor?: string | undefined }>(
 };
 
 /** `{ next, nextCursor }` of an answer: null at the end; otherwise this path and query with the next cursor. */
-export const pageLinks = (ctx: Pick<Context, "path" | "querystring">, nextCursor: string | null): { next: string | null; nextCursor: string | null } => {
+export const pageLinks = (
+  ctx: Pick<Context, "path" | "querystring">,
+  nextCursor: string | null,
+): { next: string | null; nextCursor: string | null } => {
   if (nextCursor === null) return { next: null, nextCursor: null };
   const params = new URLSearchParams(ctx.querystring);
   params.set("cursor", nextCursor);

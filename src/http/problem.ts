@@ -58,9 +58,7 @@ export interface ProblemOptions {
 }
 
 export function problem(status: number, code: string, options: ProblemOptions = {}): Problem {
-  const extensions = Object.fromEntries(
-    Object.entries(options.extensions ?? {}).filter(([key]) => !RESERVED_MEMBERS.has(key)),
-  );
+  const extensions = Object.fromEntries(Object.entries(options.extensions ?? {}).filter(([key]) => !RESERVED_MEMBERS.has(key)));
   return {
     type: problemType(code),
     title: problemTitle(code),

@@ -55,7 +55,9 @@ export function paymentResponse(view: PaymentView): PaymentResponse {
     currency: view.currency,
     status: view.status,
     attempts: view.attempts.map((attempt) =>
-      attempt.reason === undefined ? { at: attempt.at, outcome: attempt.outcome } : { at: attempt.at, outcome: attempt.outcome, reason: attempt.reason },
+      attempt.reason === undefined
+        ? { at: attempt.at, outcome: attempt.outcome }
+        : { at: attempt.at, outcome: attempt.outcome, reason: attempt.reason },
     ),
     updatedAt: view.updatedAt,
     revision: view.revision,

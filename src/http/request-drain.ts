@@ -6,7 +6,9 @@ import type { AppContext, AppState } from "./state.js";
 const RETRY_AFTER_SECONDS = "2";
 
 const stoppingProblem = (): Problem =>
-  problem(503, "service-stopping", { detail: "the service is shutting down; retry the request (another node, or this one once it is back)" });
+  problem(503, "service-stopping", {
+    detail: "the service is shutting down; retry the request (another node, or this one once it is back)",
+  });
 
 /**
  * Lets a stopping service finish what it started: counts the requests in flight, answers new ones

@@ -33,7 +33,10 @@ const notBlank = (text: string): boolean => text.trim().length > 0;
 const ProductName = z.string().min(1).max(200).refine(notBlank, "must not be blank");
 const Capacity = z.int().min(1).max(1_000_000);
 const UnitPrice = z.int().min(0).max(1_000_000_000).openapi({ description: "integer, minor units of `currency`" });
-const Currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as KRW").openapi({ example: "KRW" });
+const Currency = z
+  .string()
+  .regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as KRW")
+  .openapi({ example: "KRW" });
 const StepName = z.string().min(1).max(40).refine(notBlank, "must not be blank");
 
 const uniqueItems = (items: readonly string[]) => new Set(items).size === items.length;
@@ -123,7 +126,10 @@ const Cursor = z
   .max(MAX_CURSOR_LENGTH)
   .refine((cursor) => decodeCursor(cursor) !== undefined, "not a cursor this API made")
   .optional()
-  .openapi({ description: "the `nextCursor` of the previous page (opaque); absent for the first page", example: "WzE3MzU3MjIwMDAwMDAsIjBiNGMyZjRlIl0" });
+  .openapi({
+    description: "the `nextCursor` of the previous page (opaque); absent for the first page",
+    example: "WzE3MzU3MjIwMDAwMDAsIjBiNGMyZjRlIl0",
+  });
 
 export const ProductListQuery = z.object({ status: ProductStatus.optional(), limit: Limit, cursor: Cursor }).strict();
 export const ReservationListQuery = z
@@ -215,10 +221,10 @@ export const PaymentBody = z
 
 /** What every list answer adds to its `items`: where the next page starts (API.md "Additions"). */
 const PageLinks = {
-  next: z
-    .string()
-    .nullable()
-    .openapi({ description: "the URL (path and query) of the next page, or null on the last one", example: "/products?limit=100&cursor=WzE3MzU3MjIwMDAwMDAsIjBiNGMyZjRlIl0" }),
+  next: z.string().nullable().openapi({
+    description: "the URL (path and query) of the next page, or null on the last one",
+    example: "/products?limit=100&cursor=WzE3MzU3MjIwMDAwMDAsIjBiNGMyZjRlIl0",
+  }),
   nextCursor: z.string().nullable().openapi({ description: "the `cursor` of the next page, or null on the last one" }),
 };
 
@@ -251,9 +257,14 @@ export const MyPageBody = z
 export const NotificationBody = z
   .object({
     id: Id,
-    audience: z.enum(notificationAudience.options).openapi({ description: "whom it is for: the reservation's customer, or the seller of its product" }),
+    audience: z
+      .enum(notificationAudience.options)
+      .openapi({ description: "whom it is for: the reservation's customer, or the seller of its product" }),
     customerId: z.string().openapi({ description: "the reservation's customer, whichever the audience" }),
-    sellerId: z.string().optional().openapi({ description: "the product's seller; absent on notifications recorded before sellers were notified" }),
+    sellerId: z
+      .string()
+      .optional()
+      .openapi({ description: "the product's seller; absent on notifications recorded before sellers were notified" }),
     reservationId: Id,
     kind: z.enum(notificationKind.options),
     message: z.string(),

@@ -5,7 +5,8 @@ import type { Redis } from "ioredis";
  * and enableOfflineQueue options is false", "Connection is closed."); an operator needs to know which
  * Redis is down.
  */
-const UNREACHABLE = /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|Command timed out|MaxRetriesPerRequest|Reached the max retries/i;
+const UNREACHABLE =
+  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|Command timed out|MaxRetriesPerRequest|Reached the max retries/i;
 
 /** "Redis at host:port unreachable" for a connection failure; the error's own message otherwise. */
 export const describeRedisFailure = (error: unknown, redis: Pick<Redis, "options">): string => {

@@ -21,7 +21,10 @@ export class RedisPaymentTokenStore implements PaymentTokenStore {
       await this.redis.set(this.keyOf(reservationId), token, "EX", Math.max(1, Math.ceil(ttlSeconds)));
     } catch (error) {
       // Refused before the reservation exists: the customer can place without a token and pay later.
-      throw new ServiceUnavailableError(`the payment token cannot be kept right now (${error instanceof Error ? error.message : String(error)})`, 5);
+      throw new ServiceUnavailableError(
+        `the payment token cannot be kept right now (${error instanceof Error ? error.message : String(error)})`,
+        5,
+      );
     }
   }
 

@@ -50,7 +50,10 @@ export class RedisUnpaidHolds implements UnpaidHolds {
     } catch (error) {
       if (now - this.lastWarningAt > 10_000) {
         this.lastWarningAt = now;
-        this.logger.warn({ err: String(error) }, "the unpaid-holds limit cannot be checked (Redis unreachable); reservations are admitted without it");
+        this.logger.warn(
+          { err: String(error) },
+          "the unpaid-holds limit cannot be checked (Redis unreachable); reservations are admitted without it",
+        );
       }
       return true;
     }

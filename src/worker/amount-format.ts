@@ -21,4 +21,3 @@ export const formatAmount = (amount: number, currency: string): string => {
   const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
   return `${format.format(amount / 10 ** digits)} ${currency}`;
 };
-

@@ -91,20 +91,41 @@ export class AutomaticCharge {
     return retryAt instanceof Date ? retryAt : undefined;
   }
 
-  private async attempt(reservation: Reservation, payment: Payment, attemptId: string, metadata: CommandMetadata): Promise<Date | "no-token" | undefined> {
+  private async attempt(
+    reservation: Reservation,
+    payment: Payment,
+    attemptId: string,
+    metadata: CommandMetadata,
+  ): Promise<Date | "no-token" | undefined> {
     const { reservationId } = reservation;
     const token = await this.deps.paymentTokens.read(reservationId);
     if (token === undefined) return "no-token";
     const log = this.deps.logger.child({ reservationId });
     try {
-      const result = await chargePayment(this.deps.payments, this.deps.provider, { paymentId: payment.paymentId, token, attemptId, now: this.deps.clock }, metadata);
+      const result = await chargePayment(
+        this.deps.payments,
+        this.deps.provider,
+        { paymentId: payment.paymentId, token, attemptId, now: this.deps.clock },
+        metadata,
+      );
       if (result.outcome === "unavailable") {
-        const retryAt = nextChargeAttempt(failuresInARow(result.payment), result.retryAfterSeconds ?? 1, this.deps.clock(), new Date(reservation.expiresAt));
+        const retryAt = nextChargeAttempt(
+          failuresInARow(result.payment),
+          result.retryAfterSeconds ?? 1,
+          this.deps.clock(),
+          new Date(reservation.expiresAt),
+        );
         if (retryAt) {
-          log.info({ retryAt: retryAt.toISOString(), reason: result.reason }, "the payment provider is unavailable; the automatic charge will be retried");
+          log.info(
+            { retryAt: retryAt.toISOString(), reason: result.reason },
+            "the payment provider is unavailable; the automatic charge will be retried",
+          );
           return retryAt;
         }
-        log.warn({ reason: result.reason }, "the payment provider stayed unavailable until the hold's end; the automatic charge is given up");
+        log.warn(
+          { reason: result.reason },
+          "the payment provider stayed unavailable until the hold's end; the automatic charge is given up",
+        );
       } else {
         log.info({ outcome: result.outcome }, "charged the payment token given with the reservation");
       }

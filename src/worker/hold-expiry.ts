@@ -153,7 +153,10 @@ export class HoldExpiryPoller {
       // with one Idempotency-Key (and its request died before giving it back). Nothing can ever
       // claim it, since a reservation's product never changes.
       await this.release(productId, reservationId, metadata, now);
-      this.deps.logger.warn({ reservationId, productId, placedOn: state.productId }, "released a hold whose reservation was placed on another product");
+      this.deps.logger.warn(
+        { reservationId, productId, placedOn: state.productId },
+        "released a hold whose reservation was placed on another product",
+      );
       return undefined;
     }
     // Close the reservation stream first, so that a placement still in flight cannot complete.
@@ -169,6 +172,10 @@ export class HoldExpiryPoller {
   }
 
   private async release(productId: string, reservationId: string, metadata: CommandMetadata, now: string): Promise<void> {
-    await this.deps.products.handle(productId, () => ({ type: "ReleaseUnits", data: { reservationId, reason: "abandoned", now } }), metadata);
+    await this.deps.products.handle(
+      productId,
+      () => ({ type: "ReleaseUnits", data: { reservationId, reason: "abandoned", now } }),
+      metadata,
+    );
   }
 }

@@ -83,7 +83,11 @@ export const reservationNotification = (event: ReservationEvent, reservation: Re
             createdAt: event.data.settledAt,
           };
     case "ReservationAccepted":
-      return { kind: "reservation.accepted", message: `The seller accepted your order of ${item}; it is confirmed.`, createdAt: event.data.acceptedAt };
+      return {
+        kind: "reservation.accepted",
+        message: `The seller accepted your order of ${item}; it is confirmed.`,
+        createdAt: event.data.acceptedAt,
+      };
     case "ReservationRejected":
       return {
         kind: "reservation.rejected",
@@ -98,9 +102,17 @@ export const reservationNotification = (event: ReservationEvent, reservation: Re
     case "ReservationCompleted":
       return { kind: "reservation.completed", message: `Your reservation of ${item} is completed.`, createdAt: event.data.completedAt };
     case "ReservationCancelled": {
-      const by = event.data.cancelledBy.role === "customer" ? "" : ` by the ${event.data.cancelledBy.role === "system" ? "service" : event.data.cancelledBy.role}`;
-      const money = reservation.amount === 0 ? "" : event.data.paymentSettled ? "; your payment will be refunded" : "; you will not be charged";
-      return { kind: "reservation.cancelled", message: `Your reservation of ${item} was cancelled${by}${money}.`, createdAt: event.data.cancelledAt };
+      const by =
+        event.data.cancelledBy.role === "customer"
+          ? ""
+          : ` by the ${event.data.cancelledBy.role === "system" ? "service" : event.data.cancelledBy.role}`;
+      const money =
+        reservation.amount === 0 ? "" : event.data.paymentSettled ? "; your payment will be refunded" : "; you will not be charged";
+      return {
+        kind: "reservation.cancelled",
+        message: `Your reservation of ${item} was cancelled${by}${money}.`,
+        createdAt: event.data.cancelledAt,
+      };
     }
     case "ReservationExpired":
       return {
@@ -127,9 +139,17 @@ export const paymentNotification = (event: PaymentEvent, payment: Payment): Noti
     case "PaymentSucceeded":
       return { kind: "payment.paid", message: `Your payment of ${price} was received.`, createdAt: event.data.at };
     case "PaymentDeclined":
-      return { kind: "payment.declined", message: `Your payment of ${price} was declined: ${event.data.reason}.`, createdAt: event.data.at };
+      return {
+        kind: "payment.declined",
+        message: `Your payment of ${price} was declined: ${event.data.reason}.`,
+        createdAt: event.data.at,
+      };
     case "PaymentVoided":
-      return { kind: "payment.voided", message: `Your payment of ${price} was voided; you were not charged.`, createdAt: event.data.voidedAt };
+      return {
+        kind: "payment.voided",
+        message: `Your payment of ${price} was voided; you were not charged.`,
+        createdAt: event.data.voidedAt,
+      };
     case "PaymentRefunded":
       return { kind: "payment.refunded", message: `Your payment of ${price} was refunded.`, createdAt: event.data.refundedAt };
     case "PaymentRequested":
@@ -227,7 +247,8 @@ export interface NotifierDependencies {
  * payment id is the reservation id too): keyed by it, one reservation's notifications are recorded
  * in the order of its changes while other reservations' go side by side.
  */
-const reservationKey = (event: ConsumedEvent): string => event.metadata?.$correlationId ?? event.streamId.slice(event.streamId.indexOf("-") + 1);
+const reservationKey = (event: ConsumedEvent): string =>
+  event.metadata?.$correlationId ?? event.streamId.slice(event.streamId.indexOf("-") + 1);
 
 /**
  * Records one notification per customer-visible change, exactly once: the notification id is
@@ -305,12 +326,20 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
           await deps.client.appendToStream(
             streamId,
             missing.map((data) =>
-              jsonEvent({ id: data.notificationId, type: "NotificationRecorded", data, metadata: metadataFor(data.reservationId, event.eventId) }),
+              jsonEvent({
+                id: data.notificationId,
+                type: "NotificationRecorded",
+                data,
+                metadata: metadataFor(data.reservationId, event.eventId),
+              }),
             ),
             { expectedRevision: stream.revision < 0 ? NO_STREAM : BigInt(stream.revision) },
           );
           for (const data of missing) {
-            deps.logger.debug({ notificationId: data.notificationId, kind: data.kind, audience: data.audience, reservationId: data.reservationId }, "notification recorded");
+            deps.logger.debug(
+              { notificationId: data.notificationId, kind: data.kind, audience: data.audience, reservationId: data.reservationId },
+              "notification recorded",
+            );
           }
           return;
         } catch (error) {
@@ -330,7 +359,10 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
  * one that was sent but whose outcome could not be recorded (a crash in between) is sent again on
  * redelivery, with the same `Idempotency-Key`.
  */
-export const notificationDelivery = (channel: NotificationChannel, deps: Omit<NotifierDependencies, "channels" | "repositories">): Consumer => {
+export const notificationDelivery = (
+  channel: NotificationChannel,
+  deps: Omit<NotifierDependencies, "channels" | "repositories">,
+): Consumer => {
   const clock = deps.clock ?? (() => new Date());
   return {
     group: deliveryGroup(channel.name),
@@ -367,7 +399,12 @@ export const notificationDelivery = (channel: NotificationChannel, deps: Omit<No
         });
         outcome = {
           type: "NotificationDelivered",
-          data: { notificationId: recorded.notificationId, channel: channel.name, deliveredAt: clock().toISOString(), attempts: Math.max(1, receipt.attempts) },
+          data: {
+            notificationId: recorded.notificationId,
+            channel: channel.name,
+            deliveredAt: clock().toISOString(),
+            attempts: Math.max(1, receipt.attempts),
+          },
         };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);

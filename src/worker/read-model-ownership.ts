@@ -110,7 +110,12 @@ export const guardKeyRoot = (deps: KeyRootGuardDependencies): KeyRootGuard => {
   // Runs beside the consumers, as `npm run projections:rebuild` does: live events reach the new version too.
   const rebuild = async (): Promise<void> => {
     try {
-      const result = await rebuildProjections({ client: deps.client, redis: deps.redis, projections: PROJECTION_NAMES, keyRoot: deps.keyRoot });
+      const result = await rebuildProjections({
+        client: deps.client,
+        redis: deps.redis,
+        projections: PROJECTION_NAMES,
+        keyRoot: deps.keyRoot,
+      });
       deps.logger.info({ events: result.read, durationMs: result.durationMs }, "read models rebuilt from this event store");
     } catch (error) {
       deps.logger.warn(
@@ -148,7 +153,10 @@ export const guardKeyRoot = (deps: KeyRootGuardDependencies): KeyRootGuard => {
   };
   deps.redis.on("ready", onReady);
   deps.redis.on("close", onClose);
-  const checked = deps.redis.status === "ready" ? check() : new Promise<Ownership | undefined>((resolve) => deps.redis.once("ready", () => resolve(running ?? check())));
+  const checked =
+    deps.redis.status === "ready"
+      ? check()
+      : new Promise<Ownership | undefined>((resolve) => deps.redis.once("ready", () => resolve(running ?? check())));
   return {
     checked,
     verified: () => verified,

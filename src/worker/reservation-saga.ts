@@ -79,7 +79,14 @@ export class ReservationSagaRunner {
     if (!isPlaced(loaded.state)) return;
     const reservation = loaded.state;
     const payment = await payments.load(reservation.paymentId, upTo(event, payments.streamOf(reservation.paymentId)));
-    let picture: SagaPicture = { stage: "start", trigger: event.type, reservation, payment: payment.state, units: { read: false }, now: this.now() };
+    let picture: SagaPicture = {
+      stage: "start",
+      trigger: event.type,
+      reservation,
+      payment: payment.state,
+      units: { read: false },
+      now: this.now(),
+    };
     for (;;) {
       const decision = decideReservationSaga(picture);
       for (const action of decision.actions) picture = await this.perform(action, picture, metadata);
@@ -105,7 +112,10 @@ export class ReservationSagaRunner {
         return picture;
       case "read-units": {
         const { state: product } = await this.deps.products.load(action.productId);
-        return { ...picture, units: { read: true, allocation: isRegistered(product) ? product.allocations.get(action.reservationId) : undefined } };
+        return {
+          ...picture,
+          units: { read: true, allocation: isRegistered(product) ? product.allocations.get(action.reservationId) : undefined },
+        };
       }
     }
   }
@@ -138,7 +148,11 @@ export class ReservationSagaRunner {
     }
     const { record } = action;
     if (!record) return picture;
-    const handled = await this.deps.payments.handle(action.paymentId, () => ({ type: "RefundPayment", data: { refundId, ...record } }), metadata);
+    const handled = await this.deps.payments.handle(
+      action.paymentId,
+      () => ({ type: "RefundPayment", data: { refundId, ...record } }),
+      metadata,
+    );
     return { ...picture, payment: handled.state };
   }
 

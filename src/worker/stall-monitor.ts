@@ -109,7 +109,10 @@ export class StallMonitor {
       if (stalledForMs > this.options.stallAfterMs) {
         this.stalled.set(watched.group, stalledForMs);
         if (!wasStalled) {
-          this.logger.error({ group: watched.group, stalledForMs, pending: sample.pending }, "consumer group stalled: events are waiting and none was handed out");
+          this.logger.error(
+            { group: watched.group, stalledForMs, pending: sample.pending },
+            "consumer group stalled: events are waiting and none was handed out",
+          );
         }
       } else if (wasStalled) {
         this.stalled.delete(watched.group);

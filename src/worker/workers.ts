@@ -7,7 +7,13 @@ import type { ProductRepository } from "../application/product-service.js";
 import type { ReservationRepository } from "../application/reservation-service.js";
 import { DeadlineSchedule } from "../infrastructure/deadline-schedule.js";
 import type { Logger } from "../logger.js";
-import { type ConsumedEvent, type Consumer, ConsumerGroup, type ConsumerGroupOptions, type ConsumerState } from "../infrastructure/eventstore/consumer-group.js";
+import {
+  type ConsumedEvent,
+  type Consumer,
+  ConsumerGroup,
+  type ConsumerGroupOptions,
+  type ConsumerState,
+} from "../infrastructure/eventstore/consumer-group.js";
 import { HoldExpiryPoller, holdDeadlineConsumer, restoreHoldDeadlines } from "./hold-expiry.js";
 import type { PaymentTokenStore } from "../application/payment-token-store.js";
 import type { UnpaidHolds } from "../application/unpaid-holds.js";
@@ -61,7 +67,8 @@ export const DEFAULT_CONCURRENCY: WorkerConcurrency = { saga: 32, holdDeadlines:
  * The saga's key: its reservation. Events of a reservation and of its payment carry the reservation
  * id as `$correlationId` (and the payment id is the reservation id), so both streams share a queue.
  */
-export const sagaKey = (event: ConsumedEvent): string => event.metadata?.$correlationId ?? event.streamId.slice(event.streamId.indexOf("-") + 1);
+export const sagaKey = (event: ConsumedEvent): string =>
+  event.metadata?.$correlationId ?? event.streamId.slice(event.streamId.indexOf("-") + 1);
 
 /** A hold's key: its reservation (one product holds for many reservations, which need not wait on each other). */
 const holdKey = (event: ConsumedEvent): string => {
@@ -158,7 +165,10 @@ export const startWorkers = (deps: WorkerDependencies): RunningWorkers => {
       return Object.fromEntries(
         groups.map((group) => {
           const stalledForMs = stalled[group.group];
-          return [group.group, stalledForMs === undefined ? group.state : (`stalled (${Math.round(stalledForMs / 1000)} s without progress)` as const)];
+          return [
+            group.group,
+            stalledForMs === undefined ? group.state : (`stalled (${Math.round(stalledForMs / 1000)} s without progress)` as const),
+          ];
         }),
       );
     },

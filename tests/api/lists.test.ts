@@ -88,7 +88,10 @@ const pageThrough = async (first: string, as: string | undefined, between: () =>
 const registerProducts = async (count: number, token: string, fields: Record<string, unknown> = {}): Promise<ProductResponse[]> => {
   const made: ProductResponse[] = [];
   for (let i = 0; i < count; i += 1) {
-    const response = await api().post<ProductResponse>("/products", { as: token, json: { name: `Item ${i}`, capacity: 50, unitPrice: 1000, ...fields } });
+    const response = await api().post<ProductResponse>("/products", {
+      as: token,
+      json: { name: `Item ${i}`, capacity: 50, unitPrice: 1000, ...fields },
+    });
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     made.push(response.body);
   }
@@ -105,7 +108,10 @@ describe("GET /products pages", () => {
   it("through more items than one page: each once, newest first, also when products are added between pages", async () => {
     const seller = await freshUser("seller");
     const made = await registerProducts(7, seller);
-    const before = await idsOnceShowing("/products", made.map((product) => product.id));
+    const before = await idsOnceShowing(
+      "/products",
+      made.map((product) => product.id),
+    );
     expect(before.length).toBeGreaterThan(3);
 
     const added: string[] = [];
@@ -128,7 +134,10 @@ describe("GET /products pages", () => {
   it("keeps the status filter across pages, and its next link carries it", async () => {
     const seller = await freshUser("seller");
     const made = await registerProducts(3, seller, { name: "Filtered" });
-    const all = await idsOnceShowing("/products?status=available", made.map((product) => product.id));
+    const all = await idsOnceShowing(
+      "/products?status=available",
+      made.map((product) => product.id),
+    );
     const first = await list<ProductResponse>("/products?status=available&limit=2");
     expect(first.body.next).toMatch(/^\/products\?/);
     expect(new URL(first.body.next ?? "", "http://x").searchParams.get("status")).toBe("available");
@@ -139,7 +148,10 @@ describe("GET /products pages", () => {
   it("answers 100 items when no limit is given, and the whole list with next null when it fits", async () => {
     const seller = await freshUser("seller");
     const made = await registerProducts(101, seller, { name: "Many" });
-    const all = await idsOnceShowing("/products", made.map((product) => product.id));
+    const all = await idsOnceShowing(
+      "/products",
+      made.map((product) => product.id),
+    );
     expect(all.length).toBeGreaterThan(100);
 
     const { body: first } = await list<ProductResponse>("/products");

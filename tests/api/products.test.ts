@@ -22,7 +22,7 @@ import { PRODUCT_DEFAULTS } from "../support/product-fields.js";
 const api = useApi();
 
 describe("POST /products", () => {
-  it("registers for a seller: 201, Location, ETag W/\"0\", defaults applied, the seller owns it", async () => {
+  it('registers for a seller: 201, Location, ETag W/"0", defaults applied, the seller owns it', async () => {
     const response = await api().post<ProductResponse>("/products", {
       as: "seller",
       json: { name: "Book", capacity: 3, unitPrice: 12_000 },
@@ -120,7 +120,11 @@ describe("POST /products", () => {
   });
 
   it("answers 400 invalid-json for a malformed body and for a bare scalar", async () => {
-    expectProblem(await api().post("/products", { as: "seller", raw: "{\"name\":", headers: { "content-type": "application/json" } }), 400, "invalid-json");
+    expectProblem(
+      await api().post("/products", { as: "seller", raw: '{"name":', headers: { "content-type": "application/json" } }),
+      400,
+      "invalid-json",
+    );
     const scalar = await api().post("/products", { as: "seller", raw: "42", headers: { "content-type": "application/json" } });
     expect(scalar.status).toBe(400);
   });
@@ -159,7 +163,7 @@ describe("POST /products", () => {
 });
 
 describe("GET /products/{id}", () => {
-  it("lets anyone read a product, without a token, with ETag W/\"<revision>\"", async () => {
+  it('lets anyone read a product, without a token, with ETag W/"<revision>"', async () => {
     const created = await api().createProduct({ name: "Readable" });
     await api().patch(`/products/${created.id}`, { as: "seller", json: { name: "Renamed" } });
     const response = await api().get<ProductResponse>(`/products/${created.id}`);
@@ -216,11 +220,19 @@ describe("PATCH /products/{id}", () => {
     expect(problem).toMatchObject({ expectedRevision: 0, currentRevision: 1 });
     const strong = await api().patch(`/products/${product.id}`, { as: "seller", json: { name: "v2" }, headers: { "if-match": '"7"' } });
     expectProblem(strong, 412, "revision-mismatch");
-    const notARevision = await api().patch(`/products/${product.id}`, { as: "seller", json: { name: "v2" }, headers: { "if-match": '"abc"' } });
+    const notARevision = await api().patch(`/products/${product.id}`, {
+      as: "seller",
+      json: { name: "v2" },
+      headers: { "if-match": '"abc"' },
+    });
     expectProblem(notARevision, 412, "revision-mismatch");
     expect(await api().product(product.id)).toMatchObject({ name: "v1", revision: 1 });
 
-    const star = await api().patch<ProductResponse>(`/products/${product.id}`, { as: "seller", json: { name: "v2" }, headers: { "if-match": "*" } });
+    const star = await api().patch<ProductResponse>(`/products/${product.id}`, {
+      as: "seller",
+      json: { name: "v2" },
+      headers: { "if-match": "*" },
+    });
     expect(star.status).toBe(200);
     expect(star.body).toMatchObject({ name: "v2", revision: 2 });
     const strongMatching = await api().patch<ProductResponse>(`/products/${product.id}`, {
@@ -234,7 +246,11 @@ describe("PATCH /products/{id}", () => {
   it("answers 400 invalid-if-match for a malformed If-Match", async () => {
     const product = await api().createProduct();
     for (const header of ["3", 'W/"1", W/"2"', "W/3"]) {
-      expectProblem(await api().patch(`/products/${product.id}`, { as: "seller", json: { name: "x" }, headers: { "if-match": header } }), 400, "invalid-if-match");
+      expectProblem(
+        await api().patch(`/products/${product.id}`, { as: "seller", json: { name: "x" }, headers: { "if-match": header } }),
+        400,
+        "invalid-if-match",
+      );
     }
   });
 
@@ -271,14 +287,26 @@ describe("PATCH /products/{id}", () => {
 
   it("answers 413 and 415", async () => {
     const product = await api().createProduct();
-    expectProblem(await api().patch(`/products/${product.id}`, { as: "seller", json: { name: "x".repeat(70 * 1024) } }), 413, "payload-too-large");
-    expectProblem(await api().patch(`/products/${product.id}`, { as: "seller", raw: "name=x", headers: { "content-type": "text/plain" } }), 415, "unsupported-media-type");
+    expectProblem(
+      await api().patch(`/products/${product.id}`, { as: "seller", json: { name: "x".repeat(70 * 1024) } }),
+      413,
+      "payload-too-large",
+    );
+    expectProblem(
+      await api().patch(`/products/${product.id}`, { as: "seller", raw: "name=x", headers: { "content-type": "text/plain" } }),
+      415,
+      "unsupported-media-type",
+    );
   });
 
   it("answers 409 capacity-below-allocated when capacity would fall below held + committed; down to it is fine", async () => {
     const product = await api().createProduct({ capacity: 5 });
     await api().reserve(product.id, 3);
-    const refused = expectProblem(await api().patch(`/products/${product.id}`, { as: "seller", json: { capacity: 2 } }), 409, "capacity-below-allocated");
+    const refused = expectProblem(
+      await api().patch(`/products/${product.id}`, { as: "seller", json: { capacity: 2 } }),
+      409,
+      "capacity-below-allocated",
+    );
     expect(refused).toMatchObject({ capacity: 2, held: 3, committed: 0 });
     expect(await api().product(product.id)).toMatchObject({ capacity: 5, held: 3, available: 2, revision: 1 });
 
@@ -329,7 +357,11 @@ describe("DELETE /products/{id}", () => {
   it("honours If-Match (412 on a stale revision, nothing changes)", async () => {
     const product = await api().createProduct();
     await api().patch(`/products/${product.id}`, { as: "seller", json: { name: "moved on" } });
-    expectProblem(await api().delete(`/products/${product.id}`, { as: "seller", headers: { "if-match": etagOf(0) } }), 412, "revision-mismatch");
+    expectProblem(
+      await api().delete(`/products/${product.id}`, { as: "seller", headers: { "if-match": etagOf(0) } }),
+      412,
+      "revision-mismatch",
+    );
     expect((await api().product(product.id)).status).toBe("available");
     const ok = await api().delete<ProductResponse>(`/products/${product.id}`, { as: "seller", headers: { "if-match": etagOf(1) } });
     expect(ok.body.status).toBe("withdrawn");
@@ -360,7 +392,10 @@ describe("product status driven by reservations", () => {
   it("a withdrawn product refuses reservations with product-withdrawn", async () => {
     const product = await api().createProduct();
     await api().delete(`/products/${product.id}`, { as: "seller" });
-    const refused = await api().post<ReservationResponse>("/reservations", { as: "customer", json: { productId: product.id, quantity: 1 } });
+    const refused = await api().post<ReservationResponse>("/reservations", {
+      as: "customer",
+      json: { productId: product.id, quantity: 1 },
+    });
     expectProblem(refused, 409, "product-withdrawn");
     expect(await api().product(product.id)).toMatchObject({ status: "withdrawn", held: 0, available: 5, revision: 1 });
   });

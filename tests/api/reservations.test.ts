@@ -94,7 +94,10 @@ describe("POST /reservations", () => {
 
   it("answers 400 for an Idempotency-Key longer than 200 characters", async () => {
     const product = await api().createProduct();
-    expectValidationError(await place({ productId: product.id, quantity: 1 }, "customer", { "idempotency-key": "k".repeat(201) }), "headers.idempotency-key");
+    expectValidationError(
+      await place({ productId: product.id, quantity: 1 }, "customer", { "idempotency-key": "k".repeat(201) }),
+      "headers.idempotency-key",
+    );
     expect((await api().product(product.id)).held).toBe(0);
   });
 
@@ -139,7 +142,9 @@ describe("POST /reservations", () => {
 
   it("answers 409 insufficient-availability for more than the capacity on an untouched product", async () => {
     const product = await api().createProduct({ capacity: 2 });
-    expect(expectProblem(await place({ productId: product.id, quantity: 3 }), 409, "insufficient-availability")).toMatchObject({ available: 2 });
+    expect(expectProblem(await place({ productId: product.id, quantity: 3 }), 409, "insufficient-availability")).toMatchObject({
+      available: 2,
+    });
   });
 
   it("answers 409 product-withdrawn", async () => {
@@ -152,7 +157,11 @@ describe("POST /reservations", () => {
     const product = await api().createProduct();
     const huge = await place({ productId: product.id, quantity: 1, paymentToken: "t".repeat(70 * 1024) });
     expectProblem(huge, 413, "payload-too-large");
-    const text = await api().post("/reservations", { as: "customer", raw: `productId=${product.id}`, headers: { "content-type": "text/plain" } });
+    const text = await api().post("/reservations", {
+      as: "customer",
+      raw: `productId=${product.id}`,
+      headers: { "content-type": "text/plain" },
+    });
     expectProblem(text, 415, "unsupported-media-type");
     expect((await api().product(product.id)).held).toBe(0);
   });
@@ -168,7 +177,11 @@ describe("unitPrice on POST /reservations: the price the customer agreed to", ()
     // The attack: the price is raised between the customer's GET and their POST with a payment token.
     const raised = await api().patch(`/products/${product.id}`, { as: "seller", json: { unitPrice: 1_000_000_000 } });
     expect(raised.status).toBe(200);
-    const refused = expectProblem(await place({ productId: product.id, quantity: 5, paymentToken: "tok_ok", unitPrice: 1 }), 409, "price-changed");
+    const refused = expectProblem(
+      await place({ productId: product.id, quantity: 5, paymentToken: "tok_ok", unitPrice: 1 }),
+      409,
+      "price-changed",
+    );
     expect(refused).toMatchObject({ unitPrice: 1_000_000_000, agreedUnitPrice: 1 });
     expect(await api().product(product.id)).toMatchObject({ held: 2 });
   });
@@ -193,7 +206,10 @@ describe("perCustomerLimit: units one customer may hold and reserve on a product
   });
 
   it("is validated at registration", async () => {
-    const response = await api().post("/products", { as: "seller", json: { name: "Seats", capacity: 10, unitPrice: 1, perCustomerLimit: 0 } });
+    const response = await api().post("/products", {
+      as: "seller",
+      json: { name: "Seats", capacity: 10, unitPrice: 1, perCustomerLimit: 0 },
+    });
     expectValidationError(response, "perCustomerLimit");
   });
 });
@@ -227,7 +243,11 @@ describe("Idempotency-Key on POST /reservations", () => {
     const second = await api().createProduct({ capacity: 5 });
     const key = randomUUID();
     expect((await place({ productId: first.id, quantity: 1 }, "customer", { "idempotency-key": key })).status).toBe(201);
-    expectProblem(await place({ productId: second.id, quantity: 1 }, "customer", { "idempotency-key": key }), 422, "idempotency-key-reused");
+    expectProblem(
+      await place({ productId: second.id, quantity: 1 }, "customer", { "idempotency-key": key }),
+      422,
+      "idempotency-key-reused",
+    );
     expect(await api().product(second.id)).toEqual(second);
   });
 
@@ -280,11 +300,14 @@ describe("Idempotency-Key on POST /reservations", () => {
     const first = await place({ productId: product.id, quantity: 1 }, "customer", { "idempotency-key": key });
     await api().post(`/reservations/${first.body.id}/cancel`, { as: "customer" });
     // the saga releases the cancelled reservation's units: wait for that before comparing
-    const productBefore = await eventually(async () => {
-      const current = await api().product(product.id);
-      expect(current.held).toBe(0);
-      return current;
-    }, { timeoutMs: 15_000 });
+    const productBefore = await eventually(
+      async () => {
+        const current = await api().product(product.id);
+        expect(current.held).toBe(0);
+        return current;
+      },
+      { timeoutMs: 15_000 },
+    );
     const again = await place({ productId: product.id, quantity: 1 }, "customer", { "idempotency-key": key });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ id: first.body.id, status: "cancelled" });
@@ -294,7 +317,11 @@ describe("Idempotency-Key on POST /reservations", () => {
   it("a refused first attempt does not poison the key: once units are free the same key places", async () => {
     const product = await api().createProduct({ capacity: 2 });
     const key = randomUUID();
-    expectProblem(await place({ productId: product.id, quantity: 3 }, "customer", { "idempotency-key": key }), 409, "insufficient-availability");
+    expectProblem(
+      await place({ productId: product.id, quantity: 3 }, "customer", { "idempotency-key": key }),
+      409,
+      "insufficient-availability",
+    );
     const placed = await place({ productId: product.id, quantity: 2 }, "customer", { "idempotency-key": key });
     expect(placed.status).toBe(201);
     expect(await api().product(product.id)).toMatchObject({ held: 2 });
@@ -345,7 +372,9 @@ describe("POST /reservations/{id}/cancel", () => {
     const again = await api().post<ReservationResponse>(`/reservations/${reservation.id}/cancel`, { as: "customer", json: {} });
     expect(again.status).toBe(200);
     expect(own(again.body)).toEqual(own(cancelled.body));
-    expect(own((await api().get<ReservationResponse>(`/reservations/${reservation.id}`, { as: "customer" })).body)).toEqual(own(cancelled.body));
+    expect(own((await api().get<ReservationResponse>(`/reservations/${reservation.id}`, { as: "customer" })).body)).toEqual(
+      own(cancelled.body),
+    );
   });
 
   /**
@@ -358,11 +387,12 @@ describe("POST /reservations/{id}/cancel", () => {
     const reservation = await api().reserve(product.id, 1);
     expect((await api().product(product.id)).status).toBe("pending");
     await api().post(`/reservations/${reservation.id}/cancel`, { as: "customer" });
-    await eventually(
-      async () => expect(await api().product(product.id)).toMatchObject({ status: "available", available: 1, held: 0 }),
-      { timeoutMs: 15_000 },
-    );
-    expect((await api().post<ReservationResponse>("/reservations", { as: "customer2", json: { productId: product.id, quantity: 1 } })).status).toBe(201);
+    await eventually(async () => expect(await api().product(product.id)).toMatchObject({ status: "available", available: 1, held: 0 }), {
+      timeoutMs: 15_000,
+    });
+    expect(
+      (await api().post<ReservationResponse>("/reservations", { as: "customer2", json: { productId: product.id, quantity: 1 } })).status,
+    ).toBe(201);
   });
 
   it("an admin may cancel anyone's reservation", async () => {
@@ -397,7 +427,11 @@ describe("POST /reservations/{id}/cancel", () => {
     });
     expect(matching.status).toBe(200);
     expect(matching.body.status).toBe("cancelled");
-    expectProblem(await api().post(`/reservations/${reservation.id}/cancel`, { as: "customer", headers: { "if-match": "nonsense" } }), 400, "invalid-if-match");
+    expectProblem(
+      await api().post(`/reservations/${reservation.id}/cancel`, { as: "customer", headers: { "if-match": "nonsense" } }),
+      400,
+      "invalid-if-match",
+    );
   });
 
   it("answers 401, 404, 400 for a bad id or an unknown field, 413, 415", async () => {
@@ -407,9 +441,25 @@ describe("POST /reservations/{id}/cancel", () => {
     expectProblem(await api().post(`/reservations/${UNKNOWN_ID}/cancel`, { as: "customer" }), 404, "not-found");
     expectProblem(await api().post(`/reservations/${UNKNOWN_ID}/cancel`, { as: "admin" }), 404, "not-found");
     expectValidationError(await api().post("/reservations/1/cancel", { as: "customer" }), "params.id");
-    expectValidationError(await api().post(`/reservations/${reservation.id}/cancel`, { as: "customer", json: { why: "because" } }), "why", "unknown field");
-    expectProblem(await api().post(`/reservations/${reservation.id}/cancel`, { as: "customer", json: { pad: "x".repeat(70 * 1024) } }), 413, "payload-too-large");
-    expectProblem(await api().post(`/reservations/${reservation.id}/cancel`, { as: "customer", raw: "please", headers: { "content-type": "text/plain" } }), 415, "unsupported-media-type");
+    expectValidationError(
+      await api().post(`/reservations/${reservation.id}/cancel`, { as: "customer", json: { why: "because" } }),
+      "why",
+      "unknown field",
+    );
+    expectProblem(
+      await api().post(`/reservations/${reservation.id}/cancel`, { as: "customer", json: { pad: "x".repeat(70 * 1024) } }),
+      413,
+      "payload-too-large",
+    );
+    expectProblem(
+      await api().post(`/reservations/${reservation.id}/cancel`, {
+        as: "customer",
+        raw: "please",
+        headers: { "content-type": "text/plain" },
+      }),
+      415,
+      "unsupported-media-type",
+    );
     expect((await api().get<ReservationResponse>(`/reservations/${reservation.id}`, { as: "customer" })).body.status).toBe("placed");
   });
 });
@@ -421,15 +471,18 @@ describe("seller and rental commands on a placed (unpaid) reservation", () => {
     return { product, reservation };
   };
 
-  const statusOf = async (id: string) =>
-    (await api().get<ReservationResponse>(`/reservations/${id}`, { as: "admin" })).body;
+  const statusOf = async (id: string) => (await api().get<ReservationResponse>(`/reservations/${id}`, { as: "admin" })).body;
 
   it("accept and reject: 409 invalid-transition for the product's seller and an admin (only awaiting-acceptance)", async () => {
     const { reservation } = await setup({ sellerAcceptance: true });
     for (const as of ["seller", "admin"] as const) {
       const accept = expectProblem(await api().post(`/reservations/${reservation.id}/accept`, { as }), 409, "invalid-transition");
       expect(accept).toMatchObject({ from: "placed", command: "accept" });
-      expectProblem(await api().post(`/reservations/${reservation.id}/reject`, { as, json: { reason: "closed today" } }), 409, "invalid-transition");
+      expectProblem(
+        await api().post(`/reservations/${reservation.id}/reject`, { as, json: { reason: "closed today" } }),
+        409,
+        "invalid-transition",
+      );
       expectProblem(await api().post(`/reservations/${reservation.id}/reject`, { as }), 409, "invalid-transition");
     }
     expect(await statusOf(reservation.id)).toMatchObject({ status: "placed", revision: 0 });
@@ -449,34 +502,72 @@ describe("seller and rental commands on a placed (unpaid) reservation", () => {
     expectProblem(await api().post(`/reservations/${reservation.id}/accept`), 401, "unauthorized");
     expectProblem(await api().post(`/reservations/${UNKNOWN_ID}/accept`, { as: "seller" }), 404, "not-found");
     expectProblem(await api().post(`/reservations/${UNKNOWN_ID}/reject`, { as: "admin" }), 404, "not-found");
-    expectValidationError(await api().post(`/reservations/${reservation.id}/reject`, { as: "seller", json: { reason: "r".repeat(501) } }), "reason");
-    expectValidationError(await api().post(`/reservations/${reservation.id}/accept`, { as: "seller", json: { note: 1 } }), "note", "unknown field");
+    expectValidationError(
+      await api().post(`/reservations/${reservation.id}/reject`, { as: "seller", json: { reason: "r".repeat(501) } }),
+      "reason",
+    );
+    expectValidationError(
+      await api().post(`/reservations/${reservation.id}/accept`, { as: "seller", json: { note: 1 } }),
+      "note",
+      "unknown field",
+    );
   });
 
   it("progress: 409 invalid-transition for the seller, an admin, and the customer confirming the last step", async () => {
     const { reservation } = await setup({ fulfilmentSteps: ["cooking", "delivered"] });
     expect(
-      expectProblem(await api().post(`/reservations/${reservation.id}/progress`, { as: "seller", json: { step: "cooking" } }), 409, "invalid-transition"),
+      expectProblem(
+        await api().post(`/reservations/${reservation.id}/progress`, { as: "seller", json: { step: "cooking" } }),
+        409,
+        "invalid-transition",
+      ),
     ).toMatchObject({ from: "placed", command: "progress" });
-    expectProblem(await api().post(`/reservations/${reservation.id}/progress`, { as: "admin", json: { step: "cooking" } }), 409, "invalid-transition");
-    expectProblem(await api().post(`/reservations/${reservation.id}/progress`, { as: "customer", json: { step: "delivered" } }), 409, "invalid-transition");
+    expectProblem(
+      await api().post(`/reservations/${reservation.id}/progress`, { as: "admin", json: { step: "cooking" } }),
+      409,
+      "invalid-transition",
+    );
+    expectProblem(
+      await api().post(`/reservations/${reservation.id}/progress`, { as: "customer", json: { step: "delivered" } }),
+      409,
+      "invalid-transition",
+    );
     expect(await statusOf(reservation.id)).toMatchObject({ status: "placed", currentStep: null, revision: 0 });
   });
 
   it("progress: 403 for the customer on a step that is not the last, for another customer and another seller", async () => {
     const { reservation } = await setup({ fulfilmentSteps: ["cooking", "delivered"] });
-    expectProblem(await api().post(`/reservations/${reservation.id}/progress`, { as: "customer", json: { step: "cooking" } }), 403, "forbidden");
-    expectProblem(await api().post(`/reservations/${reservation.id}/progress`, { as: "customer2", json: { step: "delivered" } }), 403, "forbidden");
-    expectProblem(await api().post(`/reservations/${reservation.id}/progress`, { as: "seller2", json: { step: "cooking" } }), 403, "forbidden");
+    expectProblem(
+      await api().post(`/reservations/${reservation.id}/progress`, { as: "customer", json: { step: "cooking" } }),
+      403,
+      "forbidden",
+    );
+    expectProblem(
+      await api().post(`/reservations/${reservation.id}/progress`, { as: "customer2", json: { step: "delivered" } }),
+      403,
+      "forbidden",
+    );
+    expectProblem(
+      await api().post(`/reservations/${reservation.id}/progress`, { as: "seller2", json: { step: "cooking" } }),
+      403,
+      "forbidden",
+    );
   });
 
   it("progress: 400 without a step or with a bad one, 409 on a product without steps", async () => {
     const { reservation } = await setup({ fulfilmentSteps: ["cooking"] });
     expectValidationError(await api().post(`/reservations/${reservation.id}/progress`, { as: "seller" }), "step", "required");
     expectValidationError(await api().post(`/reservations/${reservation.id}/progress`, { as: "seller", json: { step: "" } }), "step");
-    expectValidationError(await api().post(`/reservations/${reservation.id}/progress`, { as: "seller", json: { step: "s".repeat(41) } }), "step");
+    expectValidationError(
+      await api().post(`/reservations/${reservation.id}/progress`, { as: "seller", json: { step: "s".repeat(41) } }),
+      "step",
+    );
     const plain = await setup();
-    expectProblem(await api().post(`/reservations/${plain.reservation.id}/progress`, { as: "seller", json: { step: "anything" } }), 409, "invalid-transition");
+    expectProblem(
+      await api().post(`/reservations/${plain.reservation.id}/progress`, { as: "seller", json: { step: "anything" } }),
+      409,
+      "invalid-transition",
+    );
   });
 
   it("start and return of a rental: 409 invalid-transition for its customer and an admin (start needs confirmed)", async () => {
@@ -520,13 +611,21 @@ describe("seller and rental commands on a placed (unpaid) reservation", () => {
     expectProblem(await api().post(`/reservations/${reservation.id}/return`, { as: "customer" }), 409, "invalid-transition");
     const steps = await setup({ fulfilmentSteps: ["cooking"] });
     await api().post(`/reservations/${steps.reservation.id}/cancel`, { as: "admin" });
-    expectProblem(await api().post(`/reservations/${steps.reservation.id}/progress`, { as: "seller", json: { step: "cooking" } }), 409, "invalid-transition");
+    expectProblem(
+      await api().post(`/reservations/${steps.reservation.id}/progress`, { as: "seller", json: { step: "cooking" } }),
+      409,
+      "invalid-transition",
+    );
     expect(await statusOf(reservation.id)).toMatchObject({ status: "cancelled", revision: 1 });
   });
 
   it("If-Match on the seller's commands: a stale revision is 412 before the rule is checked", async () => {
     const { reservation } = await setup({ sellerAcceptance: true });
-    expectProblem(await api().post(`/reservations/${reservation.id}/accept`, { as: "seller", headers: { "if-match": etagOf(3) } }), 412, "revision-mismatch");
+    expectProblem(
+      await api().post(`/reservations/${reservation.id}/accept`, { as: "seller", headers: { "if-match": etagOf(3) } }),
+      412,
+      "revision-mismatch",
+    );
   });
 });
 

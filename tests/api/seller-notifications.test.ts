@@ -6,15 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { NotificationResponse } from "../../src/http/schemas.js";
-import {
-  type ProductResponse,
-  type ReservationResponse,
-  eventually,
-  expectProblem,
-  foreignToken,
-  signFor,
-  useApi,
-} from "./support.js";
+import { type ProductResponse, type ReservationResponse, eventually, expectProblem, foreignToken, signFor, useApi } from "./support.js";
 
 const api = useApi();
 
@@ -41,7 +33,10 @@ const waitForKinds = (token: string, reservationId: string, kinds: readonly stri
   }, READ_MODEL_WAIT);
 
 const register = async (seller: string, fields: Record<string, unknown> = {}): Promise<ProductResponse> => {
-  const response = await api().post<ProductResponse>("/products", { as: seller, json: { name: "Bibimbap", capacity: 20, unitPrice: 9000, ...fields } });
+  const response = await api().post<ProductResponse>("/products", {
+    as: seller,
+    json: { name: "Bibimbap", capacity: 20, unitPrice: 9000, ...fields },
+  });
   expect(response.status, JSON.stringify(response.body)).toBe(201);
   return response.body;
 };
@@ -95,7 +90,12 @@ describe("GET /notifications for sellers", () => {
 
     await cancel(customer, order.id);
     await waitForKinds(seller, order.id, ["seller.reservation.awaiting-acceptance", "seller.reservation.cancelled"]);
-    await waitForKinds(customer, order.id, ["payment.paid", "reservation.awaiting-acceptance", "reservation.cancelled", "payment.refunded"]);
+    await waitForKinds(customer, order.id, [
+      "payment.paid",
+      "reservation.awaiting-acceptance",
+      "reservation.cancelled",
+      "payment.refunded",
+    ]);
     // An admin sees every audience.
     await waitForKinds("admin", order.id, [
       "payment.paid",
@@ -128,7 +128,10 @@ describe("GET /notifications for sellers", () => {
     const [mine] = await waitForKinds(seller, confirmed.id, ["seller.reservation.cancelled"]);
     expect(mine?.message).toBe("A reservation of 1 × Seats was cancelled by the customer after it was confirmed; its units are released.");
     const [other] = await waitForKinds(otherSeller, unpaid.body.id, ["seller.reservation.cancelled"]);
-    expect(other).toMatchObject({ sellerId: otherSellerId, message: "A reservation of 1 × Theirs was cancelled by the customer before it was paid; its units are released." });
+    expect(other).toMatchObject({
+      sellerId: otherSellerId,
+      message: "A reservation of 1 × Theirs was cancelled by the customer before it was paid; its units are released.",
+    });
 
     // Each list holds only its own seller's, and pages like every list.
     expect((await notificationsOf(seller)).map((item) => item.reservationId)).toEqual([confirmed.id]);
@@ -142,7 +145,10 @@ describe("GET /notifications for sellers", () => {
     const product = await register(seller, { name: "Pages" });
     const ids: string[] = [];
     for (let i = 0; i < 3; i += 1) {
-      const reservation = await api().post<ReservationResponse>("/reservations", { as: customer, json: { productId: product.id, quantity: 1 } });
+      const reservation = await api().post<ReservationResponse>("/reservations", {
+        as: customer,
+        json: { productId: product.id, quantity: 1 },
+      });
       expect(reservation.status).toBe(201);
       ids.push(reservation.body.id);
       await cancel(customer, reservation.body.id);

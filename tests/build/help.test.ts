@@ -32,12 +32,18 @@ const runHelp = (name: string): Promise<{ code: number | null; stdout: string; s
 
 describe("--help", () => {
   it("package.json has the commands this test expects to find", () => {
-    expect(commands).toEqual(expect.arrayContaining(["token", "projections:rebuild", "parked", "eventstore", "bench", "load:test", "bench:crash"]));
+    expect(commands).toEqual(
+      expect.arrayContaining(["token", "projections:rebuild", "parked", "eventstore", "bench", "load:test", "bench:crash"]),
+    );
   });
 
-  it.each(commands)("npm run -s %s -- --help prints the usage and exits 0", async (name) => {
-    const { code, stdout, stderr } = await runHelp(name);
-    expect(code, `${stdout}\n${stderr}`).toBe(0);
-    expect(stdout.trimStart(), stderr).toMatch(/^usage: /);
-  }, 60_000);
+  it.each(commands)(
+    "npm run -s %s -- --help prints the usage and exits 0",
+    async (name) => {
+      const { code, stdout, stderr } = await runHelp(name);
+      expect(code, `${stdout}\n${stderr}`).toBe(0);
+      expect(stdout.trimStart(), stderr).toMatch(/^usage: /);
+    },
+    60_000,
+  );
 });

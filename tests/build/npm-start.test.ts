@@ -44,65 +44,72 @@ describe("npm start", () => {
     await deleteKeysUnder(SHARED_REDIS_URL, keyRoot).catch(() => 0);
   });
 
-  it("runs the compiled service as npm's child and stops it when npm gets SIGTERM", async () => {
-    const npm = spawn("npm", ["start", "--silent"], {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        PORT: "0",
-        EMBEDDED_EVENTSTORE_PORT: "0",
-        DATA_DIR: dataDir,
-        READ_MODEL_KEY_ROOT: keyRoot,
-        LOG_LEVEL: "info",
-        FORCE_COLOR: "0",
-      },
-    });
-    // npm re-raises the signal on itself once its child is gone, so it exits by signal, not code.
-    const npmExited = new Promise<string>((resolve) => npm.once("exit", (code, signal) => resolve(`code ${code}, signal ${signal}`)));
-    let output = "";
-    let stderr = "";
-    npm.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr = (stderr + chunk).slice(-8000);
-    });
-    let servicePid: number | undefined;
-    try {
-      const started = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no "${LISTENING}" line within ${START_TIMEOUT_MS} ms\n${output}\n${stderr}`)), START_TIMEOUT_MS);
-        npm.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-          output += chunk;
-          for (const line of output.split("\n")) {
-            if (!line.includes(LISTENING)) continue;
-            const parsed = JSON.parse(line) as { url?: unknown; pid?: unknown };
-            if (typeof parsed.url === "string" && typeof parsed.pid === "number") {
-              clearTimeout(timer);
-              resolve({ url: parsed.url, pid: parsed.pid });
-            }
-          }
-        });
-        void npmExited.then((how) => {
-          clearTimeout(timer);
-          reject(new Error(`npm start exited (${how}) before the service listened\n${output}\n${stderr}`));
-        });
+  it(
+    "runs the compiled service as npm's child and stops it when npm gets SIGTERM",
+    async () => {
+      const npm = spawn("npm", ["start", "--silent"], {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          PORT: "0",
+          EMBEDDED_EVENTSTORE_PORT: "0",
+          DATA_DIR: dataDir,
+          READ_MODEL_KEY_ROOT: keyRoot,
+          LOG_LEVEL: "info",
+          FORCE_COLOR: "0",
+        },
       });
-      servicePid = started.pid;
-      expect((await fetch(`${started.url}/health/live`)).status).toBe(200);
+      // npm re-raises the signal on itself once its child is gone, so it exits by signal, not code.
+      const npmExited = new Promise<string>((resolve) => npm.once("exit", (code, signal) => resolve(`code ${code}, signal ${signal}`)));
+      let output = "";
+      let stderr = "";
+      npm.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr = (stderr + chunk).slice(-8000);
+      });
+      let servicePid: number | undefined;
+      try {
+        const started = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`no "${LISTENING}" line within ${START_TIMEOUT_MS} ms\n${output}\n${stderr}`)),
+            START_TIMEOUT_MS,
+          );
+          npm.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+            output += chunk;
+            for (const line of output.split("\n")) {
+              if (!line.includes(LISTENING)) continue;
+              const parsed = JSON.parse(line) as { url?: unknown; pid?: unknown };
+              if (typeof parsed.url === "string" && typeof parsed.pid === "number") {
+                clearTimeout(timer);
+                resolve({ url: parsed.url, pid: parsed.pid });
+              }
+            }
+          });
+          void npmExited.then((how) => {
+            clearTimeout(timer);
+            reject(new Error(`npm start exited (${how}) before the service listened\n${output}\n${stderr}`));
+          });
+        });
+        servicePid = started.pid;
+        expect((await fetch(`${started.url}/health/live`)).status).toBe(200);
 
-      const info = procInfo(started.pid);
-      if (info !== undefined) {
-        // The service is npm's direct child: no shell or loader that could swallow the signal.
-        expect(info.ppid).toBe(npm.pid);
-        expect(info.argv.at(-1)).toBe("dist/src/main.js");
-        expect(info.argv.filter((arg) => arg.includes("tsx"))).toEqual([]);
+        const info = procInfo(started.pid);
+        if (info !== undefined) {
+          // The service is npm's direct child: no shell or loader that could swallow the signal.
+          expect(info.ppid).toBe(npm.pid);
+          expect(info.argv.at(-1)).toBe("dist/src/main.js");
+          expect(info.argv.filter((arg) => arg.includes("tsx"))).toEqual([]);
+        }
+
+        npm.kill("SIGTERM");
+        await npmExited;
+        expect(isAlive(started.pid)).toBe(false);
+        await expect(fetch(`${started.url}/health/live`)).rejects.toThrow();
+      } finally {
+        if (npm.exitCode === null && npm.signalCode === null) npm.kill("SIGKILL");
+        if (servicePid !== undefined && isAlive(servicePid)) process.kill(servicePid, "SIGKILL");
       }
-
-      npm.kill("SIGTERM");
-      await npmExited;
-      expect(isAlive(started.pid)).toBe(false);
-      await expect(fetch(`${started.url}/health/live`)).rejects.toThrow();
-    } finally {
-      if (npm.exitCode === null && npm.signalCode === null) npm.kill("SIGKILL");
-      if (servicePid !== undefined && isAlive(servicePid)) process.kill(servicePid, "SIGKILL");
-    }
-  }, START_TIMEOUT_MS + 60_000);
+    },
+    START_TIMEOUT_MS + 60_000,
+  );
 });

@@ -61,7 +61,10 @@ const refuseAll = (
 export const startFakeFollower = async (leader: Leader, port = 0): Promise<FakeFollower> => {
   const refused = new Map<string, number>();
   const server = new Server();
-  server.addService(streamsGrpc.StreamsService, refuseAll(streamsGrpc.StreamsService, () => leader, refused));
+  server.addService(
+    streamsGrpc.StreamsService,
+    refuseAll(streamsGrpc.StreamsService, () => leader, refused),
+  );
   server.addService(
     persistentGrpc.PersistentSubscriptionsService,
     refuseAll(persistentGrpc.PersistentSubscriptionsService, () => leader, refused),

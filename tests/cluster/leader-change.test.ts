@@ -71,7 +71,11 @@ describe("a consumer group across a leader change", () => {
 
       // Commands keep working through the same client too: the repository lands its append on the leader.
       const productId = randomUUID();
-      const registered = await new AggregateRepository(client, productAggregate).handle(productId, registerCommand(productId, 3), metadata());
+      const registered = await new AggregateRepository(client, productAggregate).handle(
+        productId,
+        registerCommand(productId, 3),
+        metadata(),
+      );
       expect(registered.revision).toBe(0);
 
       const after: string[] = [];

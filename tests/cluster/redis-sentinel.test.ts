@@ -27,8 +27,22 @@ const redisServer = (args: readonly string[]): ChildProcess => {
 
 /** A replica's full sync writes an RDB file even with saving off: it goes to `dir`, not the working directory. */
 const serverArgs = (port: number, dir: string): string[] => [
-  "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning",
-  "--dir", dir, "--dbfilename", `dump-${port}.rdb`,
+  "--port",
+  String(port),
+  "--bind",
+  "127.0.0.1",
+  "--save",
+  "",
+  "--appendonly",
+  "no",
+  "--protected-mode",
+  "no",
+  "--loglevel",
+  "warning",
+  "--dir",
+  dir,
+  "--dbfilename",
+  `dump-${port}.rdb`,
 ];
 
 const direct = (port: number, db = 0): Redis => {
@@ -127,7 +141,8 @@ describe.skipIf(!hasRedisServer)("Redis through Sentinel", () => {
       );
       await waitFor(
         "the sentinel to name the replica as primary",
-        async () => ((await probe(sentinelPort).call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)) as string[])[1] === String(replicaPort),
+        async () =>
+          ((await probe(sentinelPort).call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)) as string[])[1] === String(replicaPort),
         { timeoutMs: 20_000, intervalMs: 100 },
       );
 

@@ -2,7 +2,15 @@
  * Child processes for tests and benchmarks that must see the system as separate programs: the
  * embedded EventStoreDB and the service, through the shared harness (tests/support/child-service.ts).
  */
-import { repoRoot, serviceUrl, spawnServiceChild, startEventStoreChild, type Child, type EventStoreChild, type LogLine } from "../support/child-service.js";
+import {
+  repoRoot,
+  serviceUrl,
+  spawnServiceChild,
+  startEventStoreChild,
+  type Child,
+  type EventStoreChild,
+  type LogLine,
+} from "../support/child-service.js";
 import { freePort } from "../support/free-port.js";
 
 export { freePort, repoRoot, type LogLine };

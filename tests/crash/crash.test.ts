@@ -30,11 +30,16 @@ describe("crash: SIGKILL at random moments, restart, wait until quiet, check the
       const summary = describeReport(report);
       console.log(
         `${summary}\nviolations ${JSON.stringify(summarize(report.violations))}:\n${formatViolations(report.violations, 20)}` +
-          (report.advisories.length > 0 ? `\nadvisories (not failing) ${JSON.stringify(summarize(report.advisories))}:\n${formatViolations(report.advisories, 5)}` : ""),
+          (report.advisories.length > 0
+            ? `\nadvisories (not failing) ${JSON.stringify(summarize(report.advisories))}:\n${formatViolations(report.advisories, 5)}`
+            : ""),
       );
       expect(report.kills.length, summary).toBeGreaterThan(0);
       expect(report.workload.answered, summary).toBeGreaterThan(CI_SIZE.requests / 2);
-      expect(report.violations, `${summary}\nviolations ${JSON.stringify(summarize(report.violations))}:\n${formatViolations(report.violations)}`).toEqual([]);
+      expect(
+        report.violations,
+        `${summary}\nviolations ${JSON.stringify(summarize(report.violations))}:\n${formatViolations(report.violations)}`,
+      ).toEqual([]);
     });
   }
 });

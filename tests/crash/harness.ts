@@ -237,7 +237,9 @@ class ServiceCluster {
 }
 
 /** The per-group statistics of every `$all` persistent subscription, reduced to "busy" reasons. */
-const subscriptionState = async (client: EventStoreDBClient): Promise<{ busy: string[]; parked: Array<{ group: string; count: number }> }> => {
+const subscriptionState = async (
+  client: EventStoreDBClient,
+): Promise<{ busy: string[]; parked: Array<{ group: string; count: number }> }> => {
   const groups = await client.listAllPersistentSubscriptions();
   const busy: string[] = [];
   const parked: Array<{ group: string; count: number }> = [];
@@ -259,7 +261,11 @@ const subscriptionState = async (client: EventStoreDBClient): Promise<{ busy: st
 const parkedMessages = async (client: EventStoreDBClient, group: string): Promise<string[]> => {
   const out: string[] = [];
   try {
-    for await (const resolved of client.readStream(`$persistentsubscription-$all::${group}-parked`, { direction: FORWARDS, resolveLinkTos: true, maxCount: 50 })) {
+    for await (const resolved of client.readStream(`$persistentsubscription-$all::${group}-parked`, {
+      direction: FORWARDS,
+      resolveLinkTos: true,
+      maxCount: 50,
+    })) {
       const event = resolved.event;
       if (event) out.push(`${event.streamId}@${event.revision} ${event.type}`);
     }
@@ -269,8 +275,11 @@ const parkedMessages = async (client: EventStoreDBClient, group: string): Promis
   return out;
 };
 
-
-const myPages = async (baseUrl: string, tokens: ReadonlyMap<string, string>, customers: readonly string[]): Promise<Map<string, { status: number; body: unknown }>> => {
+const myPages = async (
+  baseUrl: string,
+  tokens: ReadonlyMap<string, string>,
+  customers: readonly string[],
+): Promise<Map<string, { status: number; body: unknown }>> => {
   const pages = new Map<string, { status: number; body: unknown }>();
   for (const customer of customers) {
     const token = tokens.get(customer);
@@ -358,7 +367,10 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
           holdTtlSeconds: spec.holdTtlSeconds,
         },
       });
-      const id = response.ok && response.status === 201 && typeof (response.body as { id?: unknown }).id === "string" ? (response.body as { id: string }).id : undefined;
+      const id =
+        response.ok && response.status === 201 && typeof (response.body as { id?: unknown }).id === "string"
+          ? (response.body as { id: string }).id
+          : undefined;
       if (!id) throw new Error(`could not register product ${spec.label}: ${JSON.stringify(response)}`);
       products.push({ ...spec, id });
     }
@@ -378,7 +390,9 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
     const kills: KillRecord[] = [];
     const workloadStarted = Date.now();
     const setupMs = workloadStarted - started;
-    const triggers = Array.from({ length: options.kills }, () => Math.floor(options.requests * (0.08 + 0.84 * rng.next()))).sort((a, b) => a - b);
+    const triggers = Array.from({ length: options.kills }, () => Math.floor(options.requests * (0.08 + 0.84 * rng.next()))).sort(
+      (a, b) => a - b,
+    );
     const active = cluster;
     const driver = workload;
     const killer = (async () => {
@@ -390,7 +404,7 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
         await active.ensureUp();
         await sleep(rng.next() * 150);
         // Kill the running process; sometimes the restart too, while it starts.
-        for (let again = true; again && n < options.kills; ) {
+        for (let again = true; again && n < options.kills;) {
           const victim = active.victim;
           if (!victim) break;
           let ready = false;
@@ -406,8 +420,18 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
           await victim.kill();
           const downMs = Math.round(rng.next() * 400);
           n += 1;
-          kills.push({ n, role: active.victimRole, pid: victim.pid, atMs, phase: ready ? "running" : "starting", answersSoFar: driver.answers(), downMs });
-          log(`[${options.mode}] kill #${n}: SIGKILL ${active.victimRole} pid ${victim.pid} (${ready ? "running" : "starting"}) after ${driver.answers()} answers; down ${downMs} ms`);
+          kills.push({
+            n,
+            role: active.victimRole,
+            pid: victim.pid,
+            atMs,
+            phase: ready ? "running" : "starting",
+            answersSoFar: driver.answers(),
+            downMs,
+          });
+          log(
+            `[${options.mode}] kill #${n}: SIGKILL ${active.victimRole} pid ${victim.pid} (${ready ? "running" : "starting"}) after ${driver.answers()} answers; down ${downMs} ms`,
+          );
           await sleep(downMs);
           const restarted = active.spawnVictim();
           again = rng.chance(startupKillProbability);
@@ -419,7 +443,9 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
     })();
 
     const [stats] = await Promise.all([workload.run(), killer]);
-    log(`[${options.mode}] workload done: ${stats.answered} answers, ${stats.connectionErrors} connection errors, ${stats.reservationsPlaced} reservations, ${kills.length} kills in ${stats.durationMs} ms`);
+    log(
+      `[${options.mode}] workload done: ${stats.answered} answers, ${stats.connectionErrors} connection errors, ${stats.reservationsPlaced} reservations, ${kills.length} kills in ${stats.durationMs} ms`,
+    );
     await cluster.ensureUp();
 
     // Wait until quiet.
@@ -460,7 +486,9 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
       }
       return { reached: false, waitedMs: Date.now() - quietStarted, lastBusy };
     })();
-    log(`[${options.mode}] ${quiet.reached ? "quiet" : "NOT quiet"} after ${quiet.waitedMs} ms${quiet.reached ? "" : `: ${quiet.lastBusy.join("; ")}`}`);
+    log(
+      `[${options.mode}] ${quiet.reached ? "quiet" : "NOT quiet"} after ${quiet.waitedMs} ms${quiet.reached ? "" : `: ${quiet.lastBusy.join("; ")}`}`,
+    );
 
     // The invariants from the log.
     const checksStarted = Date.now();
@@ -468,7 +496,12 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
     const model: Model = buildModel(eventLog);
     const violations: Violation[] = checkInvariants(model, { now: new Date() });
     if (!quiet.reached) {
-      violations.push({ invariant: "system.not-quiet", subject: options.mode, message: `not quiet within ${quietTimeoutMs} ms`, detail: quiet.lastBusy });
+      violations.push({
+        invariant: "system.not-quiet",
+        subject: options.mode,
+        message: `not quiet within ${quietTimeoutMs} ms`,
+        detail: quiet.lastBusy,
+      });
     }
     for (const anomaly of stats.anomalies) {
       violations.push({
@@ -499,7 +532,12 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
     }
 
     // My Page: against the log, then against a fresh rebuild.
-    const customers = [...new Set([...CUSTOMERS, ...[...model.reservations.values()].flatMap(({ state }) => ("customerId" in state ? [state.customerId] : []))])];
+    const customers = [
+      ...new Set([
+        ...CUSTOMERS,
+        ...[...model.reservations.values()].flatMap(({ state }) => ("customerId" in state ? [state.customerId] : [])),
+      ]),
+    ];
     for (const customer of customers) {
       if (!tokens.has(customer)) tokens.set(customer, await signToken(secret, { sub: customer, role: "customer", ttlSeconds: 3600 }));
     }
@@ -507,7 +545,12 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
     let entries = 0;
     for (const [customer, page] of before) {
       if (page.status !== 200) {
-        violations.push({ invariant: "mypage.unavailable", subject: `my-page of ${customer}`, message: `GET /my-page answered ${page.status}`, detail: page.body });
+        violations.push({
+          invariant: "mypage.unavailable",
+          subject: `my-page of ${customer}`,
+          message: `GET /my-page answered ${page.status}`,
+          detail: page.body,
+        });
         continue;
       }
       entries += (page.body as MyPageLike).reservations.length;
@@ -587,7 +630,10 @@ export async function runCrashScenario(options: CrashScenarioOptions): Promise<C
           return `${state.status}/${payment}`;
         }),
         payments: countBy(model.payments.values(), ({ state }) => state.status),
-        notifications: [...model.notifications.values()].reduce((sum, stream) => sum + stream.events.filter((item) => item.event.type === "NotificationRecorded").length, 0),
+        notifications: [...model.notifications.values()].reduce(
+          (sum, stream) => sum + stream.events.filter((item) => item.event.type === "NotificationRecorded").length,
+          0,
+        ),
       },
       myPage: { customers: customers.length, entries, rebuildMs },
       violations,

@@ -30,7 +30,13 @@ class LogBuilder {
   }
 
   build(): EventLog {
-    return { head: this.position, total: [...this.streams.values()].reduce((n, list) => n + list.length, 0), streams: this.streams, typeCounts: {}, tokenLeaks: [] };
+    return {
+      head: this.position,
+      total: [...this.streams.values()].reduce((n, list) => n + list.length, 0),
+      streams: this.streams,
+      typeCounts: {},
+      tokenLeaks: [],
+    };
   }
 }
 
@@ -79,7 +85,12 @@ const paidReservation = (): Flow => {
       channels: ["log"],
       cause: { streamId: causeStream, revision: 0, eventId: causeEventId, type: causeType },
     });
-    log.append(`notification-${reservationId}`, "NotificationDelivered", { notificationId, channel: "log", deliveredAt: at(2), attempts: 1 });
+    log.append(`notification-${reservationId}`, "NotificationDelivered", {
+      notificationId,
+      channel: "log",
+      deliveredAt: at(2),
+      attempts: 1,
+    });
   };
   log.append(product, "ProductRegistered", registration(productId));
   log.append(product, "UnitsHeld", { reservationId, quantity: 1, heldAt: at(1), expiresAt: at(11) });
@@ -101,7 +112,14 @@ const paidReservation = (): Flow => {
     paymentTokenProvided: false,
   });
   notify(reservation, placed, "ReservationPlaced", "reservation.placed");
-  log.append(payment, "PaymentRequested", { paymentId: reservationId, reservationId, customerId: "customer-1", amount: 1000, currency: "KRW", requestedAt: at(2) });
+  log.append(payment, "PaymentRequested", {
+    paymentId: reservationId,
+    reservationId,
+    customerId: "customer-1",
+    amount: 1000,
+    currency: "KRW",
+    requestedAt: at(2),
+  });
   const succeeded = log.append(payment, "PaymentSucceeded", { attemptId: "a1", at: at(3), provider: "simulated" });
   notify(payment, succeeded, "PaymentSucceeded", "payment.paid");
   const settled = log.append(reservation, "ReservationPaymentSettled", { paymentId: reservationId, settledAt: at(4), status: "confirmed" });
@@ -130,7 +148,12 @@ const cancelPaid = ({ log, reservationId, notify }: PaidReservation, kinds: read
 const releaseAndRefund = ({ log, productId, reservationId, notify }: PaidReservation, refundIds: readonly string[]): void => {
   log.append(`product-${productId}`, "CommittedUnitsReleased", { reservationId, quantity: 1, reason: "cancelled", releasedAt: at(7) });
   for (const refundId of refundIds) {
-    const refunded = log.append(`payment-${reservationId}`, "PaymentRefunded", { refundId, amount: 1000, refundedAt: at(7), reason: "cancelled" });
+    const refunded = log.append(`payment-${reservationId}`, "PaymentRefunded", {
+      refundId,
+      amount: 1000,
+      refundedAt: at(7),
+      reason: "cancelled",
+    });
     notify(`payment-${reservationId}`, refunded, "PaymentRefunded", "payment.refunded");
   }
 };
@@ -203,12 +226,22 @@ describe("crash invariants on hand-made logs", () => {
 
   it("counts an orphaned hold until its deadline, and reports it once the watchdog should have released it", () => {
     const pending = paidReservation();
-    pending.log.append(`product-${pending.productId}`, "UnitsHeld", { reservationId: randomUUID(), quantity: 1, heldAt: at(50), expiresAt: at(1000) });
+    pending.log.append(`product-${pending.productId}`, "UnitsHeld", {
+      reservationId: randomUUID(),
+      quantity: 1,
+      heldAt: at(50),
+      expiresAt: at(1000),
+    });
     expect(check(pending.log)).toEqual([]);
     expect(pendingWatchdogWork(buildModel(pending.log.build()), new Date(T0 + 2_000_000)).map((work) => work.what)).toEqual(["abandon"]);
 
     const overdue = paidReservation();
-    overdue.log.append(`product-${overdue.productId}`, "UnitsHeld", { reservationId: randomUUID(), quantity: 1, heldAt: at(20), expiresAt: at(30) });
+    overdue.log.append(`product-${overdue.productId}`, "UnitsHeld", {
+      reservationId: randomUUID(),
+      quantity: 1,
+      heldAt: at(20),
+      expiresAt: at(30),
+    });
     expect(names(overdue.log)).toEqual(["units.accounting", "units.orphan-hold"]);
   });
 
@@ -216,7 +249,12 @@ describe("crash invariants on hand-made logs", () => {
     const pending = paidReservation();
     const other = randomUUID();
     pending.log.append(`product-${other}`, "ProductRegistered", { ...registration(other), capacity: 10 });
-    pending.log.append(`product-${other}`, "UnitsHeld", { reservationId: pending.reservationId, quantity: 10, heldAt: at(1), expiresAt: at(1000) });
+    pending.log.append(`product-${other}`, "UnitsHeld", {
+      reservationId: pending.reservationId,
+      quantity: 10,
+      heldAt: at(1),
+      expiresAt: at(1000),
+    });
     expect(check(pending.log)).toEqual([]);
     expect(pendingWatchdogWork(buildModel(pending.log.build()), new Date(T0 + 2_000_000))).toMatchObject([
       { what: "release-abandoned", reservationId: pending.reservationId, productId: other },
@@ -224,13 +262,25 @@ describe("crash invariants on hand-made logs", () => {
 
     const overdue = paidReservation();
     overdue.log.append(`product-${other}`, "ProductRegistered", { ...registration(other), capacity: 10 });
-    overdue.log.append(`product-${other}`, "UnitsHeld", { reservationId: overdue.reservationId, quantity: 10, heldAt: at(1), expiresAt: at(11) });
+    overdue.log.append(`product-${other}`, "UnitsHeld", {
+      reservationId: overdue.reservationId,
+      quantity: 10,
+      heldAt: at(1),
+      expiresAt: at(11),
+    });
     const violations = check(overdue.log);
     expect(violations.map((violation) => violation.invariant).sort()).toEqual(["units.accounting", "units.orphan-hold"]);
-    expect(violations.find((violation) => violation.invariant === "units.orphan-hold")?.message).toContain(`is on product-${overdue.productId}`);
+    expect(violations.find((violation) => violation.invariant === "units.orphan-hold")?.message).toContain(
+      `is on product-${overdue.productId}`,
+    );
 
     // Released by the watchdog: nothing to report.
-    overdue.log.append(`product-${other}`, "HeldUnitsReleased", { reservationId: overdue.reservationId, quantity: 10, reason: "abandoned", releasedAt: at(12) });
+    overdue.log.append(`product-${other}`, "HeldUnitsReleased", {
+      reservationId: overdue.reservationId,
+      quantity: 10,
+      reason: "abandoned",
+      releasedAt: at(12),
+    });
     expect(check(overdue.log)).toEqual([]);
   });
 
@@ -244,11 +294,24 @@ describe("crash invariants on hand-made logs", () => {
   it("compares My Page with the log", () => {
     const { log, reservationId, productId } = paidReservation();
     const model = buildModel(log.build());
-    const entry = { reservationId, productId, quantity: 1, amount: 1000, reservationStatus: "confirmed", paymentStatus: "paid", currentStep: null };
+    const entry = {
+      reservationId,
+      productId,
+      quantity: 1,
+      amount: 1000,
+      reservationStatus: "confirmed",
+      paymentStatus: "paid",
+      currentStep: null,
+    };
     expect(compareMyPageWithLog(model, "customer-1", { customerId: "customer-1", reservations: [entry] })).toEqual([]);
     expect(
-      compareMyPageWithLog(model, "customer-1", { customerId: "customer-1", reservations: [{ ...entry, reservationStatus: "placed", paymentStatus: "pending" }] }).map((v) => v.invariant),
+      compareMyPageWithLog(model, "customer-1", {
+        customerId: "customer-1",
+        reservations: [{ ...entry, reservationStatus: "placed", paymentStatus: "pending" }],
+      }).map((v) => v.invariant),
     ).toEqual(["mypage.stale"]);
-    expect(compareMyPageWithLog(model, "customer-1", { customerId: "customer-1", reservations: [] }).map((v) => v.invariant)).toEqual(["mypage.stale"]);
+    expect(compareMyPageWithLog(model, "customer-1", { customerId: "customer-1", reservations: [] }).map((v) => v.invariant)).toEqual([
+      "mypage.stale",
+    ]);
   });
 });

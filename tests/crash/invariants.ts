@@ -55,11 +55,7 @@ import {
   parseReservationEvent,
 } from "../../src/domain/index.js";
 import type { ReleaseReason } from "../../src/domain/product/events.js";
-import {
-  type NotificationEvent,
-  type NotificationRecorded,
-  parseNotificationEvent,
-} from "../../src/domain/notification/events.js";
+import { type NotificationEvent, type NotificationRecorded, parseNotificationEvent } from "../../src/domain/notification/events.js";
 
 // ---------------------------------------------------------------------------------------------
 // Reading the log
@@ -355,7 +351,8 @@ type ExpectedStage = "held" | "committed" | "released";
 const expectedStage = (reservation: Reservation): { stage: ExpectedStage; reason?: ReleaseReason } => {
   if (HELD_STATUSES.has(reservation.status)) return { stage: "held" };
   if (COMMITTED_STATUSES.has(reservation.status)) return { stage: "committed" };
-  if (reservation.status === "completed") return reservation.kind === "rental" ? { stage: "released", reason: "returned" } : { stage: "committed" };
+  if (reservation.status === "completed")
+    return reservation.kind === "rental" ? { stage: "released", reason: "returned" } : { stage: "committed" };
   const reason = reservation.status as "cancelled" | "expired" | "rejected";
   return { stage: "released", reason };
 };
@@ -415,11 +412,17 @@ export const checkInvariants = (model: Model, options: CheckOptions): Violation[
         accounted += allocation.quantity;
         pendingOrphans.push({ reservationId, quantity: allocation.quantity, expiresAt });
       } else {
-        const whose = reservation === undefined || reservation.status === "none" ? "was never recorded" : `is on product-${reservation.productId}`;
-        push("units.orphan-hold", stream, `units held for ${reservationId}, whose reservation ${whose}, were not released by the hold watchdog (deadline ${expiresAt})`, {
-          reservationId,
-          allocation,
-        });
+        const whose =
+          reservation === undefined || reservation.status === "none" ? "was never recorded" : `is on product-${reservation.productId}`;
+        push(
+          "units.orphan-hold",
+          stream,
+          `units held for ${reservationId}, whose reservation ${whose}, were not released by the hold watchdog (deadline ${expiresAt})`,
+          {
+            reservationId,
+            allocation,
+          },
+        );
       }
     }
     const allocated = state.held + state.committed;
@@ -445,13 +448,22 @@ export const checkInvariants = (model: Model, options: CheckOptions): Violation[
       const product = model.products.get(state.productId);
       const allocation = product && isRegistered(product.state) ? product.state.allocations.get(reservationId) : undefined;
       if (allocation && allocation.stage !== "released") {
-        push("units.allocation", stream, `abandoned reservation still has ${allocation.quantity} unit(s) ${allocation.stage} on product-${state.productId}`);
+        push(
+          "units.allocation",
+          stream,
+          `abandoned reservation still has ${allocation.quantity} unit(s) ${allocation.stage} on product-${state.productId}`,
+        );
       }
       const reasons = product?.releases.get(reservationId) ?? [];
       if (allocation && allocation.stage === "released" && !(reasons.length === 1 && reasons[0] === "abandoned")) {
-        push("units.allocation", stream, `abandoned reservation's units were released with reason(s) ${JSON.stringify(reasons)}, expected ["abandoned"]`);
+        push(
+          "units.allocation",
+          stream,
+          `abandoned reservation's units were released with reason(s) ${JSON.stringify(reasons)}, expected ["abandoned"]`,
+        );
       }
-      if (model.payments.has(reservationId)) push("payment.orphan", `payment-${reservationId}`, "a payment exists for an abandoned (never placed) reservation");
+      if (model.payments.has(reservationId))
+        push("payment.orphan", `payment-${reservationId}`, "a payment exists for an abandoned (never placed) reservation");
       continue;
     }
     const reservation = state;
@@ -461,7 +473,11 @@ export const checkInvariants = (model: Model, options: CheckOptions): Violation[
     const allocation = product && isRegistered(product.state) ? product.state.allocations.get(reservationId) : undefined;
     const expected = expectedStage(reservation);
     if (!allocation) {
-      push("units.allocation", stream, `reservation is ${reservation.status} but product-${reservation.productId} has no allocation for it`);
+      push(
+        "units.allocation",
+        stream,
+        `reservation is ${reservation.status} but product-${reservation.productId} has no allocation for it`,
+      );
     } else {
       if (allocation.quantity !== reservation.quantity) {
         push("units.allocation", stream, `allocation of ${allocation.quantity} unit(s) but the reservation is for ${reservation.quantity}`);
@@ -471,7 +487,11 @@ export const checkInvariants = (model: Model, options: CheckOptions): Violation[
           "units.allocation",
           stream,
           `reservation is ${reservation.status} (${reservation.kind}) but its ${allocation.quantity} unit(s) are ${allocation.stage}, expected ${expected.stage}`,
-          { releases: product?.releases.get(reservationId) ?? [], commits: product?.commits.get(reservationId) ?? 0, events: model_.events.map((e) => e.event.type) },
+          {
+            releases: product?.releases.get(reservationId) ?? [],
+            commits: product?.commits.get(reservationId) ?? 0,
+            events: model_.events.map((e) => e.event.type),
+          },
         );
       } else if (expected.stage === "released") {
         const reasons = product?.releases.get(reservationId) ?? [];
@@ -479,12 +499,17 @@ export const checkInvariants = (model: Model, options: CheckOptions): Violation[
           push("units.allocation", stream, `units released with reason(s) ${JSON.stringify(reasons)}, expected ["${expected.reason}"]`);
         }
       }
-      if ((product?.commits.get(reservationId) ?? 0) > 1) push("units.allocation", stream, `units committed ${product?.commits.get(reservationId)} times`);
+      if ((product?.commits.get(reservationId) ?? 0) > 1)
+        push("units.allocation", stream, `units committed ${product?.commits.get(reservationId)} times`);
     }
 
     // Expiry the watchdog owes.
     if (reservation.status === "placed" && Date.parse(reservation.expiresAt) + grace <= now) {
-      push("reservation.expiry-missed", stream, `still placed ${Math.round((now - Date.parse(reservation.expiresAt)) / 1000)} s after its hold deadline ${reservation.expiresAt}`);
+      push(
+        "reservation.expiry-missed",
+        stream,
+        `still placed ${Math.round((now - Date.parse(reservation.expiresAt)) / 1000)} s after its hold deadline ${reservation.expiresAt}`,
+      );
     }
 
     // Payment.
@@ -494,33 +519,74 @@ export const checkInvariants = (model: Model, options: CheckOptions): Violation[
     const successes = count(events, "PaymentSucceeded");
     const refunds = count(events, "PaymentRefunded");
     const voids = count(events, "PaymentVoided");
-    const paymentSummary = { status: payment?.state.status ?? "(none)", events: events.map((item) => item.event.type), reservationEvents: model_.events.map((item) => item.event.type) };
+    const paymentSummary = {
+      status: payment?.state.status ?? "(none)",
+      events: events.map((item) => item.event.type),
+      reservationEvents: model_.events.map((item) => item.event.type),
+    };
     if (!payment || !isRequested(payment.state)) {
       push("payment.missing", stream, `reservation is ${reservation.status} but its payment was never requested`, paymentSummary);
     } else {
       const paid = payment.state;
       if (paid.amount !== reservation.amount || paid.customerId !== reservation.customerId) {
-        push("payment.amount", `payment-${reservationId}`, `payment of ${paid.amount} for ${paid.customerId}, reservation of ${reservation.amount} for ${reservation.customerId}`);
+        push(
+          "payment.amount",
+          `payment-${reservationId}`,
+          `payment of ${paid.amount} for ${paid.customerId}, reservation of ${reservation.amount} for ${reservation.customerId}`,
+        );
       }
-      if (successes > 1) push("payment.charges", `payment-${reservationId}`, `${successes} successful charges (PaymentSucceeded)`, paymentSummary);
+      if (successes > 1)
+        push("payment.charges", `payment-${reservationId}`, `${successes} successful charges (PaymentSucceeded)`, paymentSummary);
       const charged = successes > 0 || settled || paid.status === "paid" || paid.status === "refunded";
       if (charged && successes !== 1) {
-        push("payment.charges", `payment-${reservationId}`, `reservation was paid (settled=${settled}, payment ${paid.status}) but has ${successes} successful charges`, paymentSummary);
+        push(
+          "payment.charges",
+          `payment-${reservationId}`,
+          `reservation was paid (settled=${settled}, payment ${paid.status}) but has ${successes} successful charges`,
+          paymentSummary,
+        );
       }
       if (refunds > 1) push("payment.refunds", `payment-${reservationId}`, `${refunds} refunds (PaymentRefunded)`, paymentSummary);
       if (voids > 1) push("payment.voids", `payment-${reservationId}`, `${voids} voids (PaymentVoided)`, paymentSummary);
       if (ENDED_STATUSES.has(reservation.status)) {
         if (charged && refunds !== 1) {
-          push("payment.refunds", `payment-${reservationId}`, `reservation ${reservation.status} after being charged, but ${refunds} refunds`, paymentSummary);
+          push(
+            "payment.refunds",
+            `payment-${reservationId}`,
+            `reservation ${reservation.status} after being charged, but ${refunds} refunds`,
+            paymentSummary,
+          );
         }
         if (!charged && voids !== 1) {
-          push("payment.voids", `payment-${reservationId}`, `reservation ${reservation.status} and never charged, but the payment is ${paid.status} (${voids} voids)`, paymentSummary);
+          push(
+            "payment.voids",
+            `payment-${reservationId}`,
+            `reservation ${reservation.status} and never charged, but the payment is ${paid.status} (${voids} voids)`,
+            paymentSummary,
+          );
         }
       } else {
-        if (refunds > 0) push("payment.refunds", `payment-${reservationId}`, `reservation is ${reservation.status} (live) but its payment was refunded`, paymentSummary);
-        if (voids > 0) push("payment.voids", `payment-${reservationId}`, `reservation is ${reservation.status} (live) but its payment was voided`, paymentSummary);
+        if (refunds > 0)
+          push(
+            "payment.refunds",
+            `payment-${reservationId}`,
+            `reservation is ${reservation.status} (live) but its payment was refunded`,
+            paymentSummary,
+          );
+        if (voids > 0)
+          push(
+            "payment.voids",
+            `payment-${reservationId}`,
+            `reservation is ${reservation.status} (live) but its payment was voided`,
+            paymentSummary,
+          );
         if (reservation.status === "placed" && successes > 0) {
-          push("payment.not-settled", stream, "the payment succeeded but the reservation is still placed (the saga did not settle it)", paymentSummary);
+          push(
+            "payment.not-settled",
+            stream,
+            "the payment succeeded but the reservation is still placed (the saga did not settle it)",
+            paymentSummary,
+          );
         }
       }
     }
@@ -532,15 +598,21 @@ export const checkInvariants = (model: Model, options: CheckOptions): Violation[
   for (const payment of model.payments.values()) {
     const reservation = model.reservations.get(payment.paymentId)?.state;
     if (!reservation || !isPlaced(reservation)) {
-      if (reservation?.status !== "abandoned") push("payment.orphan", `payment-${payment.paymentId}`, "a payment exists without a placed reservation");
+      if (reservation?.status !== "abandoned")
+        push("payment.orphan", `payment-${payment.paymentId}`, "a payment exists without a placed reservation");
     }
   }
   for (const stream of model.notifications.values()) {
     const reservation = model.reservations.get(stream.reservationId)?.state;
     if (!reservation || !isPlaced(reservation)) {
-      push("notifications.unexpected", `notification-${stream.reservationId}`, `notifications recorded for a reservation that is ${reservation?.status ?? "unknown"}`, {
-        kinds: stream.events.flatMap((item) => (item.event.type === "NotificationRecorded" ? [item.event.data.kind] : [])),
-      });
+      push(
+        "notifications.unexpected",
+        `notification-${stream.reservationId}`,
+        `notifications recorded for a reservation that is ${reservation?.status ?? "unknown"}`,
+        {
+          kinds: stream.events.flatMap((item) => (item.event.type === "NotificationRecorded" ? [item.event.data.kind] : [])),
+        },
+      );
     }
   }
   return violations;
@@ -558,7 +630,11 @@ export interface ExpectedNotification {
 }
 
 /** Derived from the spec's table, not from the notifier's code. */
-export const expectedNotifications = (reservationModel: ReservationModel, reservation: Reservation, payment: PaymentModel | undefined): ExpectedNotification[] => {
+export const expectedNotifications = (
+  reservationModel: ReservationModel,
+  reservation: Reservation,
+  payment: PaymentModel | undefined,
+): ExpectedNotification[] => {
   const expected: ExpectedNotification[] = [];
   const add = (item: Identified<{ type: string }>, kind: string, audience: ExpectedNotification["audience"] = "customer"): void => {
     expected.push({ causeEventId: item.eventId, causeType: item.event.type, kind, audience });
@@ -601,9 +677,12 @@ export const expectedNotifications = (reservationModel: ReservationModel, reserv
   }
   if (payment && isRequested(payment.state) && payment.state.amount > 0) {
     for (const item of payment.events) {
-      const kind = { PaymentSucceeded: "payment.paid", PaymentDeclined: "payment.declined", PaymentVoided: "payment.voided", PaymentRefunded: "payment.refunded" }[
-        item.event.type as string
-      ];
+      const kind = {
+        PaymentSucceeded: "payment.paid",
+        PaymentDeclined: "payment.declined",
+        PaymentVoided: "payment.voided",
+        PaymentRefunded: "payment.refunded",
+      }[item.event.type as string];
       if (kind) add(item, kind);
     }
   }
@@ -645,20 +724,36 @@ const checkNotifications = (
     if (found.length === 0) {
       push("notifications.missing", subject, `no ${item.kind} notification for ${item.causeType} (event ${item.causeEventId})`, timeline);
     } else if (found.length > 1) {
-      push("notifications.duplicate", subject, `${found.length} notifications for ${item.causeType} (event ${item.causeEventId})`, timeline);
+      push(
+        "notifications.duplicate",
+        subject,
+        `${found.length} notifications for ${item.causeType} (event ${item.causeEventId})`,
+        timeline,
+      );
     }
     for (const data of found) {
-      if (data.kind !== item.kind) push("notifications.unexpected", subject, `${item.causeType} was notified as ${data.kind}, expected ${item.kind}`, timeline);
-      if (data.customerId !== reservation.customerId) push("notifications.unexpected", subject, `${data.kind} went to ${data.customerId}, not the customer ${reservation.customerId}`);
+      if (data.kind !== item.kind)
+        push("notifications.unexpected", subject, `${item.causeType} was notified as ${data.kind}, expected ${item.kind}`, timeline);
+      if (data.customerId !== reservation.customerId)
+        push("notifications.unexpected", subject, `${data.kind} went to ${data.customerId}, not the customer ${reservation.customerId}`);
       if (item.audience === "seller" && data.sellerId !== reservation.sellerId) {
-        push("notifications.unexpected", subject, `${data.kind} went to seller ${data.sellerId ?? "(none)"}, not the product's seller ${reservation.sellerId}`);
+        push(
+          "notifications.unexpected",
+          subject,
+          `${data.kind} went to seller ${data.sellerId ?? "(none)"}, not the product's seller ${reservation.sellerId}`,
+        );
       }
     }
   }
   const expectedCauses = new Set(expected.map((item) => causeKey(item.causeEventId, item.audience)));
   for (const data of recorded) {
     if (!expectedCauses.has(causeKey(data.cause.eventId, data.audience ?? "customer"))) {
-      push("notifications.unexpected", subject, `${data.kind} recorded for ${data.cause.type} (event ${data.cause.eventId}), which calls for no notification`, timeline);
+      push(
+        "notifications.unexpected",
+        subject,
+        `${data.kind} recorded for ${data.cause.type} (event ${data.cause.eventId}), which calls for no notification`,
+        timeline,
+      );
     }
   }
   const ids = new Map<string, number>();
@@ -668,7 +763,12 @@ const checkNotifications = (
     for (const channel of data.channels) {
       const got = outcomes.get(`${data.notificationId}\n${channel}`) ?? [];
       if (got.length !== 1) {
-        push("notifications.delivery", subject, `${data.kind} (${data.notificationId}) has ${got.length} delivery outcomes on channel ${channel}, expected 1`, { outcomes: got });
+        push(
+          "notifications.delivery",
+          subject,
+          `${data.kind} (${data.notificationId}) has ${got.length} delivery outcomes on channel ${channel}, expected 1`,
+          { outcomes: got },
+        );
       }
     }
   }
@@ -711,7 +811,11 @@ export const compareMyPageWithLog = (model: Model, customerId: string, page: MyP
     seen.add(entry.reservationId);
     const expected = truth.get(entry.reservationId);
     if (!expected) {
-      violations.push({ invariant: "mypage.stale", subject, message: `lists reservation ${entry.reservationId}, which is not a placed reservation of this customer in the log` });
+      violations.push({
+        invariant: "mypage.stale",
+        subject,
+        message: `lists reservation ${entry.reservationId}, which is not a placed reservation of this customer in the log`,
+      });
       continue;
     }
     const want = {
@@ -731,7 +835,12 @@ export const compareMyPageWithLog = (model: Model, customerId: string, page: MyP
       productId: entry.productId,
     };
     if (JSON.stringify(want) !== JSON.stringify(got)) {
-      violations.push({ invariant: "mypage.stale", subject, message: `reservation ${entry.reservationId} differs from the log`, detail: { myPage: got, log: want } });
+      violations.push({
+        invariant: "mypage.stale",
+        subject,
+        message: `reservation ${entry.reservationId} differs from the log`,
+        detail: { myPage: got, log: want },
+      });
     }
   }
   for (const [reservationId, expected] of truth) {
@@ -757,7 +866,8 @@ export const jsonDiff = (a: unknown, b: unknown, path = "$", out: string[] = [],
   }
   if (a && b && typeof a === "object" && typeof b === "object") {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const key of keys) jsonDiff((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`, out, limit);
+    for (const key of keys)
+      jsonDiff((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`, out, limit);
     return out;
   }
   out.push(`${path}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
@@ -776,7 +886,10 @@ export const formatViolations = (violations: readonly Violation[], max = 50, det
   violations
     .slice(0, max)
     .map((violation) => {
-      const detail = violation.detail === undefined ? "" : ` ${JSON.stringify(violation.detail, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)).slice(0, detailChars)}`;
+      const detail =
+        violation.detail === undefined
+          ? ""
+          : ` ${JSON.stringify(violation.detail, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)).slice(0, detailChars)}`;
       return `- [${violation.invariant}] ${violation.subject}: ${violation.message}${detail}`;
     })
     .join("\n") + (violations.length > max ? `\n… and ${violations.length - max} more` : "");

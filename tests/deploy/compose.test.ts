@@ -54,7 +54,11 @@ describe("docker-compose.yml against the compose specification", () => {
       services: {
         ...file.services,
         "cluster-api": { ...service(file, "cluster-api"), replica: 2 },
-        "cluster-proxy": { ...service(file, "cluster-proxy"), ports: ["80:80:80:80"], healthcheck: { test: ["CMD", "true"], interval: "soon" } },
+        "cluster-proxy": {
+          ...service(file, "cluster-proxy"),
+          ports: ["80:80:80:80"],
+          healthcheck: { test: ["CMD", "true"], interval: "soon" },
+        },
       },
     };
     const errors = schemaErrors(broken);
@@ -98,7 +102,11 @@ describe("the cluster profile (docker compose --profile cluster config)", () => 
       services: {
         ...file.services,
         "cluster-proxy": { ...proxy, ports: ["3000:8080"], volumes: ["./deploy/compose/missing.conf:/etc/nginx/conf.d/default.conf:ro"] },
-        "cluster-worker": { ...service(file, "cluster-worker"), depends_on: { "esdb-node4": { condition: "service_healthy" } }, ports: ["9000:3000"] },
+        "cluster-worker": {
+          ...service(file, "cluster-worker"),
+          depends_on: { "esdb-node4": { condition: "service_healthy" } },
+          ports: ["9000:3000"],
+        },
         lonely: { image: "busybox", profiles: ["cluster"], depends_on: ["only-elsewhere"] },
         "only-elsewhere": { image: "busybox", profiles: ["other"] },
       },
@@ -136,7 +144,12 @@ describe("the cluster profile (docker compose --profile cluster config)", () => 
         EVENTSTORE_REPLICATION_HOST_ADVERTISE_AS: name,
       });
       const seeds = (environment.EVENTSTORE_GOSSIP_SEED ?? "").split(",").map((seed) => seed.split(":")[0]);
-      expect(seeds.sort()).toEqual(nodes.map(([other]) => other).filter((other) => other !== name).sort());
+      expect(seeds.sort()).toEqual(
+        nodes
+          .map(([other]) => other)
+          .filter((other) => other !== name)
+          .sort(),
+      );
       expect(node.volumes?.length).toBe(1);
     }
   });

@@ -34,7 +34,10 @@ interface DeploymentShape {
   readonly spec: {
     readonly replicas?: number;
     readonly selector: { readonly matchLabels: Readonly<Record<string, string>> };
-    readonly template: { readonly metadata: { readonly labels: Readonly<Record<string, string>> }; readonly spec: { readonly containers: readonly Container[] } };
+    readonly template: {
+      readonly metadata: { readonly labels: Readonly<Record<string, string>> };
+      readonly spec: { readonly containers: readonly Container[] };
+    };
   };
 }
 
@@ -48,7 +51,8 @@ const secretExample: Manifest[] = readManifests("secret.example.yaml");
 const everything = [...applied, ...secretExample];
 
 const ofKind = (kind: string): Manifest[] => applied.filter((manifest) => manifest.kind === kind);
-const deployments = (): [Manifest, DeploymentShape][] => ofKind("Deployment").map((manifest) => [manifest, manifest as unknown as DeploymentShape]);
+const deployments = (): [Manifest, DeploymentShape][] =>
+  ofKind("Deployment").map((manifest) => [manifest, manifest as unknown as DeploymentShape]);
 const selects = (selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean =>
   Object.entries(selector).every(([key, value]) => labels[key] === value);
 
@@ -78,16 +82,24 @@ describe("deploy/k8s against the Kubernetes schemas", () => {
         apiVersion: "apps/v1",
         kind: "Deployment",
         metadata: { name: "broken" },
-        spec: { ...api.spec, ...specChanges, template: { ...api.spec.template, spec: { ...api.spec.template.spec, containers: [{ ...container, ...changes }] } } },
+        spec: {
+          ...api.spec,
+          ...specChanges,
+          template: { ...api.spec.template, spec: { ...api.spec.template.spec, containers: [{ ...container, ...changes }] } },
+        },
       }) as unknown as Manifest;
     expect(manifestProblems(broken({}, { replicas: "two" })).join()).toMatch(/replicas must be integer/);
-    expect(manifestProblems(broken({ readinessProbe: { httpGet: { path: "/health/ready" } } })).join()).toMatch(/readinessProbe\/httpGet must have required property port/);
+    expect(manifestProblems(broken({ readinessProbe: { httpGet: { path: "/health/ready" } } })).join()).toMatch(
+      /readinessProbe\/httpGet must have required property port/,
+    );
     expect(manifestProblems(broken({ resources: { requests: { cpu: "lots" } } })).join()).toMatch(/cpu/);
     const misspelt = { ...container, readinesProbe: container?.readinessProbe } as unknown as Partial<Container>;
     expect(manifestProblems(broken(misspelt))).toEqual([
       "?: Deployment/broken.spec.template.spec.containers[0].readinesProbe: unknown field",
     ]);
-    expect(manifestProblems({ apiVersion: "extensions/v1beta1", kind: "Ingress", metadata: { name: "x" } } as Manifest).join()).toMatch(/not a kind/);
+    expect(manifestProblems({ apiVersion: "extensions/v1beta1", kind: "Ingress", metadata: { name: "x" } } as Manifest).join()).toMatch(
+      /not a kind/,
+    );
   });
 });
 
@@ -96,7 +108,10 @@ describe("deploy/k8s: the pieces fit", () => {
     const roles = Object.fromEntries(
       deployments().map(([manifest, deployment]) => [
         manifest.metadata.name,
-        { replicas: deployment.spec.replicas, role: deployment.spec.template.spec.containers[0]?.env?.find((variable) => variable.name === "ROLE")?.value },
+        {
+          replicas: deployment.spec.replicas,
+          role: deployment.spec.template.spec.containers[0]?.env?.find((variable) => variable.name === "ROLE")?.value,
+        },
       ]),
     );
     expect(roles).toEqual({ "reservations-api": { replicas: 2, role: "api" }, "reservations-worker": { replicas: 2, role: "worker" } });
@@ -111,9 +126,16 @@ describe("deploy/k8s: the pieces fit", () => {
         .filter(([, deployment]) => selects(selector, deployment.spec.template.metadata.labels))
         .map(([manifest]) => manifest.metadata.name);
     const [service] = ofKind("Service");
-    const serviceSpec = (service as unknown as { spec: { selector: Record<string, string>; ports: { targetPort: string | number }[] } }).spec;
+    const serviceSpec = (service as unknown as { spec: { selector: Record<string, string>; ports: { targetPort: string | number }[] } })
+      .spec;
     expect(podsOf(serviceSpec.selector)).toEqual(["reservations-api"]);
-    const pdbs = ofKind("PodDisruptionBudget").map((pdb) => pdb as unknown as { metadata: { name: string }; spec: { minAvailable?: number; selector: { matchLabels: Record<string, string> } } });
+    const pdbs = ofKind("PodDisruptionBudget").map(
+      (pdb) =>
+        pdb as unknown as {
+          metadata: { name: string };
+          spec: { minAvailable?: number; selector: { matchLabels: Record<string, string> } };
+        },
+    );
     expect(pdbs.map((pdb) => [pdb.metadata.name, podsOf(pdb.spec.selector.matchLabels)])).toEqual([
       ["reservations-api", ["reservations-api"]],
       ["reservations-worker", ["reservations-worker"]],
@@ -123,8 +145,10 @@ describe("deploy/k8s: the pieces fit", () => {
       const replicas = deployments().find(([manifest]) => manifest.metadata.name === pdb.metadata.name)?.[1].spec.replicas ?? 1;
       expect(pdb.spec.minAvailable ?? 0, pdb.metadata.name).toBeLessThan(replicas);
     }
-    const apiPorts = deployments().find(([manifest]) => manifest.metadata.name === "reservations-api")?.[1].spec.template.spec.containers[0]?.ports ?? [];
-    for (const port of serviceSpec.ports) expect(apiPorts.some((candidate) => candidate.name === port.targetPort || candidate.containerPort === port.targetPort)).toBe(true);
+    const apiPorts =
+      deployments().find(([manifest]) => manifest.metadata.name === "reservations-api")?.[1].spec.template.spec.containers[0]?.ports ?? [];
+    for (const port of serviceSpec.ports)
+      expect(apiPorts.some((candidate) => candidate.name === port.targetPort || candidate.containerPort === port.targetPort)).toBe(true);
   });
 
   it("probes the app's health routes on the port it listens on: readiness /health/ready, liveness /health/live", () => {

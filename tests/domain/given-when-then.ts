@@ -1,6 +1,6 @@
-import { assert, expect } from 'vitest';
-import { fold, type Decider } from '../../src/domain/decider.js';
-import { DomainError, type DomainErrorCode, type DomainErrorDetails } from '../../src/domain/errors.js';
+import { assert, expect } from "vitest";
+import { fold, type Decider } from "../../src/domain/decider.js";
+import { DomainError, type DomainErrorCode, type DomainErrorDetails } from "../../src/domain/errors.js";
 
 type Outcome<E> = { ok: true; events: E[] } | { ok: false; error: unknown };
 
@@ -43,13 +43,13 @@ export function given<C, E, S>(decider: Decider<C, E, S>, history: readonly E[] 
         } catch (error) {
           outcome = { ok: false, error };
         }
-        expect(state, 'decide must not modify the state').toEqual(before);
+        expect(state, "decide must not modify the state").toEqual(before);
         return outcome;
       };
       const first = run();
       const second = run();
       if (first.ok !== second.ok || (first.ok && second.ok && !isEqual(first.events, second.events))) {
-        assert.fail('decide is not deterministic: the same command on the same state decided differently');
+        assert.fail("decide is not deterministic: the same command on the same state decided differently");
       }
 
       const events = (): E[] => {

@@ -133,10 +133,14 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("man
 
   it("goes when the process that started it is SIGKILLed (parent watchdog)", async () => {
     const dir = tempDir();
-    const holder = spawn(process.execPath, ["--import", "tsx", path.join("tests", "embedded-redis", "fixtures", "hold-managed-redis.ts"), dir], {
-      cwd: repoRoot,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const holder = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join("tests", "embedded-redis", "fixtures", "hold-managed-redis.ts"), dir],
+      {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     cleanups.push(() => holder.kill("SIGKILL"));
     // Should the watchdog fail, the test must not leave the server running.
     cleanups.push(() => redisServersIn(dir).forEach((orphan) => process.kill(orphan, "SIGKILL")));
@@ -212,7 +216,10 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("man
 describe("without a redis-server binary", () => {
   it("says how to install one and leaves the service on the default address", async () => {
     const lines: Array<Record<string, unknown>> = [];
-    const logger = createLogger({ level: "info", destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const logger = createLogger({
+      level: "info",
+      destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
     const empty = tempDir();
     expect(findRedisServer(empty)).toBeUndefined();
 
@@ -228,7 +235,10 @@ describe("without a redis-server binary", () => {
   });
 
   it("uses REDIS_URL as given and starts nothing", async () => {
-    const endpoint = await provideRedis({ url: "redis://example.invalid:6379", dataDir: tempDir(), port: 0, inMemory: false, searchPath: "" }, createLogger({ level: "silent" }));
+    const endpoint = await provideRedis(
+      { url: "redis://example.invalid:6379", dataDir: tempDir(), port: 0, inMemory: false, searchPath: "" },
+      createLogger({ level: "silent" }),
+    );
     expect(endpoint.url).toBe("redis://example.invalid:6379");
     expect(endpoint.managed()).toBeUndefined();
   });

@@ -37,14 +37,26 @@ const apps: AppProcess[] = [];
 
 const startWithoutRedisUrl = async (dataDir: string): Promise<Started> => {
   // REDIS_URL: undefined removes the test run's own Redis from the child's environment.
-  const app = await startAppProcess({ REDIS_URL: undefined, DATA_DIR: dataDir, EMBEDDED_EVENTSTORE_PORT: "0", AUTH_SECRET: SECRET, NODE_ENV: "test" });
+  const app = await startAppProcess({
+    REDIS_URL: undefined,
+    DATA_DIR: dataDir,
+    EMBEDDED_EVENTSTORE_PORT: "0",
+    AUTH_SECRET: SECRET,
+    NODE_ENV: "test",
+  });
   apps.push(app);
   const line = logLine(app, MANAGED_REDIS_STARTED);
   expect(line, `no "${MANAGED_REDIS_STARTED}" line in\n${app.lines.join("\n")}`).toBeDefined();
   return { app, redisUrl: String(line?.redis), redisPid: Number(line?.redisPid) };
 };
 
-const call = async <T>(app: AppProcess, method: string, route: string, token: string, body?: unknown): Promise<{ status: number; body: T }> => {
+const call = async <T>(
+  app: AppProcess,
+  method: string,
+  route: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> => {
   const response = await fetch(`${app.url}${route}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
@@ -112,7 +124,11 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
   };
 
   /** The restarted service's Redis kept the marker and My Page the reservation; stopping it stops that Redis. */
-  const expectMarkerKeptThenStop = async (second: Awaited<ReturnType<typeof startWithoutRedisUrl>>, redisDir: string, reservationId: string) => {
+  const expectMarkerKeptThenStop = async (
+    second: Awaited<ReturnType<typeof startWithoutRedisUrl>>,
+    redisDir: string,
+    reservationId: string,
+  ) => {
     const after = await connect(second.redisUrl);
     expect(await after.get("managed-redis-test:marker")).toBe(reservationId);
     after.disconnect();
@@ -180,7 +196,9 @@ describe.skipIf(REDIS_SERVER === undefined || process.platform !== "linux")("the
     const second = await startWithoutRedisUrl(dataDir);
     expect(isAlive(first.redisPid)).toBe(false);
     expect(redisServersIn(redisDir)).toEqual([second.redisPid]);
-    const warning = second.app.problems.find((line) => typeof line.msg === "string" && line.msg.startsWith("stopped a Redis that an earlier service left running"));
+    const warning = second.app.problems.find(
+      (line) => typeof line.msg === "string" && line.msg.startsWith("stopped a Redis that an earlier service left running"),
+    );
     expect(warning?.redisPid).toBe(first.redisPid);
     await expectMarkerKeptThenStop(second, redisDir, reservationId);
   }, 240_000);

@@ -57,11 +57,15 @@ export const deadPid = async (): Promise<number> => {
  */
 export const startLooseRedis = async (dir: string): Promise<{ pid: number; port: number; child: ChildProcess; stop(): void }> => {
   const port = await freePort();
-  const child = spawn(REDIS_SERVER ?? "redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"], {
-    cwd: dir,
-    detached: true,
-    stdio: "ignore",
-  });
+  const child = spawn(
+    REDIS_SERVER ?? "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
+    {
+      cwd: dir,
+      detached: true,
+      stdio: "ignore",
+    },
+  );
   await within(10_000, async () => {
     const client = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on("error", () => undefined);

@@ -63,7 +63,11 @@ describe.each(APPEND_PATHS)("maximum append size via $path", ({ options }) => {
     const error = await rejectionOf(
       client.appendToStream(
         stream,
-        [jsonEvent({ type: "Part", data: { big } }), jsonEvent({ type: "Part", data: { big } }), jsonEvent({ type: "Part", data: { big } })],
+        [
+          jsonEvent({ type: "Part", data: { big } }),
+          jsonEvent({ type: "Part", data: { big } }),
+          jsonEvent({ type: "Part", data: { big } }),
+        ],
         options,
       ),
     );

@@ -12,13 +12,7 @@
  * `Streams.BatchAppend.cs`.
  */
 import { describe, expect, it } from "vitest";
-import {
-  ANY,
-  NO_STREAM,
-  STREAM_EXISTS,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-} from "@eventstore/db-client";
+import { ANY, NO_STREAM, STREAM_EXISTS, StreamNotFoundError, WrongExpectedVersionError } from "@eventstore/db-client";
 import {
   APPEND_PATHS,
   FORCE_APPEND_RPC,
@@ -115,7 +109,11 @@ describe.each(APPEND_PATHS)("appendToStream via $path", ({ options }) => {
   });
 
   for (const { name, prefix, expectedRevision } of [
-    { name: "a stale exact revision -> WrongExpectedVersionError(expected = given, actual = last revision)", prefix: "append-exact-stale", expectedRevision: 0n },
+    {
+      name: "a stale exact revision -> WrongExpectedVersionError(expected = given, actual = last revision)",
+      prefix: "append-exact-stale",
+      expectedRevision: 0n,
+    },
     { name: "an exact revision ahead of the stream -> WrongExpectedVersionError", prefix: "append-exact-ahead", expectedRevision: 10n },
   ]) {
     it(name, async () => {

@@ -8,12 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  EventStoreDBClient,
-  PARK,
-  jsonEvent,
-  persistentSubscriptionToStreamSettingsFromDefaults,
-} from "@eventstore/db-client";
+import { EventStoreDBClient, PARK, jsonEvent, persistentSubscriptionToStreamSettingsFromDefaults } from "@eventstore/db-client";
 import { isRealServer, spawnEventStoreCli, uniqueStream, type CliServer } from "./support.js";
 import { LOCK_FILE_NAME } from "../../src/embedded-eventstore/log/data-directory-lock.js";
 import { freePort } from "../support/free-port.js";

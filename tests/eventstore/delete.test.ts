@@ -176,9 +176,7 @@ describe("tombstoneStream (hard delete)", () => {
     const stream = uniqueStream("del-hard-new");
     await client.tombstoneStream(stream, { expectedRevision: NO_STREAM });
     await expect(readStreamEvents(client, stream)).rejects.toBeInstanceOf(StreamDeletedError);
-    await expect(client.appendToStream(stream, oneEvent(), { expectedRevision: NO_STREAM })).rejects.toBeInstanceOf(
-      StreamDeletedError,
-    );
+    await expect(client.appendToStream(stream, oneEvent(), { expectedRevision: NO_STREAM })).rejects.toBeInstanceOf(StreamDeletedError);
   });
 
   it("with a wrong expected revision -> WrongExpectedVersionError and the stream survives", async () => {

@@ -24,50 +24,41 @@ import {
   type PersistentSubscriptionToStreamResolvedEvent,
 } from "@eventstore/db-client";
 import type { EmbeddedEventStore } from "../../src/embedded-eventstore/index.js";
-import {
-  collect,
-  isRealServer,
-  readStreamEvents,
-  record,
-  testEvents,
-  uniqueGroup,
-  uniqueStream,
-  waitFor,
-} from "./support.js";
+import { collect, isRealServer, readStreamEvents, record, testEvents, uniqueGroup, uniqueStream, waitFor } from "./support.js";
 
-describe.skipIf(isRealServer)("embedded server: restart on the same dataDir (embedded only; a real server is not restarted by tests)", () => {
-  let dataDir: string;
-  const servers: EmbeddedEventStore[] = [];
-  const clients: EventStoreDBClient[] = [];
+describe.skipIf(isRealServer)(
+  "embedded server: restart on the same dataDir (embedded only; a real server is not restarted by tests)",
+  () => {
+    let dataDir: string;
+    const servers: EmbeddedEventStore[] = [];
+    const clients: EventStoreDBClient[] = [];
 
-  async function start(): Promise<{ server: EmbeddedEventStore; client: EventStoreDBClient }> {
-    const { startEmbeddedEventStore } = await import("../../src/embedded-eventstore/index.js");
-    const server = await startEmbeddedEventStore({ port: 0, dataDir });
-    servers.push(server);
-    const client = EventStoreDBClient.connectionString(server.connectionString);
-    clients.push(client);
-    return { server, client };
-  }
+    async function start(): Promise<{ server: EmbeddedEventStore; client: EventStoreDBClient }> {
+      const { startEmbeddedEventStore } = await import("../../src/embedded-eventstore/index.js");
+      const server = await startEmbeddedEventStore({ port: 0, dataDir });
+      servers.push(server);
+      const client = EventStoreDBClient.connectionString(server.connectionString);
+      clients.push(client);
+      return { server, client };
+    }
 
-  async function stop(server: EmbeddedEventStore, client: EventStoreDBClient) {
-    await client.dispose();
-    await server.stop();
-    servers.splice(servers.indexOf(server), 1);
-  }
+    async function stop(server: EmbeddedEventStore, client: EventStoreDBClient) {
+      await client.dispose();
+      await server.stop();
+      servers.splice(servers.indexOf(server), 1);
+    }
 
-  beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), "esdb-durability-"));
-  });
+    beforeAll(async () => {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), "esdb-durability-"));
+    });
 
-  afterAll(async () => {
-    await Promise.allSettled(clients.map((c) => c.dispose()));
-    await Promise.allSettled(servers.map((s) => s.stop()));
-    await rm(dataDir, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      await Promise.allSettled(clients.map((c) => c.dispose()));
+      await Promise.allSettled(servers.map((s) => s.stop()));
+      await rm(dataDir, { recursive: true, force: true });
+    });
 
-  it(
-    "events, positions, metadata, deletions and persistent-subscription checkpoints survive a restart",
-    async () => {
+    it("events, positions, metadata, deletions and persistent-subscription checkpoints survive a restart", async () => {
       // ---- first life -------------------------------------------------------------------------
       let { server, client } = await start();
       const streamA = uniqueStream("dur-a");
@@ -170,7 +161,6 @@ describe.skipIf(isRealServer)("embedded server: restart on the same dataDir (emb
         await allConsumer.unsubscribe();
       }
       await stop(server, client);
-    },
-    120_000,
-  );
-});
+    }, 120_000);
+  },
+);

@@ -140,10 +140,7 @@ describe.skipIf(isRealServer)("group commit", () => {
       saboteur.close();
       const event = () => jsonEvent({ type: "GroupEvent", data: {} });
 
-      const [poisoned, fine] = await Promise.allSettled([
-        client.appendToStream("poison", event()),
-        client.appendToStream("fine", event()),
-      ]);
+      const [poisoned, fine] = await Promise.allSettled([client.appendToStream("poison", event()), client.appendToStream("fine", event())]);
       expect(poisoned).toMatchObject({ status: "rejected", reason: expect.any(UnknownError) });
       expect(fine.status).toBe("fulfilled");
       const viaAppend = await rejectionOf(client.appendToStream("poison", event(), FORCE_APPEND_RPC));

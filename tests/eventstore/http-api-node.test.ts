@@ -70,7 +70,9 @@ describe("GET /subscriptions", () => {
       expect(listed).toBeDefined();
       const escapedGroup = encodeURIComponent(group);
       expect(listed?.links).toEqual([{ href: `${store().url}/subscriptions/${stream}/${escapedGroup}/info`, rel: "detail" }]);
-      expect(decodeURIComponent(new URL(listed?.parkedMessageUri ?? "").pathname)).toBe(`/streams/$persistentsubscription-${stream}::${group}-parked`);
+      expect(decodeURIComponent(new URL(listed?.parkedMessageUri ?? "").pathname)).toBe(
+        `/streams/$persistentsubscription-${stream}::${group}-parked`,
+      );
       expect(listed?.getMessagesUri).toBe(`${store().url}/subscriptions/${stream}/${escapedGroup}/1`);
 
       const forStream = await json<Summary[]>(`/subscriptions/${stream}`);
@@ -94,12 +96,18 @@ describe("GET /subscriptions", () => {
     const stream = `http-parked-${randomUUID()}`;
     const group = `parked-${randomUUID().slice(0, 8)}`;
     await store().client.appendToStream(stream, jsonEvent({ type: "ToPark", data: { n: 1 } }));
-    await store().client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }));
+    await store().client.createPersistentSubscriptionToStream(
+      stream,
+      group,
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
     const subscription = store().client.subscribeToPersistentSubscriptionToStream(stream, group);
     try {
       const parked = await next(subscription);
       await subscription.nack(PARK, "parked over HTTP test", parked);
-      await expect.poll(async () => (await json<Details>(`/subscriptions/${stream}/${group}/info`)).parkedMessageCount, { timeout: 10_000 }).toBe(1);
+      await expect
+        .poll(async () => (await json<Details>(`/subscriptions/${stream}/${group}/info`)).parkedMessageCount, { timeout: 10_000 })
+        .toBe(1);
 
       const replay = await store().post(`/subscriptions/${stream}/${group}/replayParked`, "", { Accept: "application/json" });
       expect(replay.status).toBe(200);
@@ -116,7 +124,9 @@ describe("GET /subscriptions", () => {
 
 describe("the node", () => {
   test("/info, /health/live and /stats answer in EventStoreDB's shapes", async () => {
-    const info = await json<{ esVersion: string; state: string; features: Record<string, boolean>; authentication: { type: string } }>("/info");
+    const info = await json<{ esVersion: string; state: string; features: Record<string, boolean>; authentication: { type: string } }>(
+      "/info",
+    );
     expect(info.esVersion).toMatch(/^\d+\.\d+/);
     expect(info.state).toBe("leader");
     expect(typeof info.features.atomPub).toBe("boolean");
@@ -131,23 +141,26 @@ describe("the node", () => {
     expect(stats.sys.freeMem).toBeGreaterThan(0);
   });
 
-  test.skipIf(REAL_HTTP_URL !== undefined)("/ redirects to the stream browser at /web/, which is served with its script and no outside resources", async () => {
-    const root = await store().get("/");
-    expect(root.status).toBe(302);
-    expect(root.headers.get("location")).toBe("/web/");
-    const page = await store().get("/web/");
-    expect(page.status).toBe(200);
-    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
-    const html = await page.text();
-    expect(html).toContain('src="app.js"');
-    expect(html).not.toMatch(/https?:\/\//);
-    const script = await store().get("/web/app.js");
-    expect(script.headers.get("content-type")).toMatch(/javascript/);
-    expect(await script.text()).not.toContain("innerHTML");
-    const browser = await store().get("/streams/some%24stream/3", { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" });
-    expect(browser.status).toBe(302);
-    expect(browser.headers.get("location")).toBe("/web/#/streams/some%24stream/3");
-    expect((await store().get("/web/../../package.json")).status).toBe(404);
-    expect((await store().get("/web/%2e%2e%2fpackage.json")).status).toBe(404);
-  });
+  test.skipIf(REAL_HTTP_URL !== undefined)(
+    "/ redirects to the stream browser at /web/, which is served with its script and no outside resources",
+    async () => {
+      const root = await store().get("/");
+      expect(root.status).toBe(302);
+      expect(root.headers.get("location")).toBe("/web/");
+      const page = await store().get("/web/");
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      const html = await page.text();
+      expect(html).toContain('src="app.js"');
+      expect(html).not.toMatch(/https?:\/\//);
+      const script = await store().get("/web/app.js");
+      expect(script.headers.get("content-type")).toMatch(/javascript/);
+      expect(await script.text()).not.toContain("innerHTML");
+      const browser = await store().get("/streams/some%24stream/3", { Accept: "text/html,application/xhtml+xml,*/*;q=0.8" });
+      expect(browser.status).toBe(302);
+      expect(browser.headers.get("location")).toBe("/web/#/streams/some%24stream/3");
+      expect((await store().get("/web/../../package.json")).status).toBe(404);
+      expect((await store().get("/web/%2e%2e%2fpackage.json")).status).toBe(404);
+    },
+  );
 });

@@ -110,9 +110,19 @@ describe("GET /streams/{stream}", () => {
 
   test("embed=rich and embed=body add the event's fields, its data and metadata as JSON text", async () => {
     const stream = unique("embed");
-    await store().client.appendToStream(stream, jsonEvent({ id: randomUUID(), type: "Embedded", data: { a: 1, b: "two" }, metadata: { $correlationId: "corr" } }));
+    await store().client.appendToStream(
+      stream,
+      jsonEvent({ id: randomUUID(), type: "Embedded", data: { a: 1, b: "two" }, metadata: { $correlationId: "corr" } }),
+    );
     const rich = await store().feed(`/streams/${stream}?embed=rich`);
-    expect(rich.entries[0]).toMatchObject({ eventType: "Embedded", eventNumber: 0, streamId: stream, isJson: true, positionEventNumber: 0, positionStreamId: stream });
+    expect(rich.entries[0]).toMatchObject({
+      eventType: "Embedded",
+      eventNumber: 0,
+      streamId: stream,
+      isJson: true,
+      positionEventNumber: 0,
+      positionStreamId: stream,
+    });
     expect(rich.entries[0]?.data).toBeUndefined();
     const body = await store().feed(`/streams/${stream}?embed=body`);
     const [entry] = body.entries;
@@ -183,7 +193,14 @@ describe("GET /streams/{stream}/{event}", () => {
     const entry = (await atom.json()) as { title: string; summary: string; content: unknown };
     expect(entry.title).toBe(`0@${stream}`);
     expect(entry.summary).toBe("Single");
-    expect(entry.content).toEqual({ eventStreamId: stream, eventNumber: 0, eventType: "Single", eventId: id, data: { x: [1, 2] }, metadata: { m: true } });
+    expect(entry.content).toEqual({
+      eventStreamId: stream,
+      eventNumber: 0,
+      eventType: "Single",
+      eventId: id,
+      data: { x: [1, 2] },
+      metadata: { m: true },
+    });
 
     const document = await store().get(`/streams/${stream}/0`, { Accept: EVENT_JSON });
     expect(document.headers.get("content-type")).toMatch(/^application\/vnd\.eventstore\.event\+json/);
@@ -211,7 +228,14 @@ describe("ES-ResolveLinkTos", () => {
       metadata: undefined,
     });
     const resolved = await store().feed(`/streams/${links}?embed=rich`);
-    expect(resolved.entries[0]).toMatchObject({ title: `0@${target}`, summary: "$>", eventType: "Target", streamId: target, positionStreamId: links, positionEventNumber: 0 });
+    expect(resolved.entries[0]).toMatchObject({
+      title: `0@${target}`,
+      summary: "$>",
+      eventType: "Target",
+      streamId: target,
+      positionStreamId: links,
+      positionEventNumber: 0,
+    });
     const raw = await store().feed(`/streams/${links}?embed=rich`, { "ES-ResolveLinkTos": "false" });
     expect(raw.entries[0]).toMatchObject({ title: `0@${links}`, summary: "$>", eventType: "$>" });
     const single = await store().get(`/streams/${links}/0`, { Accept: "application/json" });

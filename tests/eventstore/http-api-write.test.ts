@@ -90,7 +90,9 @@ describe("POST /streams/{stream} with application/json", () => {
 
   test("no event type is 400; a body that is not JSON is 400; nothing is written", async () => {
     const stream = unique("invalid");
-    expect((await store().post(`/streams/${stream}`, "{}", { "Content-Type": "application/json", "ES-EventId": randomUUID() })).status).toBe(400);
+    expect(
+      (await store().post(`/streams/${stream}`, "{}", { "Content-Type": "application/json", "ES-EventId": randomUUID() })).status,
+    ).toBe(400);
     const notJson = await store().post(`/streams/${stream}`, "{oops", {
       "Content-Type": "application/json",
       "ES-EventType": "Broken",

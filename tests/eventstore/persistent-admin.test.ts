@@ -162,7 +162,11 @@ describe("persistent subscriptions to a stream: management", () => {
     const { client } = es();
     const stream = uniqueStream("ps-admin-drop");
     const group = uniqueGroup();
-    await client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      group,
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
     const subscription = client.subscribeToPersistentSubscriptionToStream(stream, group);
     const log = record<PersistentSubscriptionToStreamResolvedEvent>(subscription);
     try {
@@ -234,9 +238,9 @@ describe("persistent subscriptions to $all: management", () => {
     const { client } = es();
     const group = uniqueGroup("ps-all-missing");
     await expect(client.getPersistentSubscriptionToAllInfo(group)).rejects.toBeInstanceOf(PersistentSubscriptionDoesNotExistError);
-    await expect(
-      client.updatePersistentSubscriptionToAll(group, persistentSubscriptionToAllSettingsFromDefaults()),
-    ).rejects.toBeInstanceOf(PersistentSubscriptionDoesNotExistError);
+    await expect(client.updatePersistentSubscriptionToAll(group, persistentSubscriptionToAllSettingsFromDefaults())).rejects.toBeInstanceOf(
+      PersistentSubscriptionDoesNotExistError,
+    );
     await expect(client.deletePersistentSubscriptionToAll(group)).rejects.toBeInstanceOf(PersistentSubscriptionDoesNotExistError);
 
     const subscription = client.subscribeToPersistentSubscriptionToAll(group);

@@ -149,15 +149,16 @@ describe("persistent subscriptions to $all", () => {
     const from = (await lastPositionInAll(client)) ?? START;
     const [event] = testEvents(1);
     await client.appendToStream(stream, event!);
-    await client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      group,
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
     const subscription = client.subscribeToPersistentSubscriptionToStream(stream, group);
     record<PersistentSubscriptionToStreamResolvedEvent>(subscription, (e) => subscription.nack(PARK, "park", e));
     const parkedStream = `$persistentsubscription-${stream}::${group}-parked`;
     try {
-      await waitFor(
-        async () => (await readStreamEvents(client, parkedStream)).length > 0,
-        { what: `an event in ${parkedStream}` },
-      );
+      await waitFor(async () => (await readStreamEvents(client, parkedStream)).length > 0, { what: `an event in ${parkedStream}` });
       const sentinel = jsonEvent({ type: "Sentinel", data: {} });
       await client.appendToStream(stream, sentinel);
       const all = await readAllUntil(client, from, sentinel.id);

@@ -69,8 +69,7 @@ const nonEmpty = (client: EventStoreDBClient, stream: string) => async () => {
   return events.length > 0 ? events : undefined;
 };
 
-const retryCountsOf = (log: SubscriptionLog<Delivery>, id: string) =>
-  log.events.filter((e) => e.event?.id === id).map((e) => e.retryCount);
+const retryCountsOf = (log: SubscriptionLog<Delivery>, id: string) => log.events.filter((e) => e.event?.id === id).map((e) => e.retryCount);
 
 describe("persistent subscription to a stream: consuming", () => {
   it("delivers history from START in order with retryCount 0, then live events; acked events leave no outstanding messages", async () => {

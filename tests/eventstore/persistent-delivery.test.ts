@@ -57,7 +57,11 @@ describe("persistent subscription delivery", () => {
     const group = uniqueGroup("ps-order");
     const [a, b, c, d] = testEvents(4);
     await client.appendToStream(stream, [a!, b!, c!, d!]);
-    await client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      group,
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
 
     // Two in flight: A and B. The client acks B, then nacks A for a retry, back to back.
     const subscription = client.subscribeToPersistentSubscriptionToStream(stream, group, { bufferSize: 2 });

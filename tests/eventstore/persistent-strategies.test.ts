@@ -134,7 +134,11 @@ describe("flow control", () => {
     const stream = uniqueStream("ps-buffer");
     const group = uniqueGroup();
     await client.appendToStream(stream, testEvents(5));
-    await client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      group,
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
     const subscription = client.subscribeToPersistentSubscriptionToStream(stream, group, { bufferSize: 2 });
     const log = record<Delivery>(subscription);
     try {
@@ -169,7 +173,11 @@ describe("a consumer that disconnects mid-subscription", () => {
     const group = uniqueGroup();
     const events = testEvents(3);
     await client.appendToStream(stream, events);
-    await client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      group,
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
 
     const leaving = newClient();
     const quitter = connect(leaving, stream, group, false);

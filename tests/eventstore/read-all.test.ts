@@ -84,7 +84,6 @@ describe("system events in $all", () => {
     expect(event?.event?.isJson).toBe(true);
     expect(event?.event?.data).toEqual({ $maxCount: 10, custom: "x" });
     expect(event?.event?.revision).toBe(0n);
-
   });
 
   it("a $all read from START contains events of `$`-prefixed types", async () => {

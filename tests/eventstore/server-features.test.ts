@@ -50,7 +50,11 @@ describe("server features", () => {
     const { client } = es();
     const stream = uniqueStream("features-ps");
     const group = uniqueGroup();
-    await client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      group,
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
     try {
       expect((await client.getPersistentSubscriptionToStreamInfo(stream, group)).groupName).toBe(group);
       expect((await client.listPersistentSubscriptionsToStream(stream)).map((s) => s.groupName)).toEqual([group]);

@@ -269,7 +269,12 @@ describe("reading and subscribing through the links", () => {
     await client.createPersistentSubscriptionToStream(
       `$ce-${category}`,
       group,
-      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START, resolveLinkTos: true, checkPointLowerBound: 1, checkPointAfter: 100 }),
+      persistentSubscriptionToStreamSettingsFromDefaults({
+        startFrom: START,
+        resolveLinkTos: true,
+        checkPointLowerBound: 1,
+        checkPointAfter: 100,
+      }),
     );
     const subscription = client.subscribeToPersistentSubscriptionToStream(`$ce-${category}`, group);
     const log = record<PersistentSubscriptionToStreamResolvedEvent>(subscription, (event) => subscription.ack(event));
@@ -343,7 +348,10 @@ describe("deleted and truncated originals", () => {
 
     const resolved = await linksOf(client, `$ce-${category}`, 3, true);
     expect(resolved.slice(0, 2).map((link) => link.event)).toEqual([undefined, undefined]);
-    expect(resolved.slice(0, 2).map((link) => link.link && dataOf({ event: link.link } as ResolvedEvent))).toEqual([`0@${stream}`, `1@${stream}`]);
+    expect(resolved.slice(0, 2).map((link) => link.link && dataOf({ event: link.link } as ResolvedEvent))).toEqual([
+      `0@${stream}`,
+      `1@${stream}`,
+    ]);
 
     const deletedLinks = await waitFor(
       async () => {
@@ -365,7 +373,10 @@ describe("deleted and truncated originals", () => {
     await client.tombstoneStream(stream);
     const links = await linksOf(client, `$ce-${category}`, 2, true);
     expect(links.map((link) => link.event)).toEqual([undefined, undefined]);
-    expect(links.map((link) => link.link && dataOf({ event: link.link } as ResolvedEvent))).toEqual([`0@${stream}`, `9223372036854775807@${stream}`]);
+    expect(links.map((link) => link.link && dataOf({ event: link.link } as ResolvedEvent))).toEqual([
+      `0@${stream}`,
+      `9223372036854775807@${stream}`,
+    ]);
   });
 
   it("events truncated by $maxCount are still linked, but resolve to nothing", async () => {

@@ -183,7 +183,10 @@ export async function collect<T>(
         iterator.next(),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new Error(`collect(): timed out after ${timeoutMs} ms with ${items.length} item(s)${n === undefined ? "" : ` of ${n}`}`)),
+            () =>
+              reject(
+                new Error(`collect(): timed out after ${timeoutMs} ms with ${items.length} item(s)${n === undefined ? "" : ` of ${n}`}`),
+              ),
             Math.max(remaining, 0),
           );
         }),
@@ -307,10 +310,7 @@ export interface SubscriptionLog<E> {
 }
 
 /** Attaches listeners (data, error, caughtUp, confirmation, end) and records everything. */
-export function record<E>(
-  subscription: NodeJS.EventEmitter,
-  onEvent?: (event: E) => void | Promise<void>,
-): SubscriptionLog<E> {
+export function record<E>(subscription: NodeJS.EventEmitter, onEvent?: (event: E) => void | Promise<void>): SubscriptionLog<E> {
   const log: SubscriptionLog<E> = { events: [], errors: [], markers: [], caughtUp: false, confirmed: false, ended: false };
   subscription.on("data", (event: E) => {
     log.events.push(event);

@@ -37,7 +37,10 @@ describe.skipIf(isRealServer)("the embedded server in a worker thread", () => {
       expect(embedded!.threadId).toBeGreaterThan(0);
       expect(connection.connectionString).toBe(`esdb://127.0.0.1:${embedded!.port}?tls=false`);
 
-      await connection.client.appendToStream("worker-stream", [jsonEvent({ type: "A", data: { n: 1 } }), jsonEvent({ type: "B", data: { n: 2 } })]);
+      await connection.client.appendToStream("worker-stream", [
+        jsonEvent({ type: "A", data: { n: 1 } }),
+        jsonEvent({ type: "B", data: { n: 2 } }),
+      ]);
       const events = await readStreamEvents(connection.client, "worker-stream");
       expect(events.map((event) => event.event?.type)).toEqual(["A", "B"]);
     } finally {

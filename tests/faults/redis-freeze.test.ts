@@ -37,69 +37,82 @@ interface Ready {
 /** A generous bound for a clean stop: the consumer groups' own in-process retry window is 10 s. */
 const STOP_BOUND_MS = 20_000;
 
-describe.skipIf(!hasRedisServer)(`Redis hangs (private redis-server, SIGSTOP${hasRedisServer ? "" : ": SKIPPED, no redis-server binary on PATH"})`, () => {
-  let redis: PrivateRedis;
-  let s: Scenario;
-  let stopping: Promise<void> | undefined;
-  let product: ProductResponse;
-  let before: ReservationResponse;
+describe.skipIf(!hasRedisServer)(
+  `Redis hangs (private redis-server, SIGSTOP${hasRedisServer ? "" : ": SKIPPED, no redis-server binary on PATH"})`,
+  () => {
+    let redis: PrivateRedis;
+    let s: Scenario;
+    let stopping: Promise<void> | undefined;
+    let product: ProductResponse;
+    let before: ReservationResponse;
 
-  beforeAll(async () => {
-    redis = await PrivateRedis.create();
-    s = await startScenario({ label: "redis-freeze", redisUrl: redis.url });
-  }, 60_000);
+    beforeAll(async () => {
+      redis = await PrivateRedis.create();
+      s = await startScenario({ label: "redis-freeze", redisUrl: redis.url });
+    }, 60_000);
 
-  afterAll(async () => {
-    redis?.thaw();
-    await stopping?.catch(() => undefined);
-    await s?.stop();
-    await redis?.kill();
-  }, 60_000);
+    afterAll(async () => {
+      redis?.thaw();
+      await stopping?.catch(() => undefined);
+      await s?.stop();
+      await redis?.kill();
+    }, 60_000);
 
-  it("while Redis hangs: reads 503 (bounded), readiness 503 naming redis, writes and the saga keep working; afterwards everything catches up", async () => {
-    product = await createProduct(s, { name: "Theatre", capacity: 50, unitPrice: 7_000 });
-    before = await reserve(s, product.id, 2, { paymentToken: "tok_ok" });
-    await waitForMyPage(s, before.id, { reservationStatus: "confirmed", paymentStatus: "paid" });
+    it("while Redis hangs: reads 503 (bounded), readiness 503 naming redis, writes and the saga keep working; afterwards everything catches up", async () => {
+      product = await createProduct(s, { name: "Theatre", capacity: 50, unitPrice: 7_000 });
+      before = await reserve(s, product.id, 2, { paymentToken: "tok_ok" });
+      await waitForMyPage(s, before.id, { reservationStatus: "confirmed", paymentStatus: "paid" });
 
-    redis.freeze();
-    try {
-      const page = await s.get("/my-page", { as: "alice" });
-      expectProblem(page, 503, "read-model-unavailable");
-      expect(Number(page.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-      expectProblem(await s.get("/reservations", { as: "alice" }), 503, "read-model-unavailable");
+      redis.freeze();
+      try {
+        const page = await s.get("/my-page", { as: "alice" });
+        expectProblem(page, 503, "read-model-unavailable");
+        expect(Number(page.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+        expectProblem(await s.get("/reservations", { as: "alice" }), 503, "read-model-unavailable");
 
-      const ready = await s.get<Ready>("/health/ready");
-      expect(ready.status).toBe(503);
-      expect(ready.body.dependencies.redis?.up).toBe(false);
-      expect(ready.body.dependencies.eventstore?.up).toBe(true);
+        const ready = await s.get<Ready>("/health/ready");
+        expect(ready.status).toBe(503);
+        expect(ready.body.dependencies.redis?.up).toBe(false);
+        expect(ready.body.dependencies.eventstore?.up).toBe(true);
 
-      const during = await reserve(s, product.id, 3);
-      await waitForPayment(s, during.id, { status: "pending" });
-      expect(expectStatus(await pay(s, during.id, "tok_ok"), 200).status).toBe("paid");
-      await waitForReservation(s, during.id, { status: "confirmed", paymentStatus: "paid" });
+        const during = await reserve(s, product.id, 3);
+        await waitForPayment(s, during.id, { status: "pending" });
+        expect(expectStatus(await pay(s, during.id, "tok_ok"), 200).status).toBe("paid");
+        await waitForReservation(s, during.id, { status: "confirmed", paymentStatus: "paid" });
 
-      redis.thaw();
-      await eventually(async () => expect(expectStatus(await s.get<Ready>("/health/ready"), 200).status).toBe("ok"));
-      await eventually(async () => {
-        const entries = (await myPage(s)).reservations;
-        expect(entries.map((entry) => entry.reservationId)).toEqual([during.id, before.id]);
-        expect(entries[0]).toMatchObject({ reservationStatus: "confirmed", paymentStatus: "paid" });
-      }, { timeoutMs: 45_000, intervalMs: 250 });
-      await waitForNotifications(s, during.id, ["reservation.placed", "payment.paid", "reservation.confirmed"]);
-    } finally {
-      redis.thaw();
-    }
-  }, 90_000);
+        redis.thaw();
+        await eventually(async () => expect(expectStatus(await s.get<Ready>("/health/ready"), 200).status).toBe("ok"));
+        await eventually(
+          async () => {
+            const entries = (await myPage(s)).reservations;
+            expect(entries.map((entry) => entry.reservationId)).toEqual([during.id, before.id]);
+            expect(entries[0]).toMatchObject({ reservationStatus: "confirmed", paymentStatus: "paid" });
+          },
+          { timeoutMs: 45_000, intervalMs: 250 },
+        );
+        await waitForNotifications(s, during.id, ["reservation.placed", "payment.paid", "reservation.confirmed"]);
+      } finally {
+        redis.thaw();
+      }
+    }, 90_000);
 
-  it("stopping the service while Redis hangs finishes (it does not wait for Redis forever)", async () => {
-    // Give the consumers work that needs Redis, then hang Redis under them.
-    redis.freeze();
-    await reserve(s, product.id, 1, { as: "bob" });
-    await sleep(500);
-    const service = s.service;
-    stopping = service.stop();
-    const outcome = await Promise.race([stopping.then(() => "stopped" as const), sleep(STOP_BOUND_MS).then(() => "still stopping" as const)]);
-    redis.thaw();
-    expect(outcome, `service.stop() was still waiting after ${STOP_BOUND_MS / 1000} s with Redis hung`).toBe("stopped");
-  }, STOP_BOUND_MS + 30_000);
-});
+    it(
+      "stopping the service while Redis hangs finishes (it does not wait for Redis forever)",
+      async () => {
+        // Give the consumers work that needs Redis, then hang Redis under them.
+        redis.freeze();
+        await reserve(s, product.id, 1, { as: "bob" });
+        await sleep(500);
+        const service = s.service;
+        stopping = service.stop();
+        const outcome = await Promise.race([
+          stopping.then(() => "stopped" as const),
+          sleep(STOP_BOUND_MS).then(() => "still stopping" as const),
+        ]);
+        redis.thaw();
+        expect(outcome, `service.stop() was still waiting after ${STOP_BOUND_MS / 1000} s with Redis hung`).toBe("stopped");
+      },
+      STOP_BOUND_MS + 30_000,
+    );
+  },
+);

@@ -189,7 +189,9 @@ function render(value: unknown): string {
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   if (typeof value === "bigint") return value.toString();
   if (value !== null && typeof value === "object") {
-    return `{${Object.keys(value).map((key) => `${JSON.stringify(key)}:${render((value as Record<string, unknown>)[key])}`).join(",")}}`;
+    return `{${Object.keys(value)
+      .map((key) => `${JSON.stringify(key)}:${render((value as Record<string, unknown>)[key])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
 }
@@ -203,7 +205,27 @@ function renderAnything(value: unknown): string {
   }
 }
 
-const SPECIAL_CHARS = ["\ud800", "\udbff", "\udc00", "\udfff", "\u202e", "\u202d", "\u200f", "\u0000", "\ufeff", "\uffff", "\u0085", "\u2028", "\u2029", '"', "\\", "'", "<", "%", "/"];
+const SPECIAL_CHARS = [
+  "\ud800",
+  "\udbff",
+  "\udc00",
+  "\udfff",
+  "\u202e",
+  "\u202d",
+  "\u200f",
+  "\u0000",
+  "\ufeff",
+  "\uffff",
+  "\u0085",
+  "\u2028",
+  "\u2029",
+  '"',
+  "\\",
+  "'",
+  "<",
+  "%",
+  "/",
+];
 const weirdChar = fc.oneof(
   { weight: 4, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 1 }) },
   { weight: 2, arbitrary: fc.constantFrom(...SPECIAL_CHARS) },
@@ -211,10 +233,26 @@ const weirdChar = fc.oneof(
 );
 const weirdString = (maxLength = 40): fc.Arbitrary<string> => fc.string({ unit: weirdChar, maxLength });
 /** Header-safe text: fetch sends ByteStrings without NUL/CR/LF. */
-const latin1 = fc.integer({ min: 0x20, max: 0xff }).filter((code) => code !== 0x7f).map((code) => String.fromCharCode(code));
+const latin1 = fc
+  .integer({ min: 0x20, max: 0xff })
+  .filter((code) => code !== 0x7f)
+  .map((code) => String.fromCharCode(code));
 const headerText = (maxLength = 300): fc.Arbitrary<string> => fc.string({ unit: latin1, maxLength });
 
-const NUMBER_TEXTS = ["1e309", "-1e309", "-0", "0.0", "1.5", "-1", "0", "2147483648", "9007199254740993", "1e-400", "123456789012345678901234567890", "1E3"];
+const NUMBER_TEXTS = [
+  "1e309",
+  "-1e309",
+  "-0",
+  "0.0",
+  "1.5",
+  "-1",
+  "0",
+  "2147483648",
+  "9007199254740993",
+  "1e-400",
+  "123456789012345678901234567890",
+  "1E3",
+];
 const INVALID_NUMBER_TEXTS = ["NaN", "Infinity", "-Infinity", "0x10", "01", "+1", "1.", ".5", "1_000"];
 const NUMBERISH_STRINGS = ["", " ", "1", "-1", "NaN", "Infinity", "1e309", "１２", "0x10", "9".repeat(400), "true", "null", "tok_ok"];
 
@@ -232,7 +270,10 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 4 }),
   fc.array(weirdString(45), { maxLength: 12 }),
   fc.jsonValue({ maxDepth: 2 }),
-  fc.constantFrom(new Obj([["__proto__", new Obj([["polluted", true]])]]), new Obj([["constructor", new Obj([["prototype", new Obj([["x", 1]])]])]])),
+  fc.constantFrom(
+    new Obj([["__proto__", new Obj([["polluted", true]])]]),
+    new Obj([["constructor", new Obj([["prototype", new Obj([["x", 1]])]])]]),
+  ),
 );
 
 const PROTO_KEYS = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf", "__defineGetter__"];
@@ -296,7 +337,29 @@ const PROTO_BODIES = [
   '{"a":{"__proto__":{"x":1}}}',
   '{"__proto__":{"__proto__":{"x":1}}}',
 ];
-const ODD_BODIES = ["", "null", "true", "false", "0", "-0", "1e309", '"x"', "[]", "{}", "[{}]", "{", "}", "{]", "\u0000", "\ufeff{}", "{}{}", '{"a":1,}', "{'a':1}", "/* */{}", "\u00a0{}\u00a0"];
+const ODD_BODIES = [
+  "",
+  "null",
+  "true",
+  "false",
+  "0",
+  "-0",
+  "1e309",
+  '"x"',
+  "[]",
+  "{}",
+  "[{}]",
+  "{",
+  "}",
+  "{]",
+  "\u0000",
+  "\ufeff{}",
+  "{}{}",
+  '{"a":1,}',
+  "{'a':1}",
+  "/* */{}",
+  "\u00a0{}\u00a0",
+];
 
 const rawBytes = fc.uint8Array({ maxLength: 200 });
 
@@ -307,7 +370,17 @@ function bodyArbitrary(fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitr
     {
       weight: 2,
       arbitrary: fc
-        .anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true, withObjectString: true, withBoxedValues: true })
+        .anything({
+          withBigInt: true,
+          withDate: true,
+          withMap: true,
+          withSet: true,
+          withTypedArray: true,
+          withSparseArray: true,
+          withNullPrototype: true,
+          withObjectString: true,
+          withBoxedValues: true,
+        })
         .map(renderAnything),
     },
     { weight: 1, arbitrary: deepJson },
@@ -353,14 +426,44 @@ const contentType = fc.oneof(
   { weight: 1, arbitrary: headerText(60).map((text): string | undefined => text) },
 );
 
-const IF_MATCH = ["*", 'W/"0"', '"0"', 'W/"1"', 'W/"-1"', 'W/"1e3"', 'W/"99999999999999999999"', 'W/"9007199254740993"', '"a", "b"', "W/", '""', 'W/""', ",,,", 'W/"0", W/"1"', "W/'0'", "0", '*, W/"0"', 'w/"0"'];
+const IF_MATCH = [
+  "*",
+  'W/"0"',
+  '"0"',
+  'W/"1"',
+  'W/"-1"',
+  'W/"1e3"',
+  'W/"99999999999999999999"',
+  'W/"9007199254740993"',
+  '"a", "b"',
+  "W/",
+  '""',
+  'W/""',
+  ",,,",
+  'W/"0", W/"1"',
+  "W/'0'",
+  "0",
+  '*, W/"0"',
+  'w/"0"',
+];
 const ifMatch = fc.oneof(
   fc.constantFrom(...IF_MATCH),
   fc.nat({ max: 20 }).map((n) => `W/"${n}"`),
   fc.bigInt({ min: 0n, max: 10n ** 30n }).map((n) => `"${n}"`),
   headerText(80),
 );
-const IDEMPOTENCY_KEYS = ["", " ", "k", "tok_ok", "../../etc/passwd", "k".repeat(200), "k".repeat(201), "\u00ff\u00fe", "null", "__proto__"];
+const IDEMPOTENCY_KEYS = [
+  "",
+  " ",
+  "k",
+  "tok_ok",
+  "../../etc/passwd",
+  "k".repeat(200),
+  "k".repeat(201),
+  "\u00ff\u00fe",
+  "null",
+  "__proto__",
+];
 const idempotencyKey = fc.oneof(fc.constantFrom(...IDEMPOTENCY_KEYS), headerText(260), fc.uuid());
 
 /** A path segment as a client would put it on the wire; lone surrogates become their (invalid) UTF-8 bytes. */
@@ -382,7 +485,30 @@ function encodeSegment(text: string): string {
   return out;
 }
 
-const RAW_IDS = ["%", "%zz", "%00", "%E0%A4%A", "%ED%A0%80", "%C0%AE%C0%AE", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff", "{0b4c2f4e-5c1a-4a57-9d9c-3c3f2f6b2a10}", "0b4c2f4e5c1a4a579d9c3c3f2f6b2a10", ":id", "{id}", "'%20OR%201%3D1--", "x".repeat(4000), "1", "-1", "null", "undefined", "__proto__", "constructor"];
+const RAW_IDS = [
+  "%",
+  "%zz",
+  "%00",
+  "%E0%A4%A",
+  "%ED%A0%80",
+  "%C0%AE%C0%AE",
+  "..%2F..%2Fetc%2Fpasswd",
+  "%2e%2e",
+  "00000000-0000-0000-0000-000000000000",
+  "ffffffff-ffff-ffff-ffff-ffffffffffff",
+  "{0b4c2f4e-5c1a-4a57-9d9c-3c3f2f6b2a10}",
+  "0b4c2f4e5c1a4a579d9c3c3f2f6b2a10",
+  ":id",
+  "{id}",
+  "'%20OR%201%3D1--",
+  "x".repeat(4000),
+  "1",
+  "-1",
+  "null",
+  "undefined",
+  "__proto__",
+  "constructor",
+];
 
 type IdKind = "product" | "reservation" | "payment";
 const idFor = (kind: IdKind): fc.Arbitrary<string> =>
@@ -396,33 +522,71 @@ const idFor = (kind: IdKind): fc.Arbitrary<string> =>
   );
 
 const PRODUCT_STATUSES = ["available", "pending", "soldout", "withdrawn"];
-const RESERVATION_STATUSES = ["placed", "awaiting-acceptance", "confirmed", "in-progress", "in-use", "completed", "cancelled", "expired", "rejected"];
+const RESERVATION_STATUSES = [
+  "placed",
+  "awaiting-acceptance",
+  "confirmed",
+  "in-progress",
+  "in-use",
+  "completed",
+  "cancelled",
+  "expired",
+  "rejected",
+];
 const QUERY_KEYS = ["status", "limit", "cursor", "productId", "reservationId", "status[]", "limit[0]", ...PROTO_KEYS];
-const QUERY_VALUES = [...PRODUCT_STATUSES, ...RESERVATION_STATUSES, "1", "0", "-1", "1000", "1001", "1.5", "NaN", "Infinity", "1e3", "0x10", " 1", "", "9".repeat(400), "AVAILABLE"];
-const RAW_QUERIES = ["?", "?%", "?&&&", "?=", "?a=%zz", "?status=%ED%A0%80", "?limit=%00", "?status=available&status=pending", "?limit=1&limit=2", "?%5F%5Fproto%5F%5F=1"];
+const QUERY_VALUES = [
+  ...PRODUCT_STATUSES,
+  ...RESERVATION_STATUSES,
+  "1",
+  "0",
+  "-1",
+  "1000",
+  "1001",
+  "1.5",
+  "NaN",
+  "Infinity",
+  "1e3",
+  "0x10",
+  " 1",
+  "",
+  "9".repeat(400),
+  "AVAILABLE",
+];
+const RAW_QUERIES = [
+  "?",
+  "?%",
+  "?&&&",
+  "?=",
+  "?a=%zz",
+  "?status=%ED%A0%80",
+  "?limit=%00",
+  "?status=available&status=pending",
+  "?limit=1&limit=2",
+  "?%5F%5Fproto%5F%5F=1",
+];
 
 const queryString = (): fc.Arbitrary<string> =>
   fc.oneof(
-  { weight: 3, arbitrary: fc.constant("") },
-  {
-    weight: 6,
-    arbitrary: fc
-      .array(
-        fc.tuple(
-          fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...QUERY_KEYS) }, { weight: 1, arbitrary: weirdString(10) }),
-          fc.oneof(
-            { weight: 4, arbitrary: fc.constantFrom(...QUERY_VALUES) },
-            { weight: 1, arbitrary: fc.constantFrom(...allIds()) },
-            { weight: 1, arbitrary: weirdString(30) },
-            { weight: 1, arbitrary: fc.uuid() },
+    { weight: 3, arbitrary: fc.constant("") },
+    {
+      weight: 6,
+      arbitrary: fc
+        .array(
+          fc.tuple(
+            fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...QUERY_KEYS) }, { weight: 1, arbitrary: weirdString(10) }),
+            fc.oneof(
+              { weight: 4, arbitrary: fc.constantFrom(...QUERY_VALUES) },
+              { weight: 1, arbitrary: fc.constantFrom(...allIds()) },
+              { weight: 1, arbitrary: weirdString(30) },
+              { weight: 1, arbitrary: fc.uuid() },
+            ),
           ),
-        ),
-        { minLength: 1, maxLength: 4 },
-      )
-      .map((pairs) => `?${pairs.map(([key, value]) => `${encodeSegment(key)}=${encodeSegment(value)}`).join("&")}`),
-  },
-  { weight: 1, arbitrary: fc.constantFrom(...RAW_QUERIES) },
-);
+          { minLength: 1, maxLength: 4 },
+        )
+        .map((pairs) => `?${pairs.map(([key, value]) => `${encodeSegment(key)}=${encodeSegment(value)}`).join("&")}`),
+    },
+    { weight: 1, arbitrary: fc.constantFrom(...RAW_QUERIES) },
+  );
 
 // ---- routes ----
 
@@ -445,7 +609,13 @@ const mostly = <T>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<unknown>): fc.A
   fc.oneof({ weight: 5, arbitrary: valid }, { weight: 1, arbitrary: invalid });
 
 const productFields = () => ({
-  name: mostly(fc.oneof(fc.string({ minLength: 1, maxLength: 30 }), weirdString(30).filter((text) => text.length > 0)), fc.oneof(fc.constant(""), fc.string({ minLength: 201, maxLength: 210 }))),
+  name: mostly(
+    fc.oneof(
+      fc.string({ minLength: 1, maxLength: 30 }),
+      weirdString(30).filter((text) => text.length > 0),
+    ),
+    fc.oneof(fc.constant(""), fc.string({ minLength: 201, maxLength: 210 })),
+  ),
   capacity: mostly(fc.integer({ min: 1, max: 1000 }), fc.oneof(fc.constantFrom(0, 1_000_001, -1, 1.5), fc.integer())),
   unitPrice: mostly(fc.integer({ min: 0, max: 100_000 }), fc.oneof(fc.constantFrom(-1, 1_000_000_001, 0.5), fc.integer())),
   currency: mostly(fc.constantFrom("KRW", "USD", "EUR"), fc.constantFrom("krw", "KR", "KRWX", "€€€", "", "ＫＲＷ")),
@@ -453,14 +623,22 @@ const productFields = () => ({
   sellerAcceptance: mostly(fc.boolean(), fc.constantFrom("true", 1, null)),
   fulfilmentSteps: mostly(
     fc.uniqueArray(fc.string({ minLength: 1, maxLength: 10 }), { maxLength: 4 }),
-    fc.oneof(fc.constant(["a", "a"]), fc.array(fc.string({ minLength: 1, maxLength: 3 }), { minLength: 11, maxLength: 12 }), fc.constant([""]), fc.constant(["x".repeat(41)])),
+    fc.oneof(
+      fc.constant(["a", "a"]),
+      fc.array(fc.string({ minLength: 1, maxLength: 3 }), { minLength: 11, maxLength: 12 }),
+      fc.constant([""]),
+      fc.constant(["x".repeat(41)]),
+    ),
   ),
   holdTtlSeconds: mostly(fc.integer({ min: 10, max: 86_400 }), fc.oneof(fc.constantFrom(9, 86_401, 0), fc.integer())),
 });
 const reservationFields = () => ({
   productId: mostly(fc.constantFrom(...pools.product), fc.oneof(fc.constantFrom(...pools.reservation), fc.uuid(), weirdString(40))),
   quantity: mostly(fc.integer({ min: 1, max: 3 }), fc.oneof(fc.constantFrom(0, 10_001, 20_000, -1, 1.5), fc.integer())),
-  paymentToken: mostly(fc.constantFrom("tok_ok", "tok_declined", "tok_unavailable", "tok_unknown"), fc.oneof(fc.constant(""), fc.string({ minLength: 201, maxLength: 210 }), weirdString(30))),
+  paymentToken: mostly(
+    fc.constantFrom("tok_ok", "tok_declined", "tok_unavailable", "tok_unknown"),
+    fc.oneof(fc.constant(""), fc.string({ minLength: 201, maxLength: 210 }), weirdString(30)),
+  ),
 });
 
 const ROUTES: readonly RouteSpec[] = [
@@ -481,16 +659,14 @@ const ROUTES: readonly RouteSpec[] = [
   { method: "POST", template: "/reservations", roles: ["customer"], fields: reservationFields },
   { method: "GET", template: "/reservations", roles: ["customer", "seller", "admin"], query: true },
   { method: "GET", template: "/reservations/{id}", id: "reservation", roles: ["customer", "seller", "admin"] },
-  ...(["cancel", "accept", "start", "return"] as const).map(
-    (name): RouteSpec => ({
-      method: "POST",
-      template: `/reservations/{id}/${name}`,
-      id: "reservation",
-      roles: name === "accept" ? ["seller", "admin"] : ["customer", "admin"],
-      // EmptyBody: no fields at all; the generator adds stray ones (`reason`, `step`, `__proto__`, …).
-      fields: () => ({}),
-    }),
-  ),
+  ...(["cancel", "accept", "start", "return"] as const).map((name): RouteSpec => ({
+    method: "POST",
+    template: `/reservations/{id}/${name}`,
+    id: "reservation",
+    roles: name === "accept" ? ["seller", "admin"] : ["customer", "admin"],
+    // EmptyBody: no fields at all; the generator adds stray ones (`reason`, `step`, `__proto__`, …).
+    fields: () => ({}),
+  })),
   {
     method: "POST",
     template: "/reservations/{id}/reject",
@@ -513,7 +689,10 @@ const ROUTES: readonly RouteSpec[] = [
     id: "payment",
     roles: ["customer"],
     fields: () => ({
-      token: mostly(fc.constantFrom("tok_ok", "tok_declined", "tok_unavailable", "tok_unknown"), fc.oneof(fc.constant(""), fc.string({ minLength: 201, maxLength: 210 }), weirdString(30))),
+      token: mostly(
+        fc.constantFrom("tok_ok", "tok_declined", "tok_unavailable", "tok_unknown"),
+        fc.oneof(fc.constant(""), fc.string({ minLength: 201, maxLength: 210 }), weirdString(30)),
+      ),
     }),
     may503: "payment-provider-unavailable",
   },
@@ -540,8 +719,10 @@ class FuzzRequest implements RawRequest {
   ) {}
 
   describe(): string {
-    const body = this.body === undefined ? "(none)" : typeof this.body === "string" ? this.body : `bytes ${Buffer.from(this.body).toString("hex")}`;
-    const show = (text: string, max: number) => (text.length > max ? `${JSON.stringify(text.slice(0, max))}… (${text.length} chars)` : JSON.stringify(text));
+    const body =
+      this.body === undefined ? "(none)" : typeof this.body === "string" ? this.body : `bytes ${Buffer.from(this.body).toString("hex")}`;
+    const show = (text: string, max: number) =>
+      text.length > max ? `${JSON.stringify(text.slice(0, max))}… (${text.length} chars)` : JSON.stringify(text);
     const headers = Object.entries(this.headers)
       .map(([name, value]) => `${name}: ${show(value, 80)}`)
       .join("; ");
@@ -650,13 +831,15 @@ function violations(request: FuzzRequest, response: RawResponse, route?: RouteSp
     if (headerLeak !== undefined) found.push(`header ${name} leaks ${headerLeak}`);
   }
   if (status >= 400) {
-    if (!isProblemContentType(response.headers)) found.push(`content-type ${response.headers.get("content-type")} is not application/problem+json`);
+    if (!isProblemContentType(response.headers))
+      found.push(`content-type ${response.headers.get("content-type")} is not application/problem+json`);
     if (request.method !== "HEAD") {
       const problem = response.json as { type?: unknown; title?: unknown; status?: unknown } | undefined;
       if (problem === undefined || typeof problem !== "object" || problem === null) {
         found.push(`the body is not a JSON problem${response.jsonError ? ` (${response.jsonError})` : ""}`);
       } else {
-        if (typeof problem.type !== "string" || !/^https?:\/\/\S+$/.test(problem.type)) found.push(`type ${JSON.stringify(problem.type)} is not a URI`);
+        if (typeof problem.type !== "string" || !/^https?:\/\/\S+$/.test(problem.type))
+          found.push(`type ${JSON.stringify(problem.type)} is not a URI`);
         if (typeof problem.title !== "string" || problem.title === "") found.push(`title ${JSON.stringify(problem.title)}`);
         if (problem.status !== status) found.push(`problem status ${JSON.stringify(problem.status)} is not ${status}`);
       }
@@ -719,7 +902,12 @@ const seedFor = (name: string): number => {
   return hash;
 };
 
-const assertProperty = async <T>(name: string, arbitrary: fc.Arbitrary<T>, numRuns: number, check: (value: T) => Promise<unknown>): Promise<void> => {
+const assertProperty = async <T>(
+  name: string,
+  arbitrary: fc.Arbitrary<T>,
+  numRuns: number,
+  check: (value: T) => Promise<unknown>,
+): Promise<void> => {
   await fc.assert(
     fc.asyncProperty(arbitrary, async (value) => {
       await check(value);
@@ -743,19 +931,26 @@ describe("fuzzing every route", () => {
   for (const route of ROUTES) {
     const numRuns = runs(route.fields !== undefined ? 100 : route.id !== undefined || route.query ? 50 : 25);
     it(`${routeName(route)} keeps its promises (${numRuns} runs)`, async () => {
-      await assertProperty(
-        routeName(route),
-        requestFor(route),
-        numRuns,
-        (request) => exchange(request, routeName(route), route),
-      );
+      await assertProperty(routeName(route), requestFor(route), numRuns, (request) => exchange(request, routeName(route), route));
     }, 60_000);
   }
 
   it("random methods on known paths", async () => {
     const path = fc.oneof(
-      fc.constantFrom("/products", "/reservations", "/payments", "/my-page", "/notifications", "/health/live", "/health/ready", "/metrics", "/openapi.json"),
-      fc.tuple(fc.constantFrom("/products/", "/reservations/", "/payments/"), fc.constantFrom(...allIds())).map(([prefix, id]) => prefix + id),
+      fc.constantFrom(
+        "/products",
+        "/reservations",
+        "/payments",
+        "/my-page",
+        "/notifications",
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/openapi.json",
+      ),
+      fc
+        .tuple(fc.constantFrom("/products/", "/reservations/", "/payments/"), fc.constantFrom(...allIds()))
+        .map(([prefix, id]) => prefix + id),
       fc
         .tuple(fc.constantFrom(...pools.reservation), fc.constantFrom("cancel", "accept", "reject", "progress", "start", "return"))
         .map(([id, name]) => `/reservations/${id}/${name}`),
@@ -763,7 +958,10 @@ describe("fuzzing every route", () => {
     );
     const request = fc
       .record({
-        method: fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...ROUTER_METHODS) }, { weight: 1, arbitrary: fc.constantFrom(...WIRE_METHODS) }),
+        method: fc.oneof(
+          { weight: 3, arbitrary: fc.constantFrom(...ROUTER_METHODS) },
+          { weight: 1, arbitrary: fc.constantFrom(...WIRE_METHODS) },
+        ),
         path,
         authorization: fc.option(fc.constantFrom(...USER_NAMES), { nil: undefined }),
         body: fc.option(fc.constantFrom("{}", '{"token":"tok_ok"}', "{", '{"step":"prepared"}'), { nil: undefined }),
@@ -779,7 +977,22 @@ describe("fuzzing every route", () => {
 
   it("unknown and malformed paths", async () => {
     const segment = fc.oneof(
-      fc.constantFrom("products", "reservations", "payments", "pay", "cancel", "health", "..", ".", "", "%2F", "%00", "%", "openapi.json", "metrics"),
+      fc.constantFrom(
+        "products",
+        "reservations",
+        "payments",
+        "pay",
+        "cancel",
+        "health",
+        "..",
+        ".",
+        "",
+        "%2F",
+        "%00",
+        "%",
+        "openapi.json",
+        "metrics",
+      ),
       weirdString(20).map(encodeSegment),
       fc.uuid(),
     );
@@ -812,11 +1025,16 @@ describe("what the fuzzing found worth pinning down", () => {
     ["POST", "/reservations/{reservation}/cancel", "customer", "{}"],
   ] as const)("a corrupt brotli body is a 400, not a 500 (%s %s)", async (method, template, user, body) => {
     const path = template.replace("{reservation}", pools.reservation[0] ?? "");
-    const request = new FuzzRequest(method, path, {
-      authorization: `Bearer ${tokens[user]}`,
-      "content-type": "application/json",
-      "content-encoding": "br",
-    }, body);
+    const request = new FuzzRequest(
+      method,
+      path,
+      {
+        authorization: `Bearer ${tokens[user]}`,
+        "content-type": "application/json",
+        "content-encoding": "br",
+      },
+      body,
+    );
     const client = stack.service.eventStore.client;
     const before = await allHead(client);
     const response = await send(stack.url, request);
@@ -834,12 +1052,19 @@ describe("what the fuzzing found worth pinning down", () => {
   it("write requests to arbitrary paths do not grow /metrics without bound", async () => {
     const series = async (): Promise<Set<string>> => {
       const metrics = await send(stack.url, { method: "GET", path: "/metrics" });
-      const labels = [...metrics.text.matchAll(/^command_duration_seconds_count\{command="((?:[^"\\]|\\.)*)"/gm)].map((match) => match[1] ?? "");
+      const labels = [...metrics.text.matchAll(/^command_duration_seconds_count\{command="((?:[^"\\]|\\.)*)"/gm)].map(
+        (match) => match[1] ?? "",
+      );
       return new Set(labels);
     };
     const before = await series();
     for (let index = 0; index < 40; index += 1) {
-      const response = await send(stack.url, { method: "POST", path: `/cardinality-${randomUUID().slice(0, 8)}-${index}`, body: "{}", headers: { "content-type": "application/json" } });
+      const response = await send(stack.url, {
+        method: "POST",
+        path: `/cardinality-${randomUUID().slice(0, 8)}-${index}`,
+        body: "{}",
+        headers: { "content-type": "application/json" },
+      });
       expect(response.status).toBe(404);
     }
     const after = await series();
@@ -855,7 +1080,11 @@ describe("what the fuzzing found worth pinning down", () => {
    * the server (src/service.ts) can write a small problem response before closing the socket.
    */
   it.each([
-    ["headers over Node's 16 KB limit", `GET /products HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\nConnection: close\r\n\r\n`, 431],
+    [
+      "headers over Node's 16 KB limit",
+      `GET /products HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\nConnection: close\r\n\r\n`,
+      431,
+    ],
     ["a header line without a colon", "GET /products HTTP/1.1\r\nHost: x\r\nBad Header\r\nConnection: close\r\n\r\n", 400],
   ] as const)("a request Node's parser refuses (%s) still gets a problem+json answer", async (_name, wire, status) => {
     const { hostname, port } = new URL(stack.url);

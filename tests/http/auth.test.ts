@@ -59,7 +59,11 @@ describe("verifyToken", () => {
 
   it.each([
     ["expired", () => sign({ sub: "a", role: "customer" }, { exp: now() - 10 }), "the token has expired"],
-    ["wrong signature", () => sign({ sub: "a", role: "customer" }, { secret: new TextEncoder().encode("another-secret") }), "the token is invalid"],
+    [
+      "wrong signature",
+      () => sign({ sub: "a", role: "customer" }, { secret: new TextEncoder().encode("another-secret") }),
+      "the token is invalid",
+    ],
     ["alg none", async () => unsecured({ sub: "a", role: "admin" }), "the token is invalid"],
     ["HS512 with the right secret", () => sign({ sub: "a", role: "admin" }, { alg: "HS512" }), "the token is invalid"],
     ["garbage", async () => "not.a.jwt", "the token is invalid"],
@@ -67,7 +71,16 @@ describe("verifyToken", () => {
     ["unknown role", () => sign({ sub: "a", role: "root" }), "'role'"],
     ["missing sub", () => sign({ role: "admin" }), "'sub'"],
     ["empty sub", () => sign({ sub: "", role: "admin" }), "'sub'"],
-    ["not yet valid", () => new SignJWT({ sub: "a", role: "admin" }).setProtectedHeader({ alg: "HS256" }).setNotBefore(now() + 600).setExpirationTime(now() + 900).sign(key), "invalid"],
+    [
+      "not yet valid",
+      () =>
+        new SignJWT({ sub: "a", role: "admin" })
+          .setProtectedHeader({ alg: "HS256" })
+          .setNotBefore(now() + 600)
+          .setExpirationTime(now() + 900)
+          .sign(key),
+      "invalid",
+    ],
   ])("rejects %s", async (_name, make, detail) => {
     const error = await verifyToken(SECRET, await make()).then(
       () => undefined,
@@ -144,15 +157,17 @@ describe("bearer authentication over HTTP", () => {
 
   it("checks the role before reading the body", async () => {
     const customer = await server.token("customer");
-    const response = await server.request("/products", { method: "POST", token: customer, body: "{oops", headers: { "Content-Type": "application/json" } });
+    const response = await server.request("/products", {
+      method: "POST",
+      token: customer,
+      body: "{oops",
+      headers: { "Content-Type": "application/json" },
+    });
     expect(response.status).toBe(403);
   });
 
   it("needs no token for the public reads", async () => {
-    const product = await server.products.register(
-      { actor: { id: SELLER_ID, role: "seller" }, requestId: "test" },
-      newProduct,
-    );
+    const product = await server.products.register({ actor: { id: SELLER_ID, role: "seller" }, requestId: "test" }, newProduct);
     expect((await server.request(`/products/${product.id}`)).status).toBe(200);
     expect((await server.request("/health/live")).status).toBe(200);
     expect((await server.request("/health/ready")).status).toBe(200);

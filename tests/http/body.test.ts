@@ -21,7 +21,10 @@ describe("JSON bodies", () => {
     const body = JSON.stringify({ name: "x".repeat(2000), capacity: 1, unitPrice: 1 });
     const response = await post("/products", body, { "Content-Type": "application/json" });
     expect(response.status).toBe(413);
-    expect(await problemOf(response)).toMatchObject({ type: `${PROBLEM_BASE}payload-too-large`, detail: "the request body exceeds 1024 bytes" });
+    expect(await problemOf(response)).toMatchObject({
+      type: `${PROBLEM_BASE}payload-too-large`,
+      detail: "the request body exceeds 1024 bytes",
+    });
   });
 
   it("answers 413 for an oversized chunked body with no Content-Length", async () => {
@@ -109,7 +112,9 @@ describe("JSON bodies", () => {
   });
 
   it("lists every unknown key and every missing field", async () => {
-    const response = await post("/products", JSON.stringify({ nam: "typo", extra: 1, capacity: 0 }), { "Content-Type": "application/json" });
+    const response = await post("/products", JSON.stringify({ nam: "typo", extra: 1, capacity: 0 }), {
+      "Content-Type": "application/json",
+    });
     expect(response.status).toBe(400);
     const problem = await problemOf(response);
     expect(problem.type).toBe(`${PROBLEM_BASE}validation-failed`);
@@ -141,7 +146,12 @@ describe("JSON bodies", () => {
   it("refuses unknown keys on a command without fields", async () => {
     const reservation = reservationView();
     server.reservations.items.set(reservation.id, reservation);
-    const response = await post(`/reservations/${reservation.id}/cancel`, '{"force":true}', { "Content-Type": "application/json" }, customer);
+    const response = await post(
+      `/reservations/${reservation.id}/cancel`,
+      '{"force":true}',
+      { "Content-Type": "application/json" },
+      customer,
+    );
     expect(response.status).toBe(400);
     expect((await problemOf(response)).errors).toEqual([{ path: "force", message: "unknown field" }]);
   });

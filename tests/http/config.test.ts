@@ -103,7 +103,9 @@ describe("loadConfig", () => {
   it("refuses unsigned webhook deliveries in production", () => {
     const production = { NODE_ENV: "production", AUTH_SECRET: "x".repeat(32), NOTIFY_WEBHOOK_URL: "https://hooks.example/notify" };
     expect(() => loadConfig(production)).toThrow(/NOTIFY_WEBHOOK_SECRET must be set/);
-    expect(loadConfig({ ...production, NOTIFY_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }).notifications.webhookSecret).toMatch(/^whsec_/);
+    expect(
+      loadConfig({ ...production, NOTIFY_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }).notifications.webhookSecret,
+    ).toMatch(/^whsec_/);
     // Development may try a webhook without one (the service warns at start).
     expect(loadConfig({ NOTIFY_WEBHOOK_URL: "https://hooks.example/notify" }).notifications.webhookSecret).toBeUndefined();
   });
@@ -171,7 +173,10 @@ describe("loadConfig: Redis behind Sentinel", () => {
   it.each([
     [{ REDIS_SENTINELS: "sentinel-1:26379" }, /REDIS_SENTINELS and REDIS_MASTER_NAME go together/],
     [{ REDIS_MASTER_NAME: "reservations" }, /REDIS_SENTINELS and REDIS_MASTER_NAME go together/],
-    [{ REDIS_SENTINELS: "sentinel-1:port", REDIS_MASTER_NAME: "reservations" }, /REDIS_SENTINELS: expected host:port, got "sentinel-1:port"/],
+    [
+      { REDIS_SENTINELS: "sentinel-1:port", REDIS_MASTER_NAME: "reservations" },
+      /REDIS_SENTINELS: expected host:port, got "sentinel-1:port"/,
+    ],
     [{ REDIS_SENTINELS: "sentinel-1:70000", REDIS_MASTER_NAME: "reservations" }, /REDIS_SENTINELS: expected host:port/],
     [{ REDIS_SENTINELS: " , ", REDIS_MASTER_NAME: "reservations" }, /REDIS_SENTINELS: expected at least one host:port/],
     [{ REDIS_SENTINELS: "sentinel-1", REDIS_MASTER_NAME: "my master" }, /REDIS_MASTER_NAME/],

@@ -11,8 +11,10 @@ const TOKEN = "metrics-token-for-the-tests-0123456789";
 
 describe("who may read /metrics", () => {
   it("without a token: loopback clients only", () => {
-    for (const address of ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"]) expect(mayReadMetrics(address, "", {}), address).toBe(true);
-    for (const address of ["10.0.0.5", "192.168.1.20", "::ffff:10.0.0.5", "2001:db8::1", ""]) expect(mayReadMetrics(address, "", {}), address).toBe(false);
+    for (const address of ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+      expect(mayReadMetrics(address, "", {}), address).toBe(true);
+    for (const address of ["10.0.0.5", "192.168.1.20", "::ffff:10.0.0.5", "2001:db8::1", ""])
+      expect(mayReadMetrics(address, "", {}), address).toBe(false);
   });
 
   it("with a token: whoever presents it, from anywhere, and nobody else (not even loopback)", () => {

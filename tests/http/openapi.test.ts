@@ -8,11 +8,19 @@ import { createReadModels } from "../../src/application/read-models.js";
 import { FakePayments, FakeProducts, FakeReadiness, FakeReadModelStore, FakeReservations, withTestServer } from "./support.js";
 import { Metrics } from "../../src/metrics.js";
 
-type Operation = { operationId?: string; security?: unknown[]; parameters?: Array<{ name: string; in: string }>; responses: Record<string, unknown> };
+type Operation = {
+  operationId?: string;
+  security?: unknown[];
+  parameters?: Array<{ name: string; in: string }>;
+  responses: Record<string, unknown>;
+};
 type Document = {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
-  components: { schemas: Record<string, { properties?: Record<string, Record<string, unknown>>; required?: string[]; additionalProperties?: unknown }>; securitySchemes: Record<string, unknown> };
+  components: {
+    schemas: Record<string, { properties?: Record<string, Record<string, unknown>>; required?: string[]; additionalProperties?: unknown }>;
+    securitySchemes: Record<string, unknown>;
+  };
 };
 
 const document = buildOpenApiDocument() as unknown as Document;
@@ -75,7 +83,10 @@ describe("the OpenAPI document", () => {
 
   it("names every operation with a unique operationId, and says where the server is", () => {
     const ids = Object.values(document.paths).flatMap((operations) => Object.values(operations).map((operation) => operation.operationId));
-    expect(ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id)), JSON.stringify(ids)).toBe(true);
+    expect(
+      ids.every((id) => typeof id === "string" && /^[a-z][A-Za-z]+$/.test(id)),
+      JSON.stringify(ids),
+    ).toBe(true);
     expect(new Set(ids).size).toBe(ids.length);
     expect(document.paths["/reservations/{id}/cancel"]?.post?.operationId).toBe("cancelReservation");
     expect((document as unknown as { servers: unknown }).servers).toEqual([{ url: "/", description: expect.any(String) }]);
@@ -84,7 +95,9 @@ describe("the OpenAPI document", () => {
   it("passes Redocly's recommended lint rules with no error", async () => {
     const config = await createConfig({ extends: ["recommended"] });
     const problems = await lintFromString({ source: JSON.stringify(document), absoluteRef: "openapi.json", config });
-    const errors = problems.filter((problem) => problem.severity === "error").map((problem) => `${problem.ruleId}: ${problem.message} at ${problem.location[0]?.pointer ?? "?"}`);
+    const errors = problems
+      .filter((problem) => problem.severity === "error")
+      .map((problem) => `${problem.ruleId}: ${problem.message} at ${problem.location[0]?.pointer ?? "?"}`);
     expect(errors).toEqual([]);
   });
 
@@ -111,10 +124,10 @@ describe("the OpenAPI document", () => {
 
   it("is served at /openapi.json", async () => {
     await withTestServer(async (server) => {
-    const response = await server.request("/openapi.json");
-    expect(response.status).toBe(200);
-    expect(response.headers.get("content-type")).toContain("application/json");
-    expect(await response.json()).toEqual(JSON.parse(JSON.stringify(document)));
+      const response = await server.request("/openapi.json");
+      expect(response.status).toBe(200);
+      expect(response.headers.get("content-type")).toContain("application/json");
+      expect(await response.json()).toEqual(JSON.parse(JSON.stringify(document)));
     });
   });
 });
@@ -122,30 +135,30 @@ describe("the OpenAPI document", () => {
 describe("the interactive documentation at /docs", () => {
   it("serves Swagger UI from the service itself, with a CSP that lets only its own files run", async () => {
     await withTestServer(async (server) => {
-    const page = await server.request("/docs");
-    expect(page.status).toBe(200);
-    expect(page.headers.get("content-type")).toContain("text/html");
-    const csp = page.headers.get("content-security-policy") ?? "";
-    expect(csp).toContain("script-src 'self'");
-    expect(csp).not.toMatch(/script-src[^;]*(unsafe-inline|https?:)/);
-    const html = await page.text();
-    const referenced = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] ?? "");
-    expect(referenced.sort()).toEqual(["/docs/init.js", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]);
-    for (const [path, type] of [
-      ["/docs/swagger-ui-bundle.js", "text/javascript"],
-      ["/docs/swagger-ui.css", "text/css"],
-      ["/docs/init.js", "text/javascript"],
-    ] as const) {
-      const asset = await server.request(path);
-      expect(asset.status, path).toBe(200);
-      expect(asset.headers.get("content-type"), path).toContain(type);
-      expect((await asset.arrayBuffer()).byteLength, path).toBeGreaterThan(100);
-    }
-    expect(await (await server.request("/docs/init.js")).text()).toContain("openapi.json");
-    // Only the listed files: nothing else under /docs, and no way out of it.
-    for (const path of ["/docs/index.html", "/docs/package.json", "/docs/..%2F..%2Fpackage.json", "/docs/swagger-ui-bundle.js.map"]) {
-      expect((await server.request(path)).status, path).toBe(404);
-    }
+      const page = await server.request("/docs");
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toContain("text/html");
+      const csp = page.headers.get("content-security-policy") ?? "";
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toMatch(/script-src[^;]*(unsafe-inline|https?:)/);
+      const html = await page.text();
+      const referenced = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] ?? "");
+      expect(referenced.sort()).toEqual(["/docs/init.js", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"]);
+      for (const [path, type] of [
+        ["/docs/swagger-ui-bundle.js", "text/javascript"],
+        ["/docs/swagger-ui.css", "text/css"],
+        ["/docs/init.js", "text/javascript"],
+      ] as const) {
+        const asset = await server.request(path);
+        expect(asset.status, path).toBe(200);
+        expect(asset.headers.get("content-type"), path).toContain(type);
+        expect((await asset.arrayBuffer()).byteLength, path).toBeGreaterThan(100);
+      }
+      expect(await (await server.request("/docs/init.js")).text()).toContain("openapi.json");
+      // Only the listed files: nothing else under /docs, and no way out of it.
+      for (const path of ["/docs/index.html", "/docs/package.json", "/docs/..%2F..%2Fpackage.json", "/docs/swagger-ui-bundle.js.map"]) {
+        expect((await server.request(path)).status, path).toBe(404);
+      }
     });
   });
 });

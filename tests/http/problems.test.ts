@@ -132,7 +132,11 @@ describe("problem responses over HTTP", () => {
     server.reservations.cancel = async () => {
       throw new Error(secret);
     };
-    const failed = await server.request(`/reservations/${id}/cancel`, { method: "POST", token: customer, headers: { "X-Request-Id": "trace-500" } });
+    const failed = await server.request(`/reservations/${id}/cancel`, {
+      method: "POST",
+      token: customer,
+      headers: { "X-Request-Id": "trace-500" },
+    });
     expect(failed.status).toBe(500);
     const text = await failed.clone().text();
     expect(text).not.toContain(secret);

@@ -88,16 +88,32 @@ describe("read-model routes", () => {
     });
 
     it("shows a customer their own, a seller those on their products, an admin all", async () => {
-      expect(await (await server.request("/reservations", { token: customer })).json()).toEqual({ items: [mine], next: null, nextCursor: null });
+      expect(await (await server.request("/reservations", { token: customer })).json()).toEqual({
+        items: [mine],
+        next: null,
+        nextCursor: null,
+      });
       expect(server.store.calls.at(-1)?.args[0]).toEqual({ kind: "customer", customerId: CUSTOMER });
-      expect(await (await server.request("/reservations", { token: seller })).json()).toEqual({ items: [mine], next: null, nextCursor: null });
+      expect(await (await server.request("/reservations", { token: seller })).json()).toEqual({
+        items: [mine],
+        next: null,
+        nextCursor: null,
+      });
       expect(server.store.calls.at(-1)?.args[0]).toEqual({ kind: "seller", sellerId: SELLER });
-      expect(await (await server.request("/reservations", { token: admin })).json()).toEqual({ items: [mine, theirs], next: null, nextCursor: null });
+      expect(await (await server.request("/reservations", { token: admin })).json()).toEqual({
+        items: [mine, theirs],
+        next: null,
+        nextCursor: null,
+      });
       expect(server.store.calls.at(-1)?.args[0]).toEqual({ kind: "all" });
     });
 
     it("filters by status and validates it", async () => {
-      expect(await (await server.request("/reservations?status=confirmed", { token: admin })).json()).toEqual({ items: [theirs], next: null, nextCursor: null });
+      expect(await (await server.request("/reservations?status=confirmed", { token: admin })).json()).toEqual({
+        items: [theirs],
+        next: null,
+        nextCursor: null,
+      });
       const bad = await server.request("/reservations?status=lost", { token: admin });
       expect(bad.status).toBe(400);
       expect((await problemOf(bad)).errors?.[0]?.path).toBe("query.status");
@@ -109,8 +125,16 @@ describe("read-model routes", () => {
       const mine = paymentView();
       const theirs = paymentView({ customerId: "customer-2" });
       server.store.payments_ = [mine, theirs];
-      expect(await (await server.request("/payments", { token: customer })).json()).toEqual({ items: [mine], next: null, nextCursor: null });
-      expect(await (await server.request("/payments", { token: admin })).json()).toEqual({ items: [mine, theirs], next: null, nextCursor: null });
+      expect(await (await server.request("/payments", { token: customer })).json()).toEqual({
+        items: [mine],
+        next: null,
+        nextCursor: null,
+      });
+      expect(await (await server.request("/payments", { token: admin })).json()).toEqual({
+        items: [mine, theirs],
+        next: null,
+        nextCursor: null,
+      });
       const refused = await server.request("/payments", { token: seller });
       expect(refused.status).toBe(403);
       expect((await problemOf(refused)).type).toBe(`${PROBLEM_BASE}forbidden`);
@@ -169,11 +193,22 @@ describe("read-model routes", () => {
     });
 
     it("shows a customer their own, an admin all, and filters by reservation", async () => {
-      expect(await (await server.request("/notifications", { token: customer })).json()).toEqual({ items: [mine], next: null, nextCursor: null });
-      expect(await (await server.request("/notifications", { token: admin })).json()).toEqual({ items: [mine, theirs], next: null, nextCursor: null });
+      expect(await (await server.request("/notifications", { token: customer })).json()).toEqual({
+        items: [mine],
+        next: null,
+        nextCursor: null,
+      });
+      expect(await (await server.request("/notifications", { token: admin })).json()).toEqual({
+        items: [mine, theirs],
+        next: null,
+        nextCursor: null,
+      });
       const filtered = await server.request(`/notifications?reservationId=${theirs.reservationId}`, { token: admin });
       expect(await filtered.json()).toEqual({ items: [theirs], next: null, nextCursor: null });
-      expect(server.store.calls.at(-1)).toEqual({ method: "notifications", args: [{ kind: "all" }, { reservationId: theirs.reservationId }] });
+      expect(server.store.calls.at(-1)).toEqual({
+        method: "notifications",
+        args: [{ kind: "all" }, { reservationId: theirs.reservationId }],
+      });
     });
 
     it("shows a seller only the seller notifications about their own products", async () => {
@@ -181,7 +216,11 @@ describe("read-model routes", () => {
       const forAnother = notification({ audience: "seller", sellerId: "seller-2", kind: "seller.reservation.cancelled" });
       const aboutMyProductForTheCustomer = notification({ sellerId: SELLER });
       server.store.notifications_ = [forMe, forAnother, aboutMyProductForTheCustomer];
-      expect(await (await server.request("/notifications", { token: seller })).json()).toEqual({ items: [forMe], next: null, nextCursor: null });
+      expect(await (await server.request("/notifications", { token: seller })).json()).toEqual({
+        items: [forMe],
+        next: null,
+        nextCursor: null,
+      });
       expect(server.store.calls.at(-1)).toEqual({ method: "notifications", args: [{ kind: "seller", sellerId: SELLER }, {}] });
       // The customer's own list is unchanged by seller notifications on their reservations.
       expect(await (await server.request("/notifications", { token: customer })).json()).toEqual({

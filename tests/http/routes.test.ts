@@ -8,7 +8,11 @@ describe("product routes", () => {
   useTestServer((fixture) => ({ server, seller } = fixture));
 
   it("registers with defaults applied: 201, Location, ETag", async () => {
-    const response = await server.request("/products", { method: "POST", token: seller, json: { name: "Book", capacity: 2, unitPrice: 0 } });
+    const response = await server.request("/products", {
+      method: "POST",
+      token: seller,
+      json: { name: "Book", capacity: 2, unitPrice: 0 },
+    });
     expect(response.status).toBe(201);
     const body = (await response.json()) as { id: string };
     expect(response.headers.get("location")).toBe(`/products/${body.id}`);
@@ -85,7 +89,12 @@ describe("reservation routes", () => {
 
   it("answers a repeated Idempotency-Key with 200 and the first body", async () => {
     const send = () =>
-      server.request("/reservations", { method: "POST", token: customer, headers: { "Idempotency-Key": "order-2" }, json: { productId, quantity: 1 } });
+      server.request("/reservations", {
+        method: "POST",
+        token: customer,
+        headers: { "Idempotency-Key": "order-2" },
+        json: { productId, quantity: 1 },
+      });
     const first = await send();
     const second = await send();
     expect(first.status).toBe(201);
@@ -151,19 +160,20 @@ describe("reservation routes", () => {
     expect(server.reservations.calls.at(-1)).toMatchObject({ method: command, args: [reservation.id, ...extraArgs] });
   });
 
-  it.each(RESERVATION_COMMANDS.flatMap((command) => (["customer", "seller", "admin"] as const).map((role) => [command.name, role, command.roles.includes(role)] as const)))(
-    "%s by a %s is allowed by role: %s",
-    async (name, role, allowed) => {
-      const reservation = reservationView();
-      server.reservations.items.set(reservation.id, reservation);
-      const response = await server.request(`/reservations/${reservation.id}/${name}`, {
-        method: "POST",
-        token: await server.token(role),
-        ...(name === "progress" ? { json: { step: "cooking" } } : {}),
-      });
-      expect(response.status).toBe(allowed ? 200 : 403);
-    },
-  );
+  it.each(
+    RESERVATION_COMMANDS.flatMap((command) =>
+      (["customer", "seller", "admin"] as const).map((role) => [command.name, role, command.roles.includes(role)] as const),
+    ),
+  )("%s by a %s is allowed by role: %s", async (name, role, allowed) => {
+    const reservation = reservationView();
+    server.reservations.items.set(reservation.id, reservation);
+    const response = await server.request(`/reservations/${reservation.id}/${name}`, {
+      method: "POST",
+      token: await server.token(role),
+      ...(name === "progress" ? { json: { step: "cooking" } } : {}),
+    });
+    expect(response.status).toBe(allowed ? 200 : 403);
+  });
 
   it("matches API.md's roles for the commands", () => {
     expect(Object.fromEntries(RESERVATION_COMMANDS.map((command) => [command.name, [...command.roles].sort()]))).toEqual({
@@ -180,9 +190,17 @@ describe("reservation routes", () => {
     const reservation = reservationView();
     server.reservations.items.set(reservation.id, reservation);
     const seller = await server.token("seller");
-    const longReason = await server.request(`/reservations/${reservation.id}/reject`, { method: "POST", token: seller, json: { reason: "r".repeat(501) } });
+    const longReason = await server.request(`/reservations/${reservation.id}/reject`, {
+      method: "POST",
+      token: seller,
+      json: { reason: "r".repeat(501) },
+    });
     expect(longReason.status).toBe(400);
-    const longStep = await server.request(`/reservations/${reservation.id}/progress`, { method: "POST", token: seller, json: { step: "s".repeat(41) } });
+    const longStep = await server.request(`/reservations/${reservation.id}/progress`, {
+      method: "POST",
+      token: seller,
+      json: { step: "s".repeat(41) },
+    });
     expect(longStep.status).toBe(400);
   });
 });

@@ -97,7 +97,11 @@ describe("slow and greedy clients", () => {
     expect(third.headers.get("retry-after")).toBe("1");
     expect((await problemOf(third)).type).toBe(`${PROBLEM_BASE}too-many-requests`);
 
-    const other = await server.request("/reservations", { method: "POST", token: await server.token("customer", "someone-else"), json: body });
+    const other = await server.request("/reservations", {
+      method: "POST",
+      token: await server.token("customer", "someone-else"),
+      json: body,
+    });
     expect(other.status).toBe(201);
 
     held.open();

@@ -228,10 +228,20 @@ export class FakePayments implements PaymentService {
     const at = "2030-01-01T00:01:00.000Z";
     if (token === "tok_unavailable") throw new PaymentProviderUnavailableError("the circuit is open", 2);
     if (token === "tok_declined") {
-      const declined = this.save({ ...payment, attempts: [...payment.attempts, { at, outcome: "declined", reason: "card declined" }], revision: payment.revision + 1 });
+      const declined = this.save({
+        ...payment,
+        attempts: [...payment.attempts, { at, outcome: "declined", reason: "card declined" }],
+        revision: payment.revision + 1,
+      });
       throw new PaymentDeclinedError("card declined", declined);
     }
-    const paid = this.save({ ...payment, status: "paid", attempts: [...payment.attempts, { at, outcome: "succeeded" }], updatedAt: at, revision: payment.revision + 1 });
+    const paid = this.save({
+      ...payment,
+      status: "paid",
+      attempts: [...payment.attempts, { at, outcome: "succeeded" }],
+      updatedAt: at,
+      revision: payment.revision + 1,
+    });
     if (key !== undefined) this.answered.set(key, paid);
     return paid;
   }
@@ -277,12 +287,18 @@ export class FakeReadModelStore implements ReadModelStore {
     const limit = options.limit ?? 100;
     const shown = rest.slice(0, limit);
     const last = shown.at(-1);
-    return { items: shown.map(({ item }) => item), nextCursor: rest.length > limit && last !== undefined ? encodeCursor(last.position) : null };
+    return {
+      items: shown.map(({ item }) => item),
+      nextCursor: rest.length > limit && last !== undefined ? encodeCursor(last.position) : null,
+    };
   }
 
   async products(query: Parameters<ReadModelStore["products"]>[0]): Promise<Page<ProductView>> {
     this.check("products", [query]);
-    return FakeReadModelStore.limit(this.products_.filter((item) => query.status === undefined || item.status === query.status), query);
+    return FakeReadModelStore.limit(
+      this.products_.filter((item) => query.status === undefined || item.status === query.status),
+      query,
+    );
   }
 
   async reservations(scope: ReadScope, query: Parameters<ReadModelStore["reservations"]>[1]): Promise<Page<ReservationView>> {
@@ -300,7 +316,10 @@ export class FakeReadModelStore implements ReadModelStore {
 
   async payments(scope: Exclude<ReadScope, { kind: "seller" }>, query: ListOptions): Promise<Page<PaymentView>> {
     this.check("payments", [scope, query]);
-    return FakeReadModelStore.limit(this.payments_.filter((item) => scope.kind === "all" || item.customerId === scope.customerId), query);
+    return FakeReadModelStore.limit(
+      this.payments_.filter((item) => scope.kind === "all" || item.customerId === scope.customerId),
+      query,
+    );
   }
 
   async myPage(customerId: string, query: ListOptions): Promise<MyPageView> {
@@ -310,17 +329,17 @@ export class FakeReadModelStore implements ReadModelStore {
       query,
     );
     const reservations = page.items.map((item) => ({
-        reservationId: item.id,
-        productId: item.productId,
-        productName: item.productName,
-        quantity: item.quantity,
-        amount: item.amount,
-        currency: item.currency,
-        reservationStatus: item.status,
-        paymentStatus: item.paymentStatus,
-        currentStep: item.currentStep,
-        updatedAt: item.updatedAt,
-      }));
+      reservationId: item.id,
+      productId: item.productId,
+      productName: item.productName,
+      quantity: item.quantity,
+      amount: item.amount,
+      currency: item.currency,
+      reservationStatus: item.status,
+      paymentStatus: item.paymentStatus,
+      currentStep: item.currentStep,
+      updatedAt: item.updatedAt,
+    }));
     return { customerId, reservations, updatedAt: reservations[0]?.updatedAt ?? null, nextCursor: page.nextCursor };
   }
 

@@ -61,7 +61,12 @@ describe("RedisUnpaidHolds", () => {
   });
 
   it("admits when Redis cannot answer", async () => {
-    const unreachable = new Redis("redis://127.0.0.1:1", { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const unreachable = new Redis("redis://127.0.0.1:1", {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     unreachable.on("error", () => undefined);
     const holds = new RedisUnpaidHolds(unreachable, root, 1, logger);
     expect(await holds.claim("erin", randomUUID(), inAnHour())).toBe(true);

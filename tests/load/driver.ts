@@ -123,7 +123,9 @@ export async function createFixture(client: HttpClient, target: Target, count: n
     products.push({ id, capacity });
   }
   const customerTokens = await Promise.all(
-    Array.from({ length: customers }, (_, i) => signToken(target.secret, { sub: `load-customer-${i + 1}`, role: "customer", ttlSeconds: 3600 })),
+    Array.from({ length: customers }, (_, i) =>
+      signToken(target.secret, { sub: `load-customer-${i + 1}`, role: "customer", ttlSeconds: 3600 }),
+    ),
   );
   return { products, customerTokens };
 }
@@ -412,7 +414,9 @@ export async function checkProducts(eventStoreUrl: string, fixture: Fixture, ans
       if (!isRegistered(state)) throw new Error(`product ${product.id} is not in the event store`);
       const accepted = answers.filter((answer) => answer.status === 201 && answer.productId === product.id);
       const acceptedIds = new Set(accepted.map((answer) => answer.reservationId));
-      const missing = accepted.filter((answer) => answer.reservationId === undefined || holds.get(answer.reservationId) !== answer.quantity);
+      const missing = accepted.filter(
+        (answer) => answer.reservationId === undefined || holds.get(answer.reservationId) !== answer.quantity,
+      );
       const unanswered = [...holds].filter(([reservationId]) => !acceptedIds.has(reservationId));
       checks.push({
         id: product.id,
@@ -446,7 +450,12 @@ function oversellCheckOf(checks: ProductCheck[]): OversellCheck {
 }
 
 /** The same check through `GET /products/{id}` (consistent reads), for a service whose store is not reachable from here. */
-export async function checkProductsOverHttp(client: HttpClient, target: Target, fixture: Fixture, answers: readonly Sent[]): Promise<OversellCheck> {
+export async function checkProductsOverHttp(
+  client: HttpClient,
+  target: Target,
+  fixture: Fixture,
+  answers: readonly Sent[],
+): Promise<OversellCheck> {
   const checks: ProductCheck[] = [];
   for (const product of fixture.products) {
     const answer = await client.request("GET", `${target.url}/products/${product.id}`, { timeoutMs: 30_000 });

@@ -8,7 +8,14 @@
  */
 import { TEST_REDIS_URL } from "../support/redis-url.js";
 import { randomBytes, randomUUID } from "node:crypto";
-import { repoRoot, serviceUrl, spawnServiceChild, startEventStoreChild, type Child, type EventStoreChild } from "../support/child-service.js";
+import {
+  repoRoot,
+  serviceUrl,
+  spawnServiceChild,
+  startEventStoreChild,
+  type Child,
+  type EventStoreChild,
+} from "../support/child-service.js";
 import { freePort } from "../support/free-port.js";
 
 export { freePort, repoRoot, type Child };

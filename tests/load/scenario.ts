@@ -181,7 +181,13 @@ async function measureSustainable(
         timeoutMs: 30_000,
       });
       const id = (answer.body as { id?: unknown } | undefined)?.id;
-      answers.push({ ...answer, sentAt, productId: product.id, quantity: 1, ...(answer.status === 201 && typeof id === "string" ? { reservationId: id } : {}) });
+      answers.push({
+        ...answer,
+        sentAt,
+        productId: product.id,
+        quantity: 1,
+        ...(answer.status === 201 && typeof id === "string" ? { reservationId: id } : {}),
+      });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, (_, i) => worker(i)));
@@ -212,7 +218,9 @@ export async function runScenario(options: ScenarioOptions, resources: ScenarioR
       ...(options.service?.admission === undefined ? {} : { admission: options.service.admission }),
     });
     target = { url: resources.service.url, secret: resources.service.secret };
-    log(`store pid ${resources.store.pid} at ${eventStoreUrl} (data ${resources.dataDir}); service pid ${resources.service.pid} at ${target.url}`);
+    log(
+      `store pid ${resources.store.pid} at ${eventStoreUrl} (data ${resources.dataDir}); service pid ${resources.service.pid} at ${target.url}`,
+    );
   }
 
   // Products nobody sells out, for the calibration (as many as phase 1 has), the outage and the
@@ -227,7 +235,9 @@ export async function runScenario(options: ScenarioOptions, resources: ScenarioR
     const measured = await measureSustainable(client, target, calibrationFixture, options.calibrateMs, options.calibrateConcurrency);
     sustainable = measured.perSecond;
     calibration = measured.answers;
-    log(`sustainable (closed loop, ${options.calibrateConcurrency} clients, ${options.calibrateMs / 1000} s): ${sustainable.toFixed(0)} accepted/s`);
+    log(
+      `sustainable (closed loop, ${options.calibrateConcurrency} clients, ${options.calibrateMs / 1000} s): ${sustainable.toFixed(0)} accepted/s`,
+    );
   }
   rate ??= Math.max(50, Math.round((sustainable ?? 0) * options.overload));
   // Average quantity 2; the products sell out about two thirds into phase 1 at the sustainable rate.
@@ -241,7 +251,12 @@ export async function runScenario(options: ScenarioOptions, resources: ScenarioR
   // ---- 1. overload ----
   log(`phase 1: ${rate} requests/s for ${options.durationMs / 1000} s over ${options.products} products of capacity ${capacity}`);
   const cpuBefore = [cpuSecondsOf(process.pid), cpuSecondsOf(resources.service?.pid), cpuSecondsOf(resources.store?.pid)];
-  const overloadPhase = await runPhase(client, target, fixture, { rate, durationMs: options.durationMs, timeoutMs: options.timeoutMs, random });
+  const overloadPhase = await runPhase(client, target, fixture, {
+    rate,
+    durationMs: options.durationMs,
+    timeoutMs: options.timeoutMs,
+    random,
+  });
   const cpuOf = (index: number, pid: number | undefined): number =>
     ((cpuSecondsOf(pid) - cpuBefore[index]!) / (overloadPhase.totalMs / 1000)) * 100;
   const cpu = { driver: cpuOf(0, process.pid), service: cpuOf(1, resources.service?.pid), store: cpuOf(2, resources.store?.pid) };
@@ -277,7 +292,13 @@ export async function runScenario(options: ScenarioOptions, resources: ScenarioR
 
   const store = resources.store;
   const service = resources.service;
-  if (options.skipOutage === true || store === undefined || service === undefined || resources.dataDir === undefined || eventStoreUrl === undefined) {
+  if (
+    options.skipOutage === true ||
+    store === undefined ||
+    service === undefined ||
+    resources.dataDir === undefined ||
+    eventStoreUrl === undefined
+  ) {
     return { ...report, outage: undefined, finalCheck: undefined, serviceProblems: problems() };
   }
 
@@ -309,7 +330,11 @@ export async function runScenario(options: ScenarioOptions, resources: ScenarioR
   const killedAtInPhase = killedAt - downPhase.startedAt;
   const afterKill = downPhase.answers.filter((answer) => answer.sentAt >= killedAtInPhase);
   const aroundKill = downPhase.answers.filter((answer) => answer.sentAt < killedAtInPhase);
-  const phaseOf = (answers: readonly Sent[], from: number, to: number): PhaseResult => ({ ...downPhase, answers, sendingMs: Math.max(1, to - from) });
+  const phaseOf = (answers: readonly Sent[], from: number, to: number): PhaseResult => ({
+    ...downPhase,
+    answers,
+    sendingMs: Math.max(1, to - from),
+  });
 
   // ---- 3. recovery ----
   log(`phase 3: the event store is started again on port ${store.port} with the same data; requests keep coming`);
@@ -343,7 +368,11 @@ export async function runScenario(options: ScenarioOptions, resources: ScenarioR
     random,
   });
   const everything = [...calibration, ...overloadPhase.answers, ...downPhase.answers, ...recoveryPhase.answers, ...afterPhase.answers];
-  const finalCheck = await checkProducts(restarted.connectionString, { products: [...fixture.products, ...spare.products], customerTokens: fixtureTokens }, everything);
+  const finalCheck = await checkProducts(
+    restarted.connectionString,
+    { products: [...fixture.products, ...spare.products], customerTokens: fixtureTokens },
+    everything,
+  );
 
   return {
     ...report,

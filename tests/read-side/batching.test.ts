@@ -15,7 +15,6 @@ import { consumed, dumpAllLive, dumpLive, silentLogger, SyntheticLog, useKeyRoot
 let redis: Redis;
 const root = useKeyRoots((connected) => (redis = connected));
 
-
 /** Methods of the client that do not talk to Redis. */
 const LOCAL = new Set(["defineCommand", "on", "once", "off", "removeListener", "emit", "listeners", "duplicate"]);
 
@@ -77,7 +76,12 @@ describe("batched projection consumers", () => {
     const single = counting(redis);
     const singleRoot = root("trips-single");
     await redis.set(new ProjectionKeys("lists", singleRoot).live, "v0");
-    const one = projectionConsumer(PROJECTIONS.lists, { redis: single.client, logger: silentLogger(), reader: log.reader(), keyRoot: singleRoot });
+    const one = projectionConsumer(PROJECTIONS.lists, {
+      redis: single.client,
+      logger: silentLogger(),
+      reader: log.reader(),
+      keyRoot: singleRoot,
+    });
     for (const event of events) await one.handle(consumed(event));
     expect(single.trips.length).toBeGreaterThanOrEqual(3 * events.length);
     expect(await dumpLive(redis, keyRoot, "lists")).toEqual(await dumpLive(redis, singleRoot, "lists"));

@@ -17,7 +17,10 @@ afterAll(async () => {
 });
 
 /** Every page of `size` until the end, each read after `between` ran. */
-const readAll = async (size: number, between: (page: number, last: ListPosition) => Promise<void> = async () => undefined): Promise<ListPosition[]> => {
+const readAll = async (
+  size: number,
+  between: (page: number, last: ListPosition) => Promise<void> = async () => undefined,
+): Promise<ListPosition[]> => {
   const seen: ListPosition[] = [];
   let after: ListPosition | undefined;
   for (let page = 0; page < 1000; page += 1) {

@@ -21,16 +21,7 @@ import { paymentAggregate, reservationAggregate } from "../../src/application/ag
 import { AggregateRepository } from "../../src/infrastructure/eventstore/aggregate-repository.js";
 import { createNotifierConsumers, formatAmount, notificationDelivery, notificationRecorder } from "../../src/worker/notifier.js";
 import { isTransientFailure } from "../../src/core/transient.js";
-import {
-  appendToEventStore,
-  connectRedis,
-  deleteKeys,
-  readAllEvents,
-  silentLogger,
-  SyntheticLog,
-  uniqueRoot,
-  waitFor,
-} from "./support.js";
+import { appendToEventStore, connectRedis, deleteKeys, readAllEvents, silentLogger, SyntheticLog, uniqueRoot, waitFor } from "./support.js";
 
 let server: EmbeddedEventStore;
 let client: EventStoreDBClient;
@@ -59,7 +50,8 @@ const readStream = async (streamId: string): Promise<StoredEvent[]> => {
   const out: StoredEvent[] = [];
   try {
     for await (const resolved of client.readStream(streamId, { direction: FORWARDS })) {
-      if (resolved.event) out.push({ type: resolved.event.type, data: resolved.event.data as Record<string, unknown>, id: resolved.event.id });
+      if (resolved.event)
+        out.push({ type: resolved.event.type, data: resolved.event.data as Record<string, unknown>, id: resolved.event.id });
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
@@ -68,13 +60,17 @@ const readStream = async (streamId: string): Promise<StoredEvent[]> => {
 };
 
 const recordedFor = async (reservationId: string, audience: "customer" | "seller"): Promise<StoredEvent[]> =>
-  (await readStream(`notification-${reservationId}`)).filter((event) => event.type === "NotificationRecorded" && event.data.audience === audience);
+  (await readStream(`notification-${reservationId}`)).filter(
+    (event) => event.type === "NotificationRecorded" && event.data.audience === audience,
+  );
 
 /** The customer's notifications of a reservation, by kind, in recording order. */
-const kindsOf = async (reservationId: string): Promise<string[]> => (await recordedFor(reservationId, "customer")).map((event) => String(event.data.kind));
+const kindsOf = async (reservationId: string): Promise<string[]> =>
+  (await recordedFor(reservationId, "customer")).map((event) => String(event.data.kind));
 
 /** The seller's notifications of a reservation, by kind, in recording order. */
-const sellerKindsOf = async (reservationId: string): Promise<string[]> => (await recordedFor(reservationId, "seller")).map((event) => String(event.data.kind));
+const sellerKindsOf = async (reservationId: string): Promise<string[]> =>
+  (await recordedFor(reservationId, "seller")).map((event) => String(event.data.kind));
 
 /** Appends the log's new events to the store and returns them as the consumer groups would deliver them. */
 let delivered = new Set<string>();
@@ -101,7 +97,8 @@ const repositoriesOf = (on: EventStoreDBClient) => ({
   payments: new AggregateRepository(on, paymentAggregate),
 });
 
-const recorder = () => notificationRecorder({ client, logger: silentLogger(), channels: [logChannel(silentLogger())], repositories: repositoriesOf(client) });
+const recorder = () =>
+  notificationRecorder({ client, logger: silentLogger(), channels: [logChannel(silentLogger())], repositories: repositoriesOf(client) });
 
 /** Publishes the log's new events and has `notifier` record what they change for the customer. */
 const recordNew = async (log: SyntheticLog, notifier: Consumer): Promise<void> => {
@@ -182,7 +179,12 @@ describe("the notifier records one notification per customer-visible change", ()
 
   it("food delivery (003): awaiting acceptance, accepted, each step but the last, completed", async () => {
     const log = freshLog();
-    const food = log.product({ name: "Bibimbap", unitPrice: 9_000, sellerAcceptance: true, fulfilmentSteps: ["cooking", "cooked", "delivered"] });
+    const food = log.product({
+      name: "Bibimbap",
+      unitPrice: 9_000,
+      sellerAcceptance: true,
+      fulfilmentSteps: ["cooking", "cooked", "delivered"],
+    });
     const id = log.place(food, "dave", 1, true);
     log.requestPayment(id, "dave", 9_000);
     log.append(`payment-${id}`, "PaymentSucceeded", { attemptId: randomUUID(), at: log.tick(), provider: "simulated" });
@@ -226,7 +228,10 @@ describe("the notifier records one notification per customer-visible change", ()
     const first = recorder();
     const second = recorder();
     await Promise.all(
-      [...events, ...events, ...events].flatMap((event) => [first.handle({ ...event, retryCount: 1 }), second.handle({ ...event, retryCount: 2 })]),
+      [...events, ...events, ...events].flatMap((event) => [
+        first.handle({ ...event, retryCount: 1 }),
+        second.handle({ ...event, retryCount: 2 }),
+      ]),
     );
     for (const event of events) await first.handle(event);
     expect(await kindsOf(id)).toEqual(
@@ -312,8 +317,12 @@ describe("the webhook channel", () => {
         // What a receiver does (the library's verify): the genuine delivery passes ...
         expect(new Webhook(secret).verify(request.raw, headers)).toEqual(notification);
         // ... a changed body, or another secret, does not.
-        expect(() => new Webhook(secret).verify(request.raw.replace("payment.paid", "payment.refunded"), headers)).toThrow(WebhookVerificationError);
-        expect(() => new Webhook(`whsec_${randomBytes(32).toString("base64")}`).verify(request.raw, headers)).toThrow(WebhookVerificationError);
+        expect(() => new Webhook(secret).verify(request.raw.replace("payment.paid", "payment.refunded"), headers)).toThrow(
+          WebhookVerificationError,
+        );
+        expect(() => new Webhook(`whsec_${randomBytes(32).toString("base64")}`).verify(request.raw, headers)).toThrow(
+          WebhookVerificationError,
+        );
       }
     } finally {
       await receiver.close();
@@ -372,7 +381,10 @@ describe("the webhook channel", () => {
 
   it("is configured from NOTIFY_WEBHOOK_URL beside the log channel", () => {
     expect(createNotificationChannels(silentLogger()).map((channel) => channel.name)).toEqual(["log"]);
-    expect(createNotificationChannels(silentLogger(), { webhookUrl: "http://127.0.0.1:9/x" }).map((channel) => channel.name)).toEqual(["log", "webhook"]);
+    expect(createNotificationChannels(silentLogger(), { webhookUrl: "http://127.0.0.1:9/x" }).map((channel) => channel.name)).toEqual([
+      "log",
+      "webhook",
+    ]);
   });
 });
 
@@ -383,7 +395,9 @@ describe("delivery consumers", () => {
     const reservationId = log.place(seats, "frank", 1, false);
     const notifier = notificationRecorder({ client, logger: silentLogger(), channels, repositories: repositoriesOf(client) });
     await recordNew(log, notifier);
-    const recorded = (await readAllEvents(client)).find((event) => event.streamId === `notification-${reservationId}` && event.type === "NotificationRecorded");
+    const recorded = (await readAllEvents(client)).find(
+      (event) => event.streamId === `notification-${reservationId}` && event.type === "NotificationRecorded",
+    );
     if (!recorded) throw new Error("nothing recorded");
     return { reservationId, recorded };
   };
@@ -432,17 +446,26 @@ describe("delivery consumers", () => {
       ["notification-delivery-log", ["notification-"]],
       ["notification-delivery-webhook", ["notification-"]],
     ]);
-    expect(() => createNotifierConsumers({ client, logger: silentLogger(), channels: [logChannel(silentLogger()), logChannel(silentLogger())], repositories: repositoriesOf(client) })).toThrow(/two notification channels/);
+    expect(() =>
+      createNotifierConsumers({
+        client,
+        logger: silentLogger(),
+        channels: [logChannel(silentLogger()), logChannel(silentLogger())],
+        repositories: repositoriesOf(client),
+      }),
+    ).toThrow(/two notification channels/);
   });
 
   it("fail transiently while EventStoreDB is unreachable", async () => {
     const gone = EventStoreDBClient.connectionString("esdb://127.0.0.1:1?tls=false&defaultDeadline=2000");
     try {
-      const [event] = forRecorder(await (async () => {
-        const log = freshLog();
-        log.place(log.product(), "gina", 1, false);
-        return publish(log);
-      })());
+      const [event] = forRecorder(
+        await (async () => {
+          const log = freshLog();
+          log.place(log.product(), "gina", 1, false);
+          return publish(log);
+        })(),
+      );
       if (!event) throw new Error("no event");
       const error = await notificationRecorder({ client: gone, logger: silentLogger(), channels: [], repositories: repositoriesOf(gone) })
         .handle(event)
@@ -478,7 +501,9 @@ describe("notifications end to end through persistent subscriptions", () => {
       const items = await waitFor(
         async () => {
           const found = (await readModels.listNotifications({ id: "hana", role: "customer" }, {})).items;
-          return found.length === 2 && found.every((item) => item.deliveries.every((delivery) => delivery.status === "delivered")) ? found : undefined;
+          return found.length === 2 && found.every((item) => item.deliveries.every((delivery) => delivery.status === "delivered"))
+            ? found
+            : undefined;
         },
         20_000,
         "two delivered notifications",

@@ -66,7 +66,11 @@ describe("projections", () => {
     const once = root("once");
     const twice = root("twice");
     await project(log.events, once, log);
-    await project(log.events.flatMap((event) => [event, event]), twice, log);
+    await project(
+      log.events.flatMap((event) => [event, event]),
+      twice,
+      log,
+    );
     expect(await dumpAll(twice)).toEqual(await dumpAll(once));
   });
 
@@ -135,7 +139,9 @@ describe("projections", () => {
     const run = async (consumers: typeof a, events: readonly SourceEvent[]) => {
       for (const event of events) {
         await Promise.all(
-          consumers.filter((consumer) => consumer.streamPrefixes.some((prefix) => event.streamId.startsWith(prefix))).map((consumer) => consumer.handle(consumed(event))),
+          consumers
+            .filter((consumer) => consumer.streamPrefixes.some((prefix) => event.streamId.startsWith(prefix)))
+            .map((consumer) => consumer.handle(consumed(event))),
         );
       }
     };
@@ -186,7 +192,12 @@ describe("projection consumers while Redis is down", () => {
     const dead = deadRedis();
     try {
       const log = SyntheticLog.sample();
-      for (const consumer of createProjectionConsumers({ redis: dead, logger: silentLogger(), reader: log.reader(), keyRoot: uniqueRoot("down") })) {
+      for (const consumer of createProjectionConsumers({
+        redis: dead,
+        logger: silentLogger(),
+        reader: log.reader(),
+        keyRoot: uniqueRoot("down"),
+      })) {
         const event = log.events.find((candidate) => consumer.streamPrefixes.some((prefix) => candidate.streamId.startsWith(prefix)));
         if (!event) continue;
         const error = await consumer.handle(consumed(event)).catch((caught: unknown) => caught);

@@ -21,7 +21,9 @@ const log = SyntheticLog.sample();
 beforeAll(async () => {
   redis = await connectRedis();
   // Notifications of one of alice's reservations, as the notifier and a delivery consumer record them.
-  const aliceReservation = log.events.find((event) => event.type === "ReservationPlaced" && (event.data as { customerId: string }).customerId === "alice");
+  const aliceReservation = log.events.find(
+    (event) => event.type === "ReservationPlaced" && (event.data as { customerId: string }).customerId === "alice",
+  );
   const reservationId = aliceReservation?.streamId.slice("reservation-".length) ?? "";
   const stream = `notification-${reservationId}`;
   const first = randomUUID();
@@ -38,8 +40,19 @@ beforeAll(async () => {
   });
   log.append(stream, "NotificationRecorded", recorded(first, "payment.paid", 100));
   log.append(stream, "NotificationRecorded", recorded(second, "reservation.confirmed", 101));
-  log.append(stream, "NotificationDelivered", { notificationId: first, channel: "log", deliveredAt: new Date().toISOString(), attempts: 1 });
-  log.append(stream, "NotificationDeliveryFailed", { notificationId: first, channel: "webhook", failedAt: new Date().toISOString(), attempts: 4, error: "503" });
+  log.append(stream, "NotificationDelivered", {
+    notificationId: first,
+    channel: "log",
+    deliveredAt: new Date().toISOString(),
+    attempts: 1,
+  });
+  log.append(stream, "NotificationDeliveryFailed", {
+    notificationId: first,
+    channel: "webhook",
+    failedAt: new Date().toISOString(),
+    attempts: 4,
+    error: "503",
+  });
   log.append(stream, "NotificationRecorded", recorded(first, "payment.paid", 100)); // a duplicate record changes nothing
   // The seller's notification of the same reservation: never among alice's.
   log.append(stream, "NotificationRecorded", {
@@ -71,20 +84,33 @@ describe("the Redis read models", () => {
     // 10 seats: alice 2 (committed), bob 1 (released), alice 3 (held), carol 1 (released).
     expect(seats).toMatchObject({ held: 3, committed: 2, available: 5, status: "available", sellerId: "seller-1" });
     expect((await readModels.listProducts({ status: "soldout" })).items).toEqual([]);
-    expect(((await readModels.listProducts({ status: "available", limit: 1 })).items).map((product) => product.name)).toEqual(["Book (2nd ed.)"]);
+    expect((await readModels.listProducts({ status: "available", limit: 1 })).items.map((product) => product.name)).toEqual([
+      "Book (2nd ed.)",
+    ]);
   });
 
   it("list reservations by role, as GET /reservations/{id} shows them", async () => {
     const alices = (await readModels.listReservations(customer("alice"), {})).items;
-    expect(alices.map((reservation) => [reservation.productName, reservation.quantity, reservation.status, reservation.paymentStatus])).toEqual([
+    expect(
+      alices.map((reservation) => [reservation.productName, reservation.quantity, reservation.status, reservation.paymentStatus]),
+    ).toEqual([
       ["Book", 1, "confirmed", "paid"],
       ["Phantom of the Opera", 3, "placed", "pending"],
       ["Phantom of the Opera", 2, "confirmed", "paid"],
     ]);
-    expect(alices[2]).toMatchObject({ customerId: "alice", sellerId: "seller-1", amount: 100_000, currency: "KRW", currentStep: null, revision: 1 });
+    expect(alices[2]).toMatchObject({
+      customerId: "alice",
+      sellerId: "seller-1",
+      amount: 100_000,
+      currency: "KRW",
+      currentStep: null,
+      revision: 1,
+    });
     expect(alices[2]?.paymentId).toBe(alices[2]?.id);
 
-    expect(((await readModels.listReservations(seller("seller-2"), {})).items).map((reservation) => reservation.productName)).toEqual(["Book"]);
+    expect((await readModels.listReservations(seller("seller-2"), {})).items.map((reservation) => reservation.productName)).toEqual([
+      "Book",
+    ]);
     expect((await readModels.listReservations(seller("nobody"), {})).items).toEqual([]);
     expect((await readModels.listReservations(admin, {})).items).toHaveLength(5);
     const cancelled = (await readModels.listReservations(admin, { status: "cancelled" })).items;
@@ -116,20 +142,53 @@ describe("the Redis read models", () => {
       ["Phantom of the Opera", "confirmed", "paid"],
     ]);
     expect(Object.keys(page.reservations[0] ?? {}).sort()).toEqual(
-      ["amount", "currency", "currentStep", "paymentStatus", "productId", "productName", "quantity", "reservationId", "reservationStatus", "updatedAt"].sort(),
+      [
+        "amount",
+        "currency",
+        "currentStep",
+        "paymentStatus",
+        "productId",
+        "productName",
+        "quantity",
+        "reservationId",
+        "reservationStatus",
+        "updatedAt",
+      ].sort(),
     );
-    expect(page.updatedAt).toBe(page.reservations.map((entry) => entry.updatedAt).sort().at(-1));
+    expect(page.updatedAt).toBe(
+      page.reservations
+        .map((entry) => entry.updatedAt)
+        .sort()
+        .at(-1),
+    );
     const bob = await readModels.myPage(customer("bob"));
     expect(bob.reservations.map((entry) => [entry.reservationStatus, entry.paymentStatus])).toEqual([["cancelled", "refunded"]]);
-    expect(await readModels.myPage(customer("nobody"))).toEqual({ customerId: "nobody", reservations: [], updatedAt: null, nextCursor: null });
+    expect(await readModels.myPage(customer("nobody"))).toEqual({
+      customerId: "nobody",
+      reservations: [],
+      updatedAt: null,
+      nextCursor: null,
+    });
     await expect(readModels.myPage(admin)).rejects.toBeInstanceOf(AccessDeniedError);
   });
 
   it("list notifications newest first with their deliveries, by customer and by reservation", async () => {
     const alices = (await readModels.listNotifications(customer("alice"), {})).items;
     expect(alices.map((notification) => [notification.kind, notification.deliveries])).toEqual([
-      ["reservation.confirmed", [{ channel: "log", status: "pending" }, { channel: "webhook", status: "pending" }]],
-      ["payment.paid", [{ channel: "log", status: "delivered" }, { channel: "webhook", status: "failed" }]],
+      [
+        "reservation.confirmed",
+        [
+          { channel: "log", status: "pending" },
+          { channel: "webhook", status: "pending" },
+        ],
+      ],
+      [
+        "payment.paid",
+        [
+          { channel: "log", status: "delivered" },
+          { channel: "webhook", status: "failed" },
+        ],
+      ],
     ]);
     const reservationId = alices[0]?.reservationId ?? "";
     expect((await readModels.listNotifications(customer("alice"), { reservationId })).items).toEqual(alices);

@@ -57,7 +57,12 @@ const appendSample = async (): Promise<SyntheticLog> => {
     channels: ["log"],
     cause: { streamId: `payment-${reservationId}`, revision: 1, eventId: crypto.randomUUID(), type: "PaymentSucceeded" },
   });
-  log.append(`notification-${reservationId}`, "NotificationDelivered", { notificationId, channel: "log", deliveredAt: log.tick(), attempts: 1 });
+  log.append(`notification-${reservationId}`, "NotificationDelivered", {
+    notificationId,
+    channel: "log",
+    deliveredAt: log.tick(),
+    attempts: 1,
+  });
   await appendToEventStore(client, log.events);
   return log;
 };
@@ -70,7 +75,9 @@ describe("rebuilding projections from the log", () => {
     const incremental = await dumpAll(keyRoot);
     expect(Object.keys(incremental.lists ?? {}).length).toBeGreaterThan(10);
     expect(Object.keys(incremental.notifications ?? {}).length).toBeGreaterThan(0);
-    const before = Object.fromEntries(await Promise.all(PROJECTION_NAMES.map(async (name) => [name, await liveVersion(redis, keyRoot, name)])));
+    const before = Object.fromEntries(
+      await Promise.all(PROJECTION_NAMES.map(async (name) => [name, await liveVersion(redis, keyRoot, name)])),
+    );
 
     const progress: bigint[] = [];
     const result = await rebuildProjections({

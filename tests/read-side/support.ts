@@ -125,7 +125,16 @@ export class SyntheticLog {
     return reader;
   }
 
-  product(options: { sellerId?: string; name?: string; capacity?: number; unitPrice?: number; sellerAcceptance?: boolean; fulfilmentSteps?: string[] } = {}) {
+  product(
+    options: {
+      sellerId?: string;
+      name?: string;
+      capacity?: number;
+      unitPrice?: number;
+      sellerAcceptance?: boolean;
+      fulfilmentSteps?: string[];
+    } = {},
+  ) {
     const productId = randomUUID();
     const stream = `product-${productId}`;
     const terms = {
@@ -172,17 +181,34 @@ export class SyntheticLog {
 
   requestPayment(reservationId: string, customerId: string, amount: number): void {
     const now = this.tick();
-    this.append(`payment-${reservationId}`, "PaymentRequested", { paymentId: reservationId, reservationId, customerId, amount, currency: "KRW", requestedAt: now });
+    this.append(`payment-${reservationId}`, "PaymentRequested", {
+      paymentId: reservationId,
+      reservationId,
+      customerId,
+      amount,
+      currency: "KRW",
+      requestedAt: now,
+    });
     if (amount === 0) this.append(`payment-${reservationId}`, "PaymentSucceeded", { attemptId: "zero-amount", at: now, provider: "none" });
   }
 
   pay(reservationId: string, productId: string, quantity: number, outcome: "succeeded" | "declined" = "succeeded"): void {
     const now = this.tick();
     if (outcome === "declined") {
-      this.append(`payment-${reservationId}`, "PaymentDeclined", { attemptId: randomUUID(), at: now, provider: "simulated", reason: "card declined" });
+      this.append(`payment-${reservationId}`, "PaymentDeclined", {
+        attemptId: randomUUID(),
+        at: now,
+        provider: "simulated",
+        reason: "card declined",
+      });
       return;
     }
-    this.append(`payment-${reservationId}`, "PaymentSucceeded", { attemptId: randomUUID(), at: now, provider: "simulated", providerReference: "ref-1" });
+    this.append(`payment-${reservationId}`, "PaymentSucceeded", {
+      attemptId: randomUUID(),
+      at: now,
+      provider: "simulated",
+      providerReference: "ref-1",
+    });
     this.settle(reservationId, productId, quantity);
   }
 
@@ -200,8 +226,19 @@ export class SyntheticLog {
       previousStatus: paid ? "confirmed" : "placed",
       paymentSettled: paid,
     });
-    this.append(`product-${productId}`, paid ? "CommittedUnitsReleased" : "HeldUnitsReleased", { reservationId, quantity, reason: "cancelled", releasedAt: now });
-    if (paid) this.append(`payment-${reservationId}`, "PaymentRefunded", { refundId: randomUUID(), amount: quantity * 50_000, refundedAt: now, reason: "cancelled" });
+    this.append(`product-${productId}`, paid ? "CommittedUnitsReleased" : "HeldUnitsReleased", {
+      reservationId,
+      quantity,
+      reason: "cancelled",
+      releasedAt: now,
+    });
+    if (paid)
+      this.append(`payment-${reservationId}`, "PaymentRefunded", {
+        refundId: randomUUID(),
+        amount: quantity * 50_000,
+        refundedAt: now,
+        reason: "cancelled",
+      });
     else this.append(`payment-${reservationId}`, "PaymentVoided", { voidedAt: now, reason: "cancelled" });
   }
 
@@ -321,7 +358,10 @@ export function useKeyRoots(connected: (redis: Redis) => void): (label: string) 
 }
 
 /** Every live read model under `keyRoot`, by projection. */
-export const dumpAllLive = async (redis: Redis, keyRoot: string): Promise<Record<"mypage" | "lists" | "notifications", Record<string, unknown>>> => ({
+export const dumpAllLive = async (
+  redis: Redis,
+  keyRoot: string,
+): Promise<Record<"mypage" | "lists" | "notifications", Record<string, unknown>>> => ({
   mypage: await dumpLive(redis, keyRoot, "mypage"),
   lists: await dumpLive(redis, keyRoot, "lists"),
   notifications: await dumpLive(redis, keyRoot, "notifications"),

@@ -21,10 +21,12 @@ const registered = (capacity: number): Product => {
   return state;
 };
 
-const hold = (reservationId: string, quantity = 1) => (): ProductCommand => ({
-  type: "HoldUnits",
-  data: { reservationId, quantity, now: NOW },
-});
+const hold =
+  (reservationId: string, quantity = 1) =>
+  (): ProductCommand => ({
+    type: "HoldUnits",
+    data: { reservationId, quantity, now: NOW },
+  });
 
 const counting = () => {
   let copies = 0;

@@ -10,7 +10,18 @@ import { InsufficientAvailabilityError } from "../../src/domain/index.js";
 import { productAggregate } from "../../src/application/aggregates.js";
 import { AggregateRepository, type StreamClient } from "../../src/infrastructure/eventstore/aggregate-repository.js";
 import { deterministicEventId } from "../../src/core/event-ids.js";
-import { holdCommand, metadata, product, productRepository, recorded, registerCommand, registeredProduct, settleAll, twoRepositories, useStore } from "./support.js";
+import {
+  holdCommand,
+  metadata,
+  product,
+  productRepository,
+  recorded,
+  registerCommand,
+  registeredProduct,
+  settleAll,
+  twoRepositories,
+  useStore,
+} from "./support.js";
 
 const store = useStore();
 
@@ -38,7 +49,9 @@ describe("batched decisions on one stream", () => {
     expect(outcomes.slice(0, 10).every((outcome) => outcome.ok)).toBe(true);
     held.forEach((answer, index) => {
       expect(answer.revision).toBe(index + 1);
-      expect(answer.events).toEqual([expect.objectContaining({ type: "UnitsHeld", data: expect.objectContaining({ reservationId: answer.command?.reservationId }) })]);
+      expect(answer.events).toEqual([
+        expect.objectContaining({ type: "UnitsHeld", data: expect.objectContaining({ reservationId: answer.command?.reservationId }) }),
+      ]);
       // Each answer's counts are as of its own revision.
       expect(product(answer.state)).toMatchObject({ held: index + 1, available: 10 - index - 1 });
       expect(product(answer.state).allocations.get(answer.command?.reservationId ?? "")?.stage).toBe("held");
@@ -58,7 +71,9 @@ describe("batched decisions on one stream", () => {
     a.counts.appends = 0;
     a.counts.reads = 0;
 
-    const outcomes = await settleAll(Array.from({ length: 15 }, () => a.repository.handle(productId, holdCommand(randomUUID()), metadata())));
+    const outcomes = await settleAll(
+      Array.from({ length: 15 }, () => a.repository.handle(productId, holdCommand(randomUUID()), metadata())),
+    );
     expect(outcomes.filter((outcome) => outcome.ok)).toHaveLength(6);
     expect(outcomes.filter((outcome) => !outcome.ok && outcome.error instanceof InsufficientAvailabilityError)).toHaveLength(9);
     expect(a.counts).toEqual({ appends: 2, reads: 1 });
@@ -79,7 +94,9 @@ describe("batched decisions on one stream", () => {
     const { repository, counts, productId } = await registeredProduct(store().client, 100, { maxBatchCommands: 4 });
     counts.appends = 0;
 
-    const answers = await Promise.all(Array.from({ length: 10 }, () => repository.handle(productId, holdCommand(randomUUID()), metadata())));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => repository.handle(productId, holdCommand(randomUUID()), metadata())),
+    );
     expect(counts.appends).toBe(3);
     expect(answers.map((answer) => answer.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
@@ -88,7 +105,9 @@ describe("batched decisions on one stream", () => {
     const { repository, counts, productId } = await registeredProduct(store().client, 100, { maxAppendBytes: 1200 });
     counts.appends = 0;
 
-    const answers = await Promise.all(Array.from({ length: 10 }, () => repository.handle(productId, holdCommand(randomUUID()), metadata())));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => repository.handle(productId, holdCommand(randomUUID()), metadata())),
+    );
     expect(counts.appends).toBeGreaterThan(1);
     expect(counts.appends).toBeLessThan(10);
     expect(answers.map((answer) => answer.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);

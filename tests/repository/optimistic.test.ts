@@ -9,7 +9,18 @@ import { describe, expect, it } from "vitest";
 import { jsonEvent } from "@eventstore/db-client";
 import { InsufficientAvailabilityError } from "../../src/domain/index.js";
 import { deterministicEventId } from "../../src/core/event-ids.js";
-import { holdCommand, metadata, now, product, productRepository, recorded, registerCommand, registeredProduct, twoRepositories, useStore } from "./support.js";
+import {
+  holdCommand,
+  metadata,
+  now,
+  product,
+  productRepository,
+  recorded,
+  registerCommand,
+  registeredProduct,
+  twoRepositories,
+  useStore,
+} from "./support.js";
 
 const store = useStore();
 
@@ -120,7 +131,11 @@ describe("stale cache", () => {
     await a.repository.handle(productId, registerCommand(productId, 1), metadata());
     await a.repository.handle(productId, holdCommand(first), metadata());
     // B releases the only unit; A's cache still says none is available.
-    await b.repository.handle(productId, () => ({ type: "ReleaseUnits", data: { reservationId: first, reason: "cancelled", now: now() } }), metadata());
+    await b.repository.handle(
+      productId,
+      () => ({ type: "ReleaseUnits", data: { reservationId: first, reason: "cancelled", now: now() } }),
+      metadata(),
+    );
 
     a.counts.appends = 0;
     a.counts.reads = 0;

@@ -100,10 +100,12 @@ export const registerCommand = (productId: string, capacity: number) => (): Prod
   data: { productId, sellerId: "seller-1", name: "test product", capacity, unitPrice: 100, now: now() },
 });
 
-export const holdCommand = (reservationId: string, quantity = 1) => (): ProductCommand => ({
-  type: "HoldUnits",
-  data: { reservationId, quantity, now: now() },
-});
+export const holdCommand =
+  (reservationId: string, quantity = 1) =>
+  (): ProductCommand => ({
+    type: "HoldUnits",
+    data: { reservationId, quantity, now: now() },
+  });
 
 /** What the stream really holds: event types and ids, read straight from the store. */
 export const recorded = async (client: EventStoreDBClient, streamId: string): Promise<{ type: string; id: string; data: unknown }[]> => {

@@ -7,7 +7,14 @@
  */
 import { describe, expect, it } from "vitest";
 import { useReferenceSystem } from "./reference.js";
-import { expectProblem, expectStatus, eventually, type PaymentResponse, type ProductResponse, type ReservationResponse } from "./support.js";
+import {
+  expectProblem,
+  expectStatus,
+  eventually,
+  type PaymentResponse,
+  type ProductResponse,
+  type ReservationResponse,
+} from "./support.js";
 
 const app = useReferenceSystem("000-product");
 
@@ -26,12 +33,23 @@ describe("000 product reservation: capacity 1, sale", () => {
 
   it("reserving holds the only unit: the product is pending, the reservation placed with a pending payment", async () => {
     reservation = await app.reserve(product.id, 1);
-    expect(reservation).toMatchObject({ productId: product.id, quantity: 1, amount: 50_000, customerId: "customer-alice", status: "placed" });
+    expect(reservation).toMatchObject({
+      productId: product.id,
+      quantity: 1,
+      amount: 50_000,
+      customerId: "customer-alice",
+      status: "placed",
+    });
     expect(await app.getProduct(product.id)).toMatchObject({ status: "pending", held: 1, committed: 0, available: 0 });
 
     // The saga requests the payment right after the placing.
     await app.waitForPayment(reservation.id, { status: "pending", amount: 50_000, reservationId: reservation.id, attempts: [] });
-    await app.waitForMyPage(reservation.id, { reservationStatus: "placed", paymentStatus: "pending", amount: 50_000, productName: "Vintage camera" });
+    await app.waitForMyPage(reservation.id, {
+      reservationStatus: "placed",
+      paymentStatus: "pending",
+      amount: 50_000,
+      productName: "Vintage camera",
+    });
     await app.waitForNotifications(reservation.id, ["reservation.placed"]);
   });
 
@@ -70,7 +88,10 @@ describe("000 product reservation: capacity 1, sale", () => {
     await eventually(async () => {
       const reservations = expectStatus(await app.get<{ items: ReservationResponse[] }>("/reservations", { as: "alice" }), 200);
       expect(reservations.items.find((item) => item.id === reservation.id)).toMatchObject({ status: "confirmed", paymentStatus: "paid" });
-      const sellers = expectStatus(await app.get<{ items: ReservationResponse[] }>("/reservations?status=confirmed", { as: "seller" }), 200);
+      const sellers = expectStatus(
+        await app.get<{ items: ReservationResponse[] }>("/reservations?status=confirmed", { as: "seller" }),
+        200,
+      );
       expect(sellers.items.map((item) => item.id)).toContain(reservation.id);
       const payments = expectStatus(await app.get<{ items: PaymentResponse[] }>("/payments", { as: "alice" }), 200);
       expect(payments.items.find((item) => item.id === reservation.id)?.status).toBe("paid");

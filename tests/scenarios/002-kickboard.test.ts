@@ -46,7 +46,10 @@ describe("002 kickboard rental: rental, capacity 1", () => {
     const started = expectStatus(await app.command(rental.id, "start", "alice"), 200);
     expect(started.status).toBe("in-use");
     // Starting again changes nothing.
-    expect(expectStatus(await app.command(rental.id, "start", "alice"), 200)).toMatchObject({ status: "in-use", revision: started.revision });
+    expect(expectStatus(await app.command(rental.id, "start", "alice"), 200)).toMatchObject({
+      status: "in-use",
+      revision: started.revision,
+    });
     // A rental cannot be cancelled once it started.
     expectProblem(await app.command(rental.id, "cancel", "alice"), 409, "cancel-not-allowed");
 

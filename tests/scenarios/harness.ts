@@ -19,8 +19,22 @@ import type {
   ReservationResponse,
 } from "../../src/http/schemas.js";
 import type { RunningService, ServiceOptions } from "../../src/service.js";
-import { deleteKeysUnder, eventually as poll, settlesWithin, sleep, startServiceUnderTest, type PollOptions } from "../support/in-process-service.js";
-import { PEOPLE, bearerClient, mintTokens, type ApiResponse, type HttpClient, type RequestOptions as ClientRequestOptions } from "../support/principals.js";
+import {
+  deleteKeysUnder,
+  eventually as poll,
+  settlesWithin,
+  sleep,
+  startServiceUnderTest,
+  type PollOptions,
+} from "../support/in-process-service.js";
+import {
+  PEOPLE,
+  bearerClient,
+  mintTokens,
+  type ApiResponse,
+  type HttpClient,
+  type RequestOptions as ClientRequestOptions,
+} from "../support/principals.js";
 
 export type { ApiResponse, MyPageResponse, NotificationResponse, PaymentResponse, PollOptions, ProductResponse, ReservationResponse };
 export { deleteKeysUnder, sleep };

@@ -84,7 +84,12 @@ export const tryReserve = (s: Scenario, productId: string, quantity: number, opt
   });
 
 /** `POST /reservations`; fails unless 201 `placed`. */
-export async function reserve(s: Scenario, productId: string, quantity: number, options: ReserveOptions = {}): Promise<ReservationResponse> {
+export async function reserve(
+  s: Scenario,
+  productId: string,
+  quantity: number,
+  options: ReserveOptions = {},
+): Promise<ReservationResponse> {
   const response = await tryReserve(s, productId, quantity, options);
   const reservation = expectStatus(response, 201);
   expect(reservation.status).toBe("placed");

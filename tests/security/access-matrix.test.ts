@@ -176,7 +176,11 @@ let stack: Stack;
 let fixtures: Fixtures;
 const tokens = {} as Record<Principal, string>;
 
-async function call(method: string, path: string, options: { token?: string; authorization?: string; body?: unknown; headers?: Readonly<Record<string, string>> } = {}): Promise<RawResponse> {
+async function call(
+  method: string,
+  path: string,
+  options: { token?: string; authorization?: string; body?: unknown; headers?: Readonly<Record<string, string>> } = {},
+): Promise<RawResponse> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.authorization !== undefined) headers.authorization = options.authorization;
   else if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
@@ -242,18 +246,23 @@ afterAll(async () => {
 }, 20_000);
 
 describe("every route × every role × owner / not owner", () => {
-  const cases = AUTHENTICATED.flatMap((route) => PRINCIPAL_NAMES.map((principal) => ({ route, principal, status: route.expected[principal] })));
+  const cases = AUTHENTICATED.flatMap((route) =>
+    PRINCIPAL_NAMES.map((principal) => ({ route, principal, status: route.expected[principal] })),
+  );
 
-  it.each(cases.map((c) => [`${c.route.name} as ${c.principal} → ${c.status}`, c] as const))("%s", async (_name, { route, principal, status }) => {
-    const response = await call(route.method, route.path(fixtures), {
-      token: tokens[principal],
-      ...(route.body === undefined ? {} : { body: route.body(fixtures) }),
-      ...(route.headers === undefined ? {} : { headers: route.headers }),
-    });
-    if (status === 403) expectProblem(response, 403, "forbidden");
-    else if (status === 412) expectProblem(response, 412, "revision-mismatch");
-    else expect(response.status, describeAnswer(response)).toBe(status);
-  });
+  it.each(cases.map((c) => [`${c.route.name} as ${c.principal} → ${c.status}`, c] as const))(
+    "%s",
+    async (_name, { route, principal, status }) => {
+      const response = await call(route.method, route.path(fixtures), {
+        token: tokens[principal],
+        ...(route.body === undefined ? {} : { body: route.body(fixtures) }),
+        ...(route.headers === undefined ? {} : { headers: route.headers }),
+      });
+      if (status === 403) expectProblem(response, 403, "forbidden");
+      else if (status === 412) expectProblem(response, 412, "revision-mismatch");
+      else expect(response.status, describeAnswer(response)).toBe(status);
+    },
+  );
 
   it.each(PUBLIC.flatMap((route) => PRINCIPAL_NAMES.map((principal) => [`${route.name} as ${principal}`, route, principal] as const)))(
     "%s → 200",
@@ -267,13 +276,62 @@ describe("every route × every role × owner / not owner", () => {
 /** A token of one role whose `sub` is another user's id speaks for that role only. */
 describe("a sub shared across roles grants nothing", () => {
   it.each([
-    ["a customer token with the owning seller's sub reads R1", "customer", "am-seller-1", "GET", (f: Fixtures) => `/reservations/${f.r1}`, undefined],
-    ["a seller token with R1's customer's sub reads R1", "seller", "am-customer-1", "GET", (f: Fixtures) => `/reservations/${f.r1}`, undefined],
-    ["a seller token with R1's customer's sub reads R1's payment", "seller", "am-customer-1", "GET", (f: Fixtures) => `/payments/${f.r1}`, undefined],
-    ["a seller token with R1's customer's sub cancels R1", "seller", "am-customer-1", "POST", (f: Fixtures) => `/reservations/${f.r1}/cancel`, undefined],
-    ["a customer token with the owning seller's sub accepts R1", "customer", "am-seller-1", "POST", (f: Fixtures) => `/reservations/${f.r1}/accept`, undefined],
-    ["a customer token with P1's seller's sub renames P1", "customer", "am-seller-1", "PATCH", (f: Fixtures) => `/products/${f.p1}`, { name: "x" }],
-    ["a customer token with P1's seller's sub pays R1", "customer", "am-seller-1", "POST", (f: Fixtures) => `/payments/${f.r1}/pay`, { token: "tok_ok" }],
+    [
+      "a customer token with the owning seller's sub reads R1",
+      "customer",
+      "am-seller-1",
+      "GET",
+      (f: Fixtures) => `/reservations/${f.r1}`,
+      undefined,
+    ],
+    [
+      "a seller token with R1's customer's sub reads R1",
+      "seller",
+      "am-customer-1",
+      "GET",
+      (f: Fixtures) => `/reservations/${f.r1}`,
+      undefined,
+    ],
+    [
+      "a seller token with R1's customer's sub reads R1's payment",
+      "seller",
+      "am-customer-1",
+      "GET",
+      (f: Fixtures) => `/payments/${f.r1}`,
+      undefined,
+    ],
+    [
+      "a seller token with R1's customer's sub cancels R1",
+      "seller",
+      "am-customer-1",
+      "POST",
+      (f: Fixtures) => `/reservations/${f.r1}/cancel`,
+      undefined,
+    ],
+    [
+      "a customer token with the owning seller's sub accepts R1",
+      "customer",
+      "am-seller-1",
+      "POST",
+      (f: Fixtures) => `/reservations/${f.r1}/accept`,
+      undefined,
+    ],
+    [
+      "a customer token with P1's seller's sub renames P1",
+      "customer",
+      "am-seller-1",
+      "PATCH",
+      (f: Fixtures) => `/products/${f.p1}`,
+      { name: "x" },
+    ],
+    [
+      "a customer token with P1's seller's sub pays R1",
+      "customer",
+      "am-seller-1",
+      "POST",
+      (f: Fixtures) => `/payments/${f.r1}/pay`,
+      { token: "tok_ok" },
+    ],
   ] as const)("%s → 403", async (_name, role, sub, method, path, body) => {
     const token = await validToken(stack.secret, sub, role);
     const response = await call(method, path(fixtures), { token, headers: STALE, ...(body === undefined ? {} : { body }) });
@@ -293,9 +351,15 @@ describe("bad credentials", () => {
       ["a token signed with another key", `Bearer ${await wrongSignatureToken(PRINCIPALS.admin.sub, "admin")}`],
       ["a token whose claims were changed after signing", `Bearer ${await tamperedToken(stack.secret, owner.sub, "customer")}`],
       ["an alg: none token (empty signature)", `Bearer ${algNoneToken(PRINCIPALS.admin.sub, "admin")}`],
-      ["an alg: none token with the signature of a valid one", `Bearer ${algNoneToken(PRINCIPALS.admin.sub, "admin").slice(0, -1)}.${valid.split(".")[2] ?? ""}`],
+      [
+        "an alg: none token with the signature of a valid one",
+        `Bearer ${algNoneToken(PRINCIPALS.admin.sub, "admin").slice(0, -1)}.${valid.split(".")[2] ?? ""}`,
+      ],
       ["a valid header and payload with an empty signature", `Bearer ${header}.${payload}.`],
-      ["an HS512 token signed with the server's secret", `Bearer ${await otherAlgorithmToken(stack.secret, PRINCIPALS.admin.sub, "admin")}`],
+      [
+        "an HS512 token signed with the server's secret",
+        `Bearer ${await otherAlgorithmToken(stack.secret, PRINCIPALS.admin.sub, "admin")}`,
+      ],
       ["a token without a role claim", `Bearer ${await signedClaims(stack.secret, { sub: PRINCIPALS.admin.sub })}`],
       ["a token with an unknown role", `Bearer ${await signedClaims(stack.secret, { sub: PRINCIPALS.admin.sub, role: "superuser" })}`],
       ["a token with a role list", `Bearer ${await signedClaims(stack.secret, { sub: PRINCIPALS.admin.sub, role: ["admin"] })}`],

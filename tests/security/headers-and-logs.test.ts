@@ -84,7 +84,12 @@ beforeAll(async () => {
   for (const token of ["tok_ok", "tok_declined", "tok_unavailable"]) secrets.add(token);
 
   // Products and reservations, with payment tokens the saga charges.
-  const product = await hit("create product", { method: "POST", path: "/products", headers: { ...bearer("seller"), ...json }, body: JSON.stringify({ name: "logs", capacity: 1000, unitPrice: 100 }) });
+  const product = await hit("create product", {
+    method: "POST",
+    path: "/products",
+    headers: { ...bearer("seller"), ...json },
+    body: JSON.stringify({ name: "logs", capacity: 1000, unitPrice: 100 }),
+  });
   expect(product.status, product.text).toBe(201);
   const productId = (product.json as { id: string }).id;
   const place = async (token: string | undefined, user: UserName = "customer") => {
@@ -124,27 +129,123 @@ beforeAll(async () => {
 
   // Paying over HTTP: paid, declined, provider down, an unknown token.
   const pay = (id: string, token: string, label: string, extra: Record<string, string> = {}) =>
-    hit(label, { method: "POST", path: `/payments/${id}/pay`, headers: { ...bearer("customer"), ...json, ...extra }, body: JSON.stringify({ token }) });
+    hit(label, {
+      method: "POST",
+      path: `/payments/${id}/pay`,
+      headers: { ...bearer("customer"), ...json, ...extra },
+      body: JSON.stringify({ token }),
+    });
   expect((await pay(unpaid, paymentToken("declined-by-provider"), "pay, declined")).status).toBe(402);
   expect((await pay(unpaid, "tok_declined", "pay, declined again", { "idempotency-key": randomUUID() })).status).toBe(402);
   expect((await pay(unpaid2, "tok_unavailable", "pay, provider down")).status).toBe(503);
   expect((await pay(unpaid3, "tok_ok", "pay, paid")).status).toBe(200);
-  expect((await pay(unpaid, paymentToken("by-the-wrong-customer"), "pay, not the owner", { authorization: `Bearer ${tokens.customer2}` })).status).toBe(403);
+  expect(
+    (await pay(unpaid, paymentToken("by-the-wrong-customer"), "pay, not the owner", { authorization: `Bearer ${tokens.customer2}` }))
+      .status,
+  ).toBe(403);
 
   // Failing requests that carry tokens.
   const failing: Array<[string, RawRequest]> = [
-    ["pay with an extra field", { method: "POST", path: `/payments/${unpaid}/pay`, headers: { ...bearer("customer"), ...json }, body: JSON.stringify({ token: paymentToken("invalid-body"), extra: true }) }],
-    ["pay with malformed JSON", { method: "POST", path: `/payments/${unpaid}/pay`, headers: { ...bearer("customer"), ...json }, body: `{"token":"${paymentToken("malformed")}"` }],
-    ["pay with a 201-char token", { method: "POST", path: `/payments/${unpaid}/pay`, headers: { ...bearer("customer"), ...json }, body: JSON.stringify({ token: paymentToken("x".repeat(170)) }) }],
-    ["pay as text/plain", { method: "POST", path: `/payments/${unpaid}/pay`, headers: { ...bearer("customer"), "content-type": "text/plain" }, body: JSON.stringify({ token: paymentToken("text-plain") }) }],
-    ["pay with a body over the limit", { method: "POST", path: `/payments/${unpaid}/pay`, headers: { ...bearer("customer"), ...json }, body: JSON.stringify({ token: paymentToken("huge"), pad: "x".repeat(70_000) }) }],
-    ["pay with a corrupt gzip body", { method: "POST", path: `/payments/${unpaid}/pay`, headers: { ...bearer("customer"), ...json, "content-encoding": "gzip" }, body: JSON.stringify({ token: paymentToken("gzip") }) }],
+    [
+      "pay with an extra field",
+      {
+        method: "POST",
+        path: `/payments/${unpaid}/pay`,
+        headers: { ...bearer("customer"), ...json },
+        body: JSON.stringify({ token: paymentToken("invalid-body"), extra: true }),
+      },
+    ],
+    [
+      "pay with malformed JSON",
+      {
+        method: "POST",
+        path: `/payments/${unpaid}/pay`,
+        headers: { ...bearer("customer"), ...json },
+        body: `{"token":"${paymentToken("malformed")}"`,
+      },
+    ],
+    [
+      "pay with a 201-char token",
+      {
+        method: "POST",
+        path: `/payments/${unpaid}/pay`,
+        headers: { ...bearer("customer"), ...json },
+        body: JSON.stringify({ token: paymentToken("x".repeat(170)) }),
+      },
+    ],
+    [
+      "pay as text/plain",
+      {
+        method: "POST",
+        path: `/payments/${unpaid}/pay`,
+        headers: { ...bearer("customer"), "content-type": "text/plain" },
+        body: JSON.stringify({ token: paymentToken("text-plain") }),
+      },
+    ],
+    [
+      "pay with a body over the limit",
+      {
+        method: "POST",
+        path: `/payments/${unpaid}/pay`,
+        headers: { ...bearer("customer"), ...json },
+        body: JSON.stringify({ token: paymentToken("huge"), pad: "x".repeat(70_000) }),
+      },
+    ],
+    [
+      "pay with a corrupt gzip body",
+      {
+        method: "POST",
+        path: `/payments/${unpaid}/pay`,
+        headers: { ...bearer("customer"), ...json, "content-encoding": "gzip" },
+        body: JSON.stringify({ token: paymentToken("gzip") }),
+      },
+    ],
     // A known 500 (see tests/fuzz): the unexpected-error path logs the error; it must not log the request.
-    ["pay with a corrupt brotli body", { method: "POST", path: `/payments/${unpaid}/pay`, headers: { ...bearer("customer"), ...json, "content-encoding": "br" }, body: JSON.stringify({ token: paymentToken("brotli") }) }],
-    ["reserve with an invalid payment token", { method: "POST", path: "/reservations", headers: { ...bearer("customer"), ...json }, body: JSON.stringify({ productId, quantity: 1, paymentToken: paymentToken("y".repeat(200)) }) }],
-    ["reserve too much with a payment token", { method: "POST", path: "/reservations", headers: { ...bearer("customer"), ...json }, body: JSON.stringify({ productId, quantity: 10_000, paymentToken: paymentToken("too-much") }) }],
-    ["reserve an unknown product with a payment token", { method: "POST", path: "/reservations", headers: { ...bearer("customer"), ...json }, body: JSON.stringify({ productId: randomUUID(), quantity: 1, paymentToken: paymentToken("unknown-product") }) }],
-    ["reserve as a seller with a payment token", { method: "POST", path: "/reservations", headers: { ...bearer("seller"), ...json }, body: JSON.stringify({ productId, quantity: 1, paymentToken: paymentToken("seller") }) }],
+    [
+      "pay with a corrupt brotli body",
+      {
+        method: "POST",
+        path: `/payments/${unpaid}/pay`,
+        headers: { ...bearer("customer"), ...json, "content-encoding": "br" },
+        body: JSON.stringify({ token: paymentToken("brotli") }),
+      },
+    ],
+    [
+      "reserve with an invalid payment token",
+      {
+        method: "POST",
+        path: "/reservations",
+        headers: { ...bearer("customer"), ...json },
+        body: JSON.stringify({ productId, quantity: 1, paymentToken: paymentToken("y".repeat(200)) }),
+      },
+    ],
+    [
+      "reserve too much with a payment token",
+      {
+        method: "POST",
+        path: "/reservations",
+        headers: { ...bearer("customer"), ...json },
+        body: JSON.stringify({ productId, quantity: 10_000, paymentToken: paymentToken("too-much") }),
+      },
+    ],
+    [
+      "reserve an unknown product with a payment token",
+      {
+        method: "POST",
+        path: "/reservations",
+        headers: { ...bearer("customer"), ...json },
+        body: JSON.stringify({ productId: randomUUID(), quantity: 1, paymentToken: paymentToken("unknown-product") }),
+      },
+    ],
+    [
+      "reserve as a seller with a payment token",
+      {
+        method: "POST",
+        path: "/reservations",
+        headers: { ...bearer("seller"), ...json },
+        body: JSON.stringify({ productId, quantity: 1, paymentToken: paymentToken("seller") }),
+      },
+    ],
     ["an expired token", { method: "GET", path: "/my-page", headers: { authorization: `Bearer ${forged[0] ?? ""}` } }],
     ["a forged signature", { method: "GET", path: "/reservations", headers: { authorization: `Bearer ${forged[1] ?? ""}` } }],
     ["alg: none", { method: "POST", path: "/products", headers: { authorization: `Bearer ${forged[2] ?? ""}`, ...json }, body: "{}" }],
@@ -152,7 +253,10 @@ beforeAll(async () => {
     ["a cookie and no token", { method: "GET", path: "/my-page", headers: { cookie: `session=${cookie}` } }],
     ["a token in the query string", { method: "GET", path: `/my-page?access_token=${tokens.customer}`, headers: bearer("customer") }],
     ["a token in the query string of a public route", { method: "GET", path: `/products?access_token=${tokens.admin}` }],
-    ["a token in a malformed Authorization header", { method: "GET", path: "/my-page", headers: { authorization: `Bearer ${tokens.customer} trailing` } }],
+    [
+      "a token in a malformed Authorization header",
+      { method: "GET", path: "/my-page", headers: { authorization: `Bearer ${tokens.customer} trailing` } },
+    ],
     ["a token with the wrong role", { method: "GET", path: "/my-page", headers: bearer("seller") }],
     ["a token on an unknown route", { method: "DELETE", path: "/nothing-here", headers: bearer("admin") }],
     ["a token with an unsupported method", { method: "PUT", path: "/products", headers: bearer("admin") }],
@@ -161,7 +265,15 @@ beforeAll(async () => {
     const response = await hit(label, request);
     expect(response.status, `${label}: ${response.text}`).toBeGreaterThanOrEqual(400);
   }
-  expect((await hit("a cookie beside a valid token", { method: "GET", path: "/my-page", headers: { ...bearer("customer"), cookie: `session=${cookie}` } })).status).toBe(200);
+  expect(
+    (
+      await hit("a cookie beside a valid token", {
+        method: "GET",
+        path: "/my-page",
+        headers: { ...bearer("customer"), cookie: `session=${cookie}` },
+      })
+    ).status,
+  ).toBe(200);
   // Cancelling a paid reservation makes the saga refund: more worker lines.
   expect((await hit("cancel", { method: "POST", path: `/reservations/${charged}/cancel`, headers: bearer("customer") })).status).toBe(200);
   await eventually(
@@ -215,7 +327,8 @@ describe("security headers", () => {
     }
     expect(failures).toEqual([]);
     const statuses = new Set(answers.map(({ response }) => response.status));
-    for (const status of [200, 201, 400, 401, 402, 403, 404, 405, 409, 413, 415, 501, 503]) expect(statuses, `no ${status} among the answers`).toContain(status);
+    for (const status of [200, 201, 400, 401, 402, 403, 404, 405, 409, 413, 415, 501, 503])
+      expect(statuses, `no ${status} among the answers`).toContain(status);
   });
 
   it("a caller's X-Request-Id is echoed only when it is short and plain", async () => {
@@ -234,7 +347,11 @@ describe("no secrets in the logs", () => {
   it("captured the service's lines: access lines for the failures and the workers' lines", () => {
     const parsed = lines.map((line) => JSON.parse(line) as { msg?: string; status?: number });
     expect(parsed.filter((line) => line.msg === "request").length).toBeGreaterThan(30);
-    for (const status of [401, 402, 403, 413, 415, 503]) expect(parsed.some((line) => line.msg === "request" && line.status === status), `an access line for ${status}`).toBe(true);
+    for (const status of [401, 402, 403, 413, 415, 503])
+      expect(
+        parsed.some((line) => line.msg === "request" && line.status === status),
+        `an access line for ${status}`,
+      ).toBe(true);
     expect(parsed.some((line) => line.msg === "charged the payment token given with the reservation")).toBe(true);
     expect(parsed.some((line) => typeof line.msg === "string" && line.msg.startsWith("notify "))).toBe(true);
   });
@@ -260,7 +377,9 @@ describe("no payment token in the event store", () => {
     for await (const resolved of stack.service.eventStore.client.readAll({ direction: FORWARDS, fromPosition: START })) {
       const event = resolved.event;
       if (!event) continue;
-      const text = [event.data, event.metadata].map((part) => (part instanceof Uint8Array ? Buffer.from(part).toString("utf8") : JSON.stringify(part))).join("\n");
+      const text = [event.data, event.metadata]
+        .map((part) => (part instanceof Uint8Array ? Buffer.from(part).toString("utf8") : JSON.stringify(part)))
+        .join("\n");
       if (/tok_/.test(text)) holding.push(`${event.streamId}@${event.revision} ${event.type}`);
       if (event.type === "ReservationPlaced" && /"paymentTokenProvided":true/.test(text)) placedWithToken += 1;
     }

@@ -12,7 +12,13 @@ import type { ProcessRole } from "../../src/config.js";
 import { PROBLEM_CONTENT_TYPE } from "../../src/http/problem.js";
 import type { Logger } from "../../src/logger.js";
 import type { RunningService } from "../../src/service.js";
-import { deleteKeysUnder, eventually as poll, settlesWithin, startServiceUnderTest, type PollOptions } from "../support/in-process-service.js";
+import {
+  deleteKeysUnder,
+  eventually as poll,
+  settlesWithin,
+  startServiceUnderTest,
+  type PollOptions,
+} from "../support/in-process-service.js";
 import { algNoneClaims, expiredToken as expiredFor, mintToken, signedClaims, unsignedToken } from "../support/principals.js";
 import { SignJWT } from "jose";
 

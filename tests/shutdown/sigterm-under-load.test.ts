@@ -99,10 +99,7 @@ const shutDownUnderLoad = async (graceMs: number) => {
   service.child.kill("SIGTERM");
   signalled();
   const { outcomes, endedByDeadline } = await load;
-  const exit = await Promise.race([
-    service.exited,
-    new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 30_000)),
-  ]);
+  const exit = await Promise.race([service.exited, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 30_000))]);
   return { service, outcomes, exit, endedByDeadline, stoppedInMs: Date.now() - signalledAt };
 };
 
@@ -123,15 +120,26 @@ const expectCleanShutdown = (result: Awaited<ReturnType<typeof shutDownUnderLoad
   // Every client was told (503) or refused: none kept being served until it gave up.
   expect(result.endedByDeadline, context).toBe(false);
   expect(outcomes.filter((o) => "status" in o).length, context).toBeGreaterThan(CLIENTS);
-  expect(outcomes.some((o) => "status" in o && o.status === 201), context).toBe(true);
+  expect(
+    outcomes.some((o) => "status" in o && o.status === 201),
+    context,
+  ).toBe(true);
   // Every answer is a success, a refusal, or "stopping"; a request that got no answer was never
   // accepted (the listener was closed), not cut off.
   const bad = outcomes.filter((o) => ("status" in o ? o.status >= 500 && o.status !== 503 : o.error !== "ECONNREFUSED"));
   expect(bad, context).toEqual([]);
-  expect(outcomes.every((o) => !("status" in o) || o.status < 500 || o.type?.endsWith("service-stopping") || o.type?.endsWith("service-unavailable")), context).toBe(true);
+  expect(
+    outcomes.every(
+      (o) => !("status" in o) || o.status < 500 || o.type?.endsWith("service-stopping") || o.type?.endsWith("service-unavailable"),
+    ),
+    context,
+  ).toBe(true);
   const errors = service.problems.filter((line) => typeof line.level === "number" && line.level >= 50);
   expect(errors, context).toEqual([]);
-  expect(service.lines.some((line) => line.includes("unhandled error")), context).toBe(false);
+  expect(
+    service.lines.some((line) => line.includes("unhandled error")),
+    context,
+  ).toBe(false);
 };
 
 describe("SIGTERM under load", () => {
@@ -140,7 +148,10 @@ describe("SIGTERM under load", () => {
     expectCleanShutdown(result);
     // Nothing waited out the grace period: the requests in flight finished well within it.
     expect(result.stoppedInMs).toBeLessThan(10_000);
-    expect(result.service.lines.some((line) => line.includes("answered 503")), result.service.tail(40)).toBe(false);
+    expect(
+      result.service.lines.some((line) => line.includes("answered 503")),
+      result.service.tail(40),
+    ).toBe(false);
   }, 120_000);
 
   it("with no grace period, the requests that cannot finish are answered 503, never 500", async () => {

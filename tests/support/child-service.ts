@@ -130,8 +130,7 @@ export function spawnNode(label: string, args: readonly string[], env: NodeJS.Pr
     stderr = (stderr + chunk).slice(-20_000);
   });
   const alive = (): boolean => child.exitCode === null && child.signalCode === null;
-  const tail = (count = 30): string =>
-    `stdout (tail):\n${lines.slice(-count).join("\n")}\nstderr (tail):\n${stderr.slice(-4000)}`;
+  const tail = (count = 30): string => `stdout (tail):\n${lines.slice(-count).join("\n")}\nstderr (tail):\n${stderr.slice(-4000)}`;
 
   const kill = async (): Promise<void> => {
     if (alive()) child.kill("SIGKILL");
@@ -207,9 +206,14 @@ export interface EventStoreChildOptions {
 export async function startEventStoreChild(options: EventStoreChildOptions = {}): Promise<EventStoreChild> {
   const storage = options.dataDir === undefined ? ["--memory"] : ["--data", options.dataDir];
   const args = options.args ?? ["--port", String(options.port ?? 0), ...storage];
-  const child = spawnNode("eventstore", [path.join("src", "embedded-eventstore", "cli.ts"), ...args], {}, {
-    ...(options.keepLines === undefined ? {} : { keepLines: options.keepLines }),
-  });
+  const child = spawnNode(
+    "eventstore",
+    [path.join("src", "embedded-eventstore", "cli.ts"), ...args],
+    {},
+    {
+      ...(options.keepLines === undefined ? {} : { keepLines: options.keepLines }),
+    },
+  );
   const [connectionString, port] = await killUnlessReady(
     child,
     child.waitFor(
@@ -252,10 +256,16 @@ export async function waitForLive(child: Child, url: string, timeoutMs: number, 
  * info or lower), or, given the `url` it was told to listen on, once `/health/live` answers (any
  * LOG_LEVEL). A service that never gets there is killed.
  */
-export const serviceUrl = (child: Child, timeoutMs: number, known?: { readonly url: string; readonly intervalMs: number }): Promise<string> =>
+export const serviceUrl = (
+  child: Child,
+  timeoutMs: number,
+  known?: { readonly url: string; readonly intervalMs: number },
+): Promise<string> =>
   killUnlessReady(
     child,
-    known === undefined ? waitForListening(child, timeoutMs) : waitForLive(child, known.url, timeoutMs, known.intervalMs).then(() => known.url),
+    known === undefined
+      ? waitForListening(child, timeoutMs)
+      : waitForLive(child, known.url, timeoutMs, known.intervalMs).then(() => known.url),
   );
 
 export interface RunToExitOptions {

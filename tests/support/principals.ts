@@ -29,7 +29,10 @@ export const mintToken = (secret: string, sub: string, role: Role, ttlSeconds = 
   signToken(secret, { sub, role, ttlSeconds });
 
 /** One token per principal, by the principal's name. */
-export async function mintTokens<const P extends Readonly<Record<string, Principal>>>(secret: string, principals: P): Promise<Record<keyof P & string, string>> {
+export async function mintTokens<const P extends Readonly<Record<string, Principal>>>(
+  secret: string,
+  principals: P,
+): Promise<Record<keyof P & string, string>> {
   const entries = await Promise.all(
     Object.entries(principals).map(async ([name, principal]) => [name, await mintToken(secret, principal.sub, principal.role)] as const),
   );
@@ -50,7 +53,8 @@ export const expiredToken = (secret: string, sub: string, role: Role, issuedSeco
     .sign(key(secret));
 
 /** Unsigned (`alg: none`, empty signature), crafted by hand with these claims. */
-export const unsignedToken = (claims: Readonly<Record<string, unknown>>): string => `${b64url({ alg: "none", typ: "JWT" })}.${b64url(claims)}.`;
+export const unsignedToken = (claims: Readonly<Record<string, unknown>>): string =>
+  `${b64url({ alg: "none", typ: "JWT" })}.${b64url(claims)}.`;
 
 /** `alg: none` claims for `sub` in `role`, valid for the next hour. */
 export const algNoneClaims = (sub: string, role: string): Record<string, number | string> => ({ sub, role, iat: now(), exp: now() + 3600 });

@@ -28,14 +28,20 @@ export const startReservationStory = async (count = 12): Promise<ReservationStor
     const embedded = scenario.service.eventStore.embedded;
     if (!embedded) throw new Error("the stream browser needs the embedded event store");
     const product = expectStatus(
-      await scenario.post<ProductResponse>("/products", { as: "seller", json: { name: "Concert <b>seat</b> & \"friends\"", capacity: 100, unitPrice: 5000 } }),
+      await scenario.post<ProductResponse>("/products", {
+        as: "seller",
+        json: { name: 'Concert <b>seat</b> & "friends"', capacity: 100, unitPrice: 5000 },
+      }),
       201,
       "register product",
     );
     let first: ReservationResponse | undefined;
     for (let index = 0; index < count; index += 1) {
       const reservation = expectStatus(
-        await scenario.post<ReservationResponse>("/reservations", { as: "alice", json: { productId: product.id, quantity: 1, paymentToken: "tok_ok" } }),
+        await scenario.post<ReservationResponse>("/reservations", {
+          as: "alice",
+          json: { productId: product.id, quantity: 1, paymentToken: "tok_ok" },
+        }),
         201,
         "reserve",
       );
@@ -43,11 +49,18 @@ export const startReservationStory = async (count = 12): Promise<ReservationStor
     }
     if (!first) throw new Error("no reservation placed");
     const id = first.id;
-    const reservation = await eventually(async () => {
-      const current = expectStatus(await scenario.get<ReservationResponse>(`/reservations/${id}`, { as: "alice" }), 200, "read reservation");
-      if (current.status !== "confirmed") throw new Error(`reservation is ${current.status}`);
-      return current;
-    }, { timeoutMs: 20_000 });
+    const reservation = await eventually(
+      async () => {
+        const current = expectStatus(
+          await scenario.get<ReservationResponse>(`/reservations/${id}`, { as: "alice" }),
+          200,
+          "read reservation",
+        );
+        if (current.status !== "confirmed") throw new Error(`reservation is ${current.status}`);
+        return current;
+      },
+      { timeoutMs: 20_000 },
+    );
     return {
       scenario,
       eventStoreUrl: `http://127.0.0.1:${embedded.port}`,

@@ -107,7 +107,8 @@ describe.skipIf(!hasChromium)("stream browser in chromium", { timeout: 60_000 },
       headers: { Accept: ATOM, "ES-ResolveLinkTos": "false" },
     });
     const entries = ((await response.json()) as { entries: BodyEntry[] }).entries;
-    const meta = (entry: BodyEntry): Record<string, unknown> => (entry.metaData ? (JSON.parse(entry.metaData) as Record<string, unknown>) : {});
+    const meta = (entry: BodyEntry): Record<string, unknown> =>
+      entry.metaData ? (JSON.parse(entry.metaData) as Record<string, unknown>) : {};
     const saga = entries.filter((entry) => meta(entry).$correlationId === story.reservation.id);
     const byId = new Map(saga.map((entry) => [entry.eventId, entry]));
     const effect = saga.find((entry) => byId.has(String(meta(entry).$causationId)));
@@ -131,8 +132,7 @@ describe.skipIf(!hasChromium)("stream browser in chromium", { timeout: 60_000 },
     const [head] = await feed(`/streams/${stream}/head/backward/1`);
     const last = Number(/^(\d+)@/.exec(head?.title ?? "")?.[1]);
     expect(last).toBeGreaterThanOrEqual(24);
-    const titles = (from: number, to: number): string[] =>
-      Array.from({ length: from - to + 1 }, (_, index) => `${from - index}@${stream}`);
+    const titles = (from: number, to: number): string[] => Array.from({ length: from - to + 1 }, (_, index) => `${from - index}@${stream}`);
 
     await at.goto(`${story.eventStoreUrl}/web/#/streams/${encodeURIComponent(stream)}`);
     await at.locator("#events a.event").first().waitFor();
@@ -213,7 +213,11 @@ describe.skipIf(!hasChromium)("stream browser in chromium", { timeout: 60_000 },
     const stream = `browser-parked-${randomUUID()}`;
     const group = `browser-group-${randomUUID().slice(0, 8)}`;
     await client.appendToStream(stream, [jsonEvent({ type: "WillPark", data: {} })]);
-    await client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      group,
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
     const subscription = client.subscribeToPersistentSubscriptionToStream(stream, group);
     for await (const event of subscription) {
       await subscription.nack(PARK, "parked by the browser test", event);

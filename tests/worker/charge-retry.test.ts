@@ -11,7 +11,17 @@ import { DeadlineSchedule } from "../../src/infrastructure/deadline-schedule.js"
 import { RedisPaymentTokenStore } from "../../src/infrastructure/redis-payment-token-store.js";
 import { AutomaticCharge, MAX_RETRY_DELAY_SECONDS, nextChargeAttempt } from "../../src/worker/automatic-charge.js";
 import { SchedulePoller } from "../../src/worker/schedule-poller.js";
-import { CountingProvider, type Store, type World, contextOf, redisClient, testLogger, uniqueName, useStoreAndRedis, world } from "./support.js";
+import {
+  CountingProvider,
+  type Store,
+  type World,
+  contextOf,
+  redisClient,
+  testLogger,
+  uniqueName,
+  useStoreAndRedis,
+  world,
+} from "./support.js";
 
 /** The provider is down (every charge fails like an outage) while `down` is set. */
 class SwitchableProvider extends CountingProvider {
@@ -31,7 +41,13 @@ describe("nextChargeAttempt (backoff)", () => {
 
   it("doubles the wait with every failure in a row, up to five minutes", () => {
     expect([1, 2, 3, 4, 8, 9, 30].map((failures) => secondsAfterNow(nextChargeAttempt(failures, 0, now, farAway)))).toEqual([
-      2, 4, 8, 16, 256, MAX_RETRY_DELAY_SECONDS, MAX_RETRY_DELAY_SECONDS,
+      2,
+      4,
+      8,
+      16,
+      256,
+      MAX_RETRY_DELAY_SECONDS,
+      MAX_RETRY_DELAY_SECONDS,
     ]);
   });
 
@@ -56,7 +72,14 @@ describe("retrying an automatic charge from the durable schedule", () => {
     const key = uniqueName("test:worker:charge-retries:");
     const schedule = new DeadlineSchedule(redis, key);
     keys.push(key);
-    const charge = new AutomaticCharge({ ...w, provider, paymentTokens: w.tokens, retries: schedule, logger: testLogger(), clock: () => new Date() });
+    const charge = new AutomaticCharge({
+      ...w,
+      provider,
+      paymentTokens: w.tokens,
+      retries: schedule,
+      logger: testLogger(),
+      clock: () => new Date(),
+    });
     /** A poller whose clock stands at `at`, working the real Redis schedule. */
     const pollerAt = (at: Date) =>
       new SchedulePoller({ schedule, work: (id) => charge.retry(id), logger: testLogger(), what: "payment retry", clock: () => at });

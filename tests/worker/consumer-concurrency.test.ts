@@ -226,12 +226,18 @@ describe("concurrent consumers on the embedded EventStoreDB", () => {
     });
     startGroup(consumer);
     blocker = await append(store.client, `${prefix}x`);
-    await waitFor("the blocker in hand", async () => (await store.client.getPersistentSubscriptionToAllInfo(consumer.group)).stats.totalInFlightMessages === 1);
+    await waitFor(
+      "the blocker in hand",
+      async () => (await store.client.getPersistentSubscriptionToAllInfo(consumer.group)).stats.totalInFlightMessages === 1,
+    );
     const before = await append(store.client, `${prefix}a`);
     poison = await append(store.client, `${prefix}a`);
     const after = await append(store.client, `${prefix}a`);
     const other = await append(store.client, `${prefix}b`);
-    await waitFor("all delivered", async () => (await store.client.getPersistentSubscriptionToAllInfo(consumer.group)).stats.totalInFlightMessages === 5);
+    await waitFor(
+      "all delivered",
+      async () => (await store.client.getPersistentSubscriptionToAllInfo(consumer.group)).stats.totalInFlightMessages === 5,
+    );
     first.resolve();
     await waitFor("the poison event parked", async () => (await parkedIds(store.client, consumer.group)).includes(poison));
     await waitFor("the others handled", () => [before, after, other].every((id) => done.includes(id)));

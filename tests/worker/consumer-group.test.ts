@@ -88,7 +88,9 @@ describe("ConsumerGroup on the embedded EventStoreDB", () => {
   it("creates its group when it is missing, and joins it when it exists", async () => {
     const prefix = `${uniqueName("cga")}-`;
     const fresh = recorder(uniqueName("group-"), [prefix]);
-    await expect(store.client.getPersistentSubscriptionToAllInfo(fresh.group)).rejects.toBeInstanceOf(PersistentSubscriptionDoesNotExistError);
+    await expect(store.client.getPersistentSubscriptionToAllInfo(fresh.group)).rejects.toBeInstanceOf(
+      PersistentSubscriptionDoesNotExistError,
+    );
     startGroup(fresh);
     await waitFor("the group to exist with one member", async () => (await connections(fresh.group)) === 1);
     const info = await store.client.getPersistentSubscriptionToAllInfo(fresh.group);

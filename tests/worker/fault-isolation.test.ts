@@ -64,7 +64,10 @@ describe("fault isolation: the API alone, then a worker", () => {
       ...(json === undefined ? {} : { body: JSON.stringify(json) }),
     });
     const text = await response.text();
-    return { status: response.status, body: (text && /json/.test(response.headers.get("content-type") ?? "") ? JSON.parse(text) : text) as T };
+    return {
+      status: response.status,
+      body: (text && /json/.test(response.headers.get("content-type") ?? "") ? JSON.parse(text) : text) as T,
+    };
   };
 
   const reserve = async (productId: string, paymentToken?: string): Promise<string> => {
@@ -133,7 +136,9 @@ describe("fault isolation: the API alone, then a worker", () => {
   it("accepts a payment over HTTP while no worker runs: 200 paid", async () => {
     const reservationId = await reserve(whileDown.productId ?? "");
     whileDown.paid = reservationId;
-    const paid = await request<{ status: string; attempts: unknown[] }>("POST", `/payments/${reservationId}/pay`, "customer", { token: "tok_ok" });
+    const paid = await request<{ status: string; attempts: unknown[] }>("POST", `/payments/${reservationId}/pay`, "customer", {
+      token: "tok_ok",
+    });
     expect(paid.status, JSON.stringify(paid.body)).toBe(200);
     expect(paid.body).toMatchObject({ status: "paid", attempts: [{ outcome: "succeeded" }] });
   });

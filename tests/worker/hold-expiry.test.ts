@@ -51,11 +51,11 @@ describe("the hold watchdog", () => {
 
   /** The first write of placing, and nothing else: the process "died" before recording the reservation. */
   const holdOnly = async (productId: string, reservationId: string, quantity = 2): Promise<void> => {
-    await w.products.handle(
-      productId,
-      () => ({ type: "HoldUnits", data: { reservationId, quantity, now: new Date().toISOString() } }),
-      { correlationId: reservationId, causationId: randomUUID(), actor: { id: "someone", role: "customer" } },
-    );
+    await w.products.handle(productId, () => ({ type: "HoldUnits", data: { reservationId, quantity, now: new Date().toISOString() } }), {
+      correlationId: reservationId,
+      causationId: randomUUID(),
+      actor: { id: "someone", role: "customer" },
+    });
   };
 
   const heldExpiry = async (productId: string, reservationId: string): Promise<Date> => {
@@ -150,7 +150,9 @@ describe("the hold watchdog", () => {
     await scheduleHolds(schedule, productId);
     expect(await poller(schedule, new Date((await heldExpiry(productId, reservationId)).getTime() + 1)).tick()).toBe(1);
 
-    await expect(w.reservationService.place(contextOf(actor), { productId, quantity: 1 }, key)).rejects.toBeInstanceOf(InvalidTransitionError);
+    await expect(w.reservationService.place(contextOf(actor), { productId, quantity: 1 }, key)).rejects.toBeInstanceOf(
+      InvalidTransitionError,
+    );
     expect((await w.product(productId)).held).toBe(0);
   });
 

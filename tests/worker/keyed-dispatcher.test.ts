@@ -32,7 +32,8 @@ const controlled = (concurrency: number, maxBatch = 1) => {
   });
   const release = async (label: string): Promise<void> => {
     const unit = units.find((candidate) => candidate.items.map((item) => `${item.key}${item.n}`).join("+") === label);
-    if (!unit) throw new Error(`no unit ${label} started; started: ${units.map((u) => u.items.map((i) => `${i.key}${i.n}`).join("+")).join(", ")}`);
+    if (!unit)
+      throw new Error(`no unit ${label} started; started: ${units.map((u) => u.items.map((i) => `${i.key}${i.n}`).join("+")).join(", ")}`);
     unit.gate.resolve();
     // Let the unit's end and the next start run.
     for (let i = 0; i < 5; i += 1) await Promise.resolve();

@@ -130,7 +130,9 @@ describe("a Redis outage in the log", () => {
     expect(messages[0]).toBe("hold expiry poll failed: Redis at 127.0.0.1:1 unreachable; will retry");
     expect(messages.filter((msg) => msg === messages[0])).toHaveLength(1);
     expect(messages.slice(1).length).toBeGreaterThanOrEqual(1);
-    expect(messages.slice(1).every((msg) => msg.startsWith(messages[0]!) && /\(repeated \d+ times in the last 0\.3 s\)$/.test(msg))).toBe(true);
+    expect(messages.slice(1).every((msg) => msg.startsWith(messages[0]!) && /\(repeated \d+ times in the last 0\.3 s\)$/.test(msg))).toBe(
+      true,
+    );
     expect(messages.length).toBeLessThan(5);
     expect(lines.join("\n")).not.toMatch(/Stream isn't writeable/);
   });
@@ -195,7 +197,9 @@ describe("a consumer group during an outage", () => {
     expect(attempts).toBeGreaterThanOrEqual(40);
     // The first in full, then (at stop) one summary with the count.
     expect(failing.length, failing.join("\n")).toBeLessThanOrEqual(2);
-    expect(failing[0]).toContain("handler failing (mypage projection: Redis at 127.0.0.1:6379 unreachable); handing events back for redelivery");
+    expect(failing[0]).toContain(
+      "handler failing (mypage projection: Redis at 127.0.0.1:6379 unreachable); handing events back for redelivery",
+    );
     expect(failing.at(-1)).toMatch(/repeated \d+ times/);
   }, 60_000);
 });

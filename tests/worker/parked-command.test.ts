@@ -39,11 +39,7 @@ const parked = (args: string[]): Promise<{ code: number | null; stdout: string; 
   });
 
 /** Subscribes to the group and settles `count` events with `settle`, returning what arrived. */
-const consume = async (
-  group: string,
-  count: number,
-  settle: "park" | "ack",
-): Promise<{ stream: string; type: string }[]> => {
+const consume = async (group: string, count: number, settle: "park" | "ack"): Promise<{ stream: string; type: string }[]> => {
   const subscription = client.subscribeToPersistentSubscriptionToAll(group);
   const seen: { stream: string; type: string }[] = [];
   for await (const resolved of subscription) {
@@ -102,7 +98,12 @@ describe("npm run parked", () => {
     expect(lines[2]).toBe(`2 parked event(s) in group ${group} ($persistentsubscription-$all::${group}-parked)`);
 
     const json = await parked(["list", group, "--json"]);
-    expect(json.stdout.trim().split("\n").map((line) => JSON.parse(line) as { stream: string; type: string; reason: string })).toEqual([
+    expect(
+      json.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { stream: string; type: string; reason: string }),
+    ).toEqual([
       expect.objectContaining({ stream: first, type: "ReservationPlaced", reason: expect.stringContaining("unreachable") }),
       expect.objectContaining({ stream: second, type: "PaymentSucceeded" }),
     ]);

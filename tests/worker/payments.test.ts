@@ -39,9 +39,18 @@ describe("PaymentService.pay", () => {
   it("charges the provider and answers the paid payment", async () => {
     const { paymentId, owner } = await pendingPayment(1500);
     const view = await w.paymentService.pay(contextOf(owner), paymentId, "tok_ok");
-    expect(view).toMatchObject({ id: paymentId, reservationId: paymentId, customerId: owner.id, amount: 1500, currency: "KRW", status: "paid" });
+    expect(view).toMatchObject({
+      id: paymentId,
+      reservationId: paymentId,
+      customerId: owner.id,
+      amount: 1500,
+      currency: "KRW",
+      status: "paid",
+    });
     expect(view.attempts).toMatchObject([{ outcome: "succeeded" }]);
-    expect(w.provider.charges.filter((charge) => charge.paymentId === paymentId)).toMatchObject([{ amount: 1500, currency: "KRW", token: "tok_ok" }]);
+    expect(w.provider.charges.filter((charge) => charge.paymentId === paymentId)).toMatchObject([
+      { amount: 1500, currency: "KRW", token: "tok_ok" },
+    ]);
     const events = await w.streamEvents("payment", paymentId);
     expect(events.map((event) => event.type)).toEqual(["PaymentRequested", "PaymentSucceeded"]);
     expect(events[1]?.metadata).toMatchObject({ $correlationId: paymentId, actor: { id: owner.id, role: "customer" } });
@@ -174,7 +183,12 @@ describe("PaymentService.pay", () => {
     const failing = new FlakyProvider();
     failing.healthy = false;
     // One customer here: a circuit that opens on one customer's failures makes the open state reachable.
-    const guarded = new GuardedPaymentProvider(failing, { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 60_000, minCustomersToOpen: 1 });
+    const guarded = new GuardedPaymentProvider(failing, {
+      volumeThreshold: 2,
+      errorThresholdPercentage: 50,
+      resetTimeoutMs: 60_000,
+      minCustomersToOpen: 1,
+    });
     const service = createPaymentService(w.payments, guarded);
     const { paymentId, owner } = await pendingPayment();
     const errors: unknown[] = [];
@@ -298,4 +312,3 @@ describe("GuardedPaymentProvider (circuit breaker)", () => {
     expect(await guarded.charge(charge())).toMatchObject({ outcome: "succeeded" });
   });
 });
-

@@ -77,8 +77,8 @@ const tokenGone = async (w: World, reservationId: string): Promise<void> => {
   expect(w.chargeRetries.dueAt(reservationId)).toBeUndefined();
 };
 
-const allocationOf = async (w: World, productId: string, reservationId: string) => (await w.product(productId)).allocations.get(reservationId);
-
+const allocationOf = async (w: World, productId: string, reservationId: string) =>
+  (await w.product(productId)).allocations.get(reservationId);
 
 /** A saga node on `w`'s repositories, with some replaced (to interleave another process's command). */
 const sagaNode = (w: World, replaced: Partial<Pick<ReservationSagaDependencies, "reservations" | "payments">>): Consumer =>
@@ -139,7 +139,11 @@ describe("the reservation saga, driven directly", () => {
     expect((await w.reservation(reservationId)).status).toBe("confirmed");
     expect(await allocationOf(w, productId, reservationId)).toEqual({ quantity: 2, stage: "committed", customerId: customer.id });
     const product = await w.product(productId);
-    expect({ held: product.held, committed: product.committed, available: product.available }).toEqual({ held: 0, committed: 2, available: 3 });
+    expect({ held: product.held, committed: product.committed, available: product.available }).toEqual({
+      held: 0,
+      committed: 2,
+      available: 3,
+    });
   });
 
   it("moves a paid reservation of a product that needs acceptance to awaiting-acceptance, units committed; accept confirms", async () => {
@@ -234,7 +238,11 @@ describe("the reservation saga, driven directly", () => {
     const released = (await w.streamEvents("product", productId)).filter((event) => event.type === "HeldUnitsReleased");
     expect(released.map((event) => (event.data as { reason: string }).reason)).toEqual(["cancelled"]);
     expect((await w.product(productId)).held).toBe(0);
-    expect(await sideEffectCounts(w, reservationId, productId)).toMatchObject({ PaymentVoided: 1, PaymentRefunded: 0, HeldUnitsCommitted: 0 });
+    expect(await sideEffectCounts(w, reservationId, productId)).toMatchObject({
+      PaymentVoided: 1,
+      PaymentRefunded: 0,
+      HeldUnitsCommitted: 0,
+    });
   });
 
   it("refunds (exactly once) and releases the units of a reservation cancelled after payment", async () => {
@@ -423,7 +431,10 @@ describe("the reservation saga, driven directly", () => {
     await w.paymentService.pay(contextOf(customer), reservationId, "tok_ok");
     // This saga node loads the reservation (placed) and the payment (paid); just before it settles,
     // the customer's cancel lands through another process.
-    const racingReservations = new InterleavingRepository<ReservationCommand, ReservationEvent, ReservationState>(store.client, reservationAggregate);
+    const racingReservations = new InterleavingRepository<ReservationCommand, ReservationEvent, ReservationState>(
+      store.client,
+      reservationAggregate,
+    );
     racingReservations.before = async (command) => {
       if (command.type !== "SettleReservationPayment") return;
       racingReservations.before = undefined;
@@ -466,14 +477,19 @@ describe("the reservation saga, driven directly", () => {
     const failures: string[] = [];
     const deliverToBoth = async () => {
       for (let round = 0; round < 20; round += 1) {
-        const events = [...(await nodeA.streamEvents("reservation", reservationId)), ...(await nodeA.streamEvents("payment", reservationId))];
+        const events = [
+          ...(await nodeA.streamEvents("reservation", reservationId)),
+          ...(await nodeA.streamEvents("payment", reservationId)),
+        ];
         const fresh = events.filter((event) => !delivered.has(event.id));
         if (fresh.length === 0) return;
         for (const event of fresh) delivered.add(event.id);
         // Every fresh event to both nodes, all at once (competing consumers redelivering after a timeout).
         await Promise.all(
           fresh.flatMap((event) =>
-            [nodeA, nodeB].map((node) => node.saga.handle(consumedOf(event)).catch((error: unknown) => void failures.push(`${event.type}: ${String(error)}`))),
+            [nodeA, nodeB].map((node) =>
+              node.saga.handle(consumedOf(event)).catch((error: unknown) => void failures.push(`${event.type}: ${String(error)}`)),
+            ),
           ),
         );
       }
@@ -499,7 +515,13 @@ describe("the reservation saga, driven directly", () => {
 
   describe("redelivery: every event delivered twice, in shuffled order", () => {
     type Step = (w: World, ids: { reservationId: string; customer: ReturnType<typeof contextOf> }) => Promise<unknown>;
-    const lifecycles: { name: string; terms: Parameters<World["registerProduct"]>[0]; token?: string; steps: Step[]; expected: Record<string, number> }[] = [
+    const lifecycles: {
+      name: string;
+      terms: Parameters<World["registerProduct"]>[0];
+      token?: string;
+      steps: Step[];
+      expected: Record<string, number>;
+    }[] = [
       {
         name: "paid, then cancelled (refund)",
         terms: {},
@@ -507,13 +529,29 @@ describe("the reservation saga, driven directly", () => {
           (w, { reservationId, customer }) => w.paymentService.pay(customer, reservationId, "tok_ok"),
           (w, { reservationId, customer }) => w.reservationService.cancel(customer, reservationId),
         ],
-        expected: { PaymentRequested: 1, PaymentSucceeded: 1, PaymentRefunded: 1, PaymentVoided: 0, HeldUnitsCommitted: 1, HeldUnitsReleased: 0, CommittedUnitsReleased: 1 },
+        expected: {
+          PaymentRequested: 1,
+          PaymentSucceeded: 1,
+          PaymentRefunded: 1,
+          PaymentVoided: 0,
+          HeldUnitsCommitted: 1,
+          HeldUnitsReleased: 0,
+          CommittedUnitsReleased: 1,
+        },
       },
       {
         name: "cancelled unpaid (void)",
         terms: {},
         steps: [(w, { reservationId, customer }) => w.reservationService.cancel(customer, reservationId)],
-        expected: { PaymentRequested: 1, PaymentSucceeded: 0, PaymentRefunded: 0, PaymentVoided: 1, HeldUnitsCommitted: 0, HeldUnitsReleased: 1, CommittedUnitsReleased: 0 },
+        expected: {
+          PaymentRequested: 1,
+          PaymentSucceeded: 0,
+          PaymentRefunded: 0,
+          PaymentVoided: 1,
+          HeldUnitsCommitted: 0,
+          HeldUnitsReleased: 1,
+          CommittedUnitsReleased: 0,
+        },
       },
       {
         name: "token charge, seller accepts, customer cancels (refund)",
@@ -523,7 +561,15 @@ describe("the reservation saga, driven directly", () => {
           (w, { reservationId }) => w.reservationService.accept(contextOf(w.seller), reservationId),
           (w, { reservationId, customer }) => w.reservationService.cancel(customer, reservationId),
         ],
-        expected: { PaymentRequested: 1, PaymentSucceeded: 1, PaymentRefunded: 1, PaymentVoided: 0, HeldUnitsCommitted: 1, HeldUnitsReleased: 0, CommittedUnitsReleased: 1 },
+        expected: {
+          PaymentRequested: 1,
+          PaymentSucceeded: 1,
+          PaymentRefunded: 1,
+          PaymentVoided: 0,
+          HeldUnitsCommitted: 1,
+          HeldUnitsReleased: 0,
+          CommittedUnitsReleased: 1,
+        },
       },
       {
         name: "rental paid, started, returned",
@@ -533,7 +579,15 @@ describe("the reservation saga, driven directly", () => {
           (w, { reservationId, customer }) => w.reservationService.start(customer, reservationId),
           (w, { reservationId, customer }) => w.reservationService.return(customer, reservationId),
         ],
-        expected: { PaymentRequested: 1, PaymentSucceeded: 1, PaymentRefunded: 0, PaymentVoided: 0, HeldUnitsCommitted: 1, HeldUnitsReleased: 0, CommittedUnitsReleased: 1 },
+        expected: {
+          PaymentRequested: 1,
+          PaymentSucceeded: 1,
+          PaymentRefunded: 0,
+          PaymentVoided: 0,
+          HeldUnitsCommitted: 1,
+          HeldUnitsReleased: 0,
+          CommittedUnitsReleased: 1,
+        },
       },
     ];
 
@@ -541,17 +595,22 @@ describe("the reservation saga, driven directly", () => {
       for (const seed of [1, 2, 3]) {
         it(`${lifecycle.name} — seed ${seed}: no duplicate payment, refund, void, commit or release`, async () => {
           const productId = await w.registerProduct(lifecycle.terms);
-          const { reservationId, customer } = await w.place(productId, lifecycle.token === undefined ? {} : { paymentToken: lifecycle.token });
+          const { reservationId, customer } = await w.place(
+            productId,
+            lifecycle.token === undefined ? {} : { paymentToken: lifecycle.token },
+          );
           const ids = { reservationId, customer: contextOf(customer) };
           let round = 0;
           /** Delivers everything written so far, twice each, shuffled, until nothing new appears. */
           const deliverAllTwice = async () => {
             for (let fixpoint = 0; fixpoint < 20; fixpoint += 1) {
-              const before = (await w.streamEvents("reservation", reservationId)).length + (await w.streamEvents("payment", reservationId)).length;
+              const before =
+                (await w.streamEvents("reservation", reservationId)).length + (await w.streamEvents("payment", reservationId)).length;
               const events = [...(await w.streamEvents("reservation", reservationId)), ...(await w.streamEvents("payment", reservationId))];
               round += 1;
               for (const event of shuffled([...events, ...events], seed * 1000 + round)) await w.saga.handle(consumedOf(event, 1));
-              const after = (await w.streamEvents("reservation", reservationId)).length + (await w.streamEvents("payment", reservationId)).length;
+              const after =
+                (await w.streamEvents("reservation", reservationId)).length + (await w.streamEvents("payment", reservationId)).length;
               if (after === before) return;
             }
             throw new Error("the saga did not come to rest");
@@ -563,7 +622,9 @@ describe("the reservation saga, driven directly", () => {
           }
           await deliverAllTwice(); // and once more, for good measure
           expect(await sideEffectCounts(w, reservationId, productId)).toEqual(lifecycle.expected);
-          const refunds = new Set(w.provider.refunds.filter((refund) => refund.paymentId === reservationId).map((refund) => refund.refundId));
+          const refunds = new Set(
+            w.provider.refunds.filter((refund) => refund.paymentId === reservationId).map((refund) => refund.refundId),
+          );
           expect(refunds.size).toBe(lifecycle.expected.PaymentRefunded);
           expect((await w.product(productId)).held).toBe(0);
         });
@@ -600,7 +661,6 @@ describe("the reservation saga inside the running service (role all)", () => {
     await deleteKeysUnder(redis, keyRoot);
     redis?.disconnect();
   }, 30_000);
-
 
   it("requests the payment, and confirms and commits once the customer pays", async () => {
     const productId = await w.registerProduct();
@@ -639,7 +699,9 @@ describe("the reservation saga inside the running service (role all)", () => {
     await waitFor("the failed attempt", async () => (await w.payment(failed.reservationId))?.attempts.length === 1);
     expect((await w.payment(declined.reservationId))?.attempts[0]?.outcome).toBe("declined");
     expect((await w.payment(failed.reservationId))?.attempts[0]?.outcome).toBe("failed");
-    await expect(w.paymentService.pay(contextOf(declined.customer), declined.reservationId, "tok_declined")).rejects.toBeInstanceOf(PaymentDeclinedError);
+    await expect(w.paymentService.pay(contextOf(declined.customer), declined.reservationId, "tok_declined")).rejects.toBeInstanceOf(
+      PaymentDeclinedError,
+    );
     await expect(w.paymentService.pay(contextOf(failed.customer), failed.reservationId, "tok_unavailable")).rejects.toBeInstanceOf(
       PaymentProviderUnavailableError,
     );
@@ -670,7 +732,10 @@ describe("shutting the service down", () => {
       const { reservationId } = await w.place(productId, paymentToken ? { paymentToken } : {});
       try {
         await waitFor("the reservation to be confirmed", async () => (await w.reservation(reservationId)).status === "confirmed");
-        const outcome = await Promise.race([service.stop().then(() => "stopped" as const), sleep(10_000).then(() => "still stopping" as const)]);
+        const outcome = await Promise.race([
+          service.stop().then(() => "stopped" as const),
+          sleep(10_000).then(() => "still stopping" as const),
+        ]);
         expect(outcome).toBe("stopped");
       } finally {
         await deleteKeysUnder(redis, keyRoot);

@@ -92,22 +92,30 @@ describe("StallMonitor against the embedded store", () => {
       await waitFor("the handler to hang on the first event", () => entered > 0);
 
       // The clock moves 6 s per look; the group hands nothing out any more, so within a few looks it is stalled.
-      const stalledAfter = await waitFor("the group to be reported stalled", async () => {
-        now += 6000;
-        await monitor.check();
-        return monitor.stalledGroups()[group];
-      }, { timeoutMs: 10_000, intervalMs: 50 });
+      const stalledAfter = await waitFor(
+        "the group to be reported stalled",
+        async () => {
+          now += 6000;
+          await monitor.check();
+          return monitor.stalledGroups()[group];
+        },
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
       expect(stalledAfter).toBeGreaterThan(10_000);
       const report = await readiness.check();
       expect(report.subscriptions).toEqual({ up: false, detail: `${group}: stalled` });
 
       // Let it go: events are handed out again, the group is no longer reported.
       release.resolve();
-      await waitFor("the group to move again", async () => {
-        now += 1000;
-        await monitor.check();
-        return monitor.stalledGroups()[group] === undefined;
-      }, { timeoutMs: 10_000, intervalMs: 50 });
+      await waitFor(
+        "the group to move again",
+        async () => {
+          now += 1000;
+          await monitor.check();
+          return monitor.stalledGroups()[group] === undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
       expect((await readiness.check()).subscriptions).toEqual({ up: true });
     } finally {
       release.resolve();

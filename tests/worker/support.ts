@@ -12,13 +12,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import {
-  EventStoreDBClient,
-  FORWARDS,
-  START,
-  StreamNotFoundError,
-  type ResolvedEvent,
-} from "@eventstore/db-client";
+import { EventStoreDBClient, FORWARDS, START, StreamNotFoundError, type ResolvedEvent } from "@eventstore/db-client";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { paymentAggregate, productAggregate, reservationAggregate } from "../../src/application/aggregates.js";
@@ -33,7 +27,12 @@ import { parseEventMetadata } from "../../src/core/event-metadata.js";
 import type { PaymentTokenStore } from "../../src/application/payment-token-store.js";
 import { SimulatedPaymentProvider } from "../../src/infrastructure/payments/simulated-provider.js";
 import { createLogger, type Logger } from "../../src/logger.js";
-import { ConsumerGroup, type ConsumedEvent, type Consumer, type ConsumerGroupOptions } from "../../src/infrastructure/eventstore/consumer-group.js";
+import {
+  ConsumerGroup,
+  type ConsumedEvent,
+  type Consumer,
+  type ConsumerGroupOptions,
+} from "../../src/infrastructure/eventstore/consumer-group.js";
 import { reservationSaga } from "../../src/worker/reservation-saga.js";
 
 /** How the worlds of these tests derive reservation ids from Idempotency-Keys. */
@@ -263,7 +262,10 @@ export interface World {
   readonly seller: Actor;
   registerProduct(terms?: ProductTerms): Promise<string>;
   /** Places through the real reservation service (hold, then record). */
-  place(productId: string, options?: { quantity?: number; paymentToken?: string; as?: Actor }): Promise<{ reservationId: string; customer: Actor }>;
+  place(
+    productId: string,
+    options?: { quantity?: number; paymentToken?: string; as?: Actor },
+  ): Promise<{ reservationId: string; customer: Actor }>;
   product(productId: string): Promise<Product>;
   reservation(reservationId: string): Promise<Reservation>;
   payment(paymentId: string): Promise<Payment | undefined>;
@@ -331,7 +333,14 @@ export function world(
   const provider = options.provider ?? new CountingProvider();
   const logger = testLogger();
   const clock = options.clock ?? (() => new Date());
-  const reservationService = new ReservationService({ products, reservations, payments, paymentTokens: tokens, idempotencyIds: IDEMPOTENCY_IDS, clock });
+  const reservationService = new ReservationService({
+    products,
+    reservations,
+    payments,
+    paymentTokens: tokens,
+    idempotencyIds: IDEMPOTENCY_IDS,
+    clock,
+  });
   const paymentService = createPaymentService(payments, provider, clock);
   const saga = reservationSaga({ products, reservations, payments, provider, paymentTokens: tokens, chargeRetries, logger, clock });
   const theSeller = seller();

@@ -1,12 +1,12 @@
-import { z } from 'zod';
+import { z } from "zod";
 
-export const attemptOutcome = z.enum(['succeeded', 'declined', 'failed']);
+export const attemptOutcome = z.enum(["succeeded", "declined", "failed"]);
 export type AttemptOutcome = z.output<typeof attemptOutcome>;
 
 /** `now` / `at` are ISO times carried by the command; the domain never reads the clock. */
 export type PaymentCommand =
   | {
-      type: 'RequestPayment';
+      type: "RequestPayment";
       data: {
         paymentId: string;
         reservationId: string;
@@ -18,7 +18,7 @@ export type PaymentCommand =
     }
   | {
       /** The outcome of one call to the provider, made by the application before deciding. */
-      type: 'RecordPaymentAttempt';
+      type: "RecordPaymentAttempt";
       data: {
         attemptId: string;
         outcome: AttemptOutcome;
@@ -28,8 +28,8 @@ export type PaymentCommand =
         at: string;
       };
     }
-  | { type: 'VoidPayment'; data: { reason: string; now: string } }
-  | { type: 'RefundPayment'; data: { refundId: string; reason: string; now: string } };
+  | { type: "VoidPayment"; data: { reason: string; now: string } }
+  | { type: "RefundPayment"; data: { refundId: string; reason: string; now: string } };
 
-export type PaymentCommandType = PaymentCommand['type'];
+export type PaymentCommandType = PaymentCommand["type"];
 export type PaymentCommandOf<T extends PaymentCommandType> = Extract<PaymentCommand, { type: T }>;

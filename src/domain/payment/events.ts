@@ -1,8 +1,8 @@
-import { z } from 'zod';
-import { aggregateId, currency, eventParser, isoTime, minorUnits, userId, type EventsOf } from '../events.js';
+import { z } from "zod";
+import { aggregateId, currency, eventParser, isoTime, minorUnits, userId, type EventsOf } from "../events.js";
 
 /** Provider `none`: a zero amount is settled without calling a provider. */
-export const ZERO_AMOUNT_PROVIDER = 'none';
+export const ZERO_AMOUNT_PROVIDER = "none";
 
 const attempt = {
   attemptId: z.string().min(1).max(200),
@@ -33,15 +33,15 @@ export const paymentEventSchemas = {
 };
 
 export type PaymentEvent = EventsOf<typeof paymentEventSchemas>;
-export type PaymentEventType = PaymentEvent['type'];
-export type PaymentEventData<T extends PaymentEventType> = Extract<PaymentEvent, { type: T }>['data'];
+export type PaymentEventType = PaymentEvent["type"];
+export type PaymentEventData<T extends PaymentEventType> = Extract<PaymentEvent, { type: T }>["data"];
 
-export type PaymentRequested = Extract<PaymentEvent, { type: 'PaymentRequested' }>;
-export type PaymentSucceeded = Extract<PaymentEvent, { type: 'PaymentSucceeded' }>;
-export type PaymentDeclined = Extract<PaymentEvent, { type: 'PaymentDeclined' }>;
-export type PaymentFailed = Extract<PaymentEvent, { type: 'PaymentFailed' }>;
-export type PaymentVoided = Extract<PaymentEvent, { type: 'PaymentVoided' }>;
-export type PaymentRefunded = Extract<PaymentEvent, { type: 'PaymentRefunded' }>;
+export type PaymentRequested = Extract<PaymentEvent, { type: "PaymentRequested" }>;
+export type PaymentSucceeded = Extract<PaymentEvent, { type: "PaymentSucceeded" }>;
+export type PaymentDeclined = Extract<PaymentEvent, { type: "PaymentDeclined" }>;
+export type PaymentFailed = Extract<PaymentEvent, { type: "PaymentFailed" }>;
+export type PaymentVoided = Extract<PaymentEvent, { type: "PaymentVoided" }>;
+export type PaymentRefunded = Extract<PaymentEvent, { type: "PaymentRefunded" }>;
 
 /** Validates an event read back from the store; throws `EventSchemaError`. */
 export const parsePaymentEvent = eventParser(paymentEventSchemas);

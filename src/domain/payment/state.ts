@@ -1,7 +1,7 @@
-import { z } from 'zod';
-import type { AttemptOutcome } from './commands.js';
+import { z } from "zod";
+import type { AttemptOutcome } from "./commands.js";
 
-export const paymentStatus = z.enum(['pending', 'paid', 'voided', 'refunded']);
+export const paymentStatus = z.enum(["pending", "paid", "voided", "refunded"]);
 export type PaymentStatus = z.output<typeof paymentStatus>;
 
 export interface PaymentAttempt {
@@ -20,7 +20,7 @@ export interface Refund {
 }
 
 export interface UnrequestedPayment {
-  readonly status: 'none';
+  readonly status: "none";
 }
 
 export interface Payment {
@@ -38,8 +38,8 @@ export interface Payment {
 
 export type PaymentState = UnrequestedPayment | Payment;
 
-export const initialPaymentState: PaymentState = { status: 'none' };
+export const initialPaymentState: PaymentState = { status: "none" };
 
 export function isRequested(state: PaymentState): state is Payment {
-  return state.status !== 'none';
+  return state.status !== "none";
 }

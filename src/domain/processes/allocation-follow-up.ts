@@ -1,21 +1,21 @@
-import type { Allocation, ProductCommand, ReleaseReason } from '../product/index.js';
-import type { Reservation, ReservationStatus } from '../reservation/index.js';
-import { SETTLED } from './reservation-statuses.js';
+import type { Allocation, ProductCommand, ReleaseReason } from "../product/index.js";
+import type { Reservation, ReservationStatus } from "../reservation/index.js";
+import { SETTLED } from "./reservation-statuses.js";
 
 /** What a reservation's status asks of the units allocated to it on its product. */
-export type AllocationFollowUp = { readonly type: 'release'; readonly reason: ReleaseReason } | { readonly type: 'commit' };
+export type AllocationFollowUp = { readonly type: "release"; readonly reason: ReleaseReason } | { readonly type: "commit" };
 
 const releaseReasons = {
   placed: () => undefined,
-  'awaiting-acceptance': () => undefined,
+  "awaiting-acceptance": () => undefined,
   confirmed: () => undefined,
-  'in-progress': () => undefined,
-  'in-use': () => undefined,
+  "in-progress": () => undefined,
+  "in-use": () => undefined,
   // A rental gives its units back when it is returned; sold units stay sold.
-  completed: (reservation) => (reservation.kind === 'rental' ? 'returned' : undefined),
-  cancelled: () => 'cancelled',
-  expired: () => 'expired',
-  rejected: () => 'rejected',
+  completed: (reservation) => (reservation.kind === "rental" ? "returned" : undefined),
+  cancelled: () => "cancelled",
+  expired: () => "expired",
+  rejected: () => "rejected",
 } as const satisfies Record<ReservationStatus, (reservation: Reservation) => ReleaseReason | undefined>;
 
 const releaseReasonOf = (reservation: Reservation): ReleaseReason | undefined => releaseReasons[reservation.status](reservation);
@@ -30,15 +30,15 @@ export const mayNeedFollowUp = (reservation: Reservation): boolean =>
  * that no hold outlives its reservation even if the saga never got to it.
  */
 export const allocationFollowUp = (reservation: Reservation, allocation: Allocation | undefined): AllocationFollowUp | undefined => {
-  if (!allocation || allocation.stage === 'released') return undefined;
+  if (!allocation || allocation.stage === "released") return undefined;
   const reason = releaseReasonOf(reservation);
-  if (reason !== undefined) return { type: 'release', reason };
-  if (allocation.stage === 'held' && SETTLED.has(reservation.status)) return { type: 'commit' };
+  if (reason !== undefined) return { type: "release", reason };
+  if (allocation.stage === "held" && SETTLED.has(reservation.status)) return { type: "commit" };
   return undefined;
 };
 
 /** The product command that carries a follow-up out (idempotent in the product decider). */
 export const followUpCommand = (reservationId: string, followUp: AllocationFollowUp, now: string): ProductCommand =>
-  followUp.type === 'release'
-    ? { type: 'ReleaseUnits', data: { reservationId, reason: followUp.reason, now } }
-    : { type: 'CommitHeldUnits', data: { reservationId, now } };
+  followUp.type === "release"
+    ? { type: "ReleaseUnits", data: { reservationId, reason: followUp.reason, now } }
+    : { type: "CommitHeldUnits", data: { reservationId, now } };

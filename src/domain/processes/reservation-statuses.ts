@@ -1,4 +1,4 @@
-import type { ReservationStatus } from '../reservation/index.js';
+import type { ReservationStatus } from "../reservation/index.js";
 
 /**
  * Written as maps over every status rather than lists, so that a status added to the domain's enum
@@ -6,10 +6,10 @@ import type { ReservationStatus } from '../reservation/index.js';
  */
 const ended = {
   placed: false,
-  'awaiting-acceptance': false,
+  "awaiting-acceptance": false,
   confirmed: false,
-  'in-progress': false,
-  'in-use': false,
+  "in-progress": false,
+  "in-use": false,
   completed: false,
   cancelled: true,
   expired: true,
@@ -18,10 +18,10 @@ const ended = {
 
 const settled = {
   placed: false,
-  'awaiting-acceptance': true,
+  "awaiting-acceptance": true,
   confirmed: true,
-  'in-progress': true,
-  'in-use': true,
+  "in-progress": true,
+  "in-use": true,
   completed: true,
   cancelled: false,
   expired: false,

@@ -1,5 +1,5 @@
-import { match } from 'ts-pattern';
-import type { Decider } from '../decider.js';
+import { match } from "ts-pattern";
+import type { Decider } from "../decider.js";
 import {
   CapacityBelowAllocatedError,
   InsufficientAvailabilityError,
@@ -9,24 +9,17 @@ import {
   PriceChangedError,
   ProductWithdrawnError,
   UnitsInUseError,
-} from '../errors.js';
-import { requireInteger, requireText } from '../guards.js';
-import { addSeconds, instant } from '../time.js';
-import { PRODUCT_DEFAULTS, type ProductCommand, type ProductCommandOf } from './commands.js';
-import type { ProductEvent } from './events.js';
-import {
-  deriveProductStatus,
-  initialProductState,
-  isRegistered,
-  unitsInUse,
-  type Product,
-  type ProductState,
-} from './state.js';
+} from "../errors.js";
+import { requireInteger, requireText } from "../guards.js";
+import { addSeconds, instant } from "../time.js";
+import { PRODUCT_DEFAULTS, type ProductCommand, type ProductCommandOf } from "./commands.js";
+import type { ProductEvent } from "./events.js";
+import { deriveProductStatus, initialProductState, isRegistered, unitsInUse, type Product, type ProductState } from "./state.js";
 
 const CURRENCY = /^[A-Z]{3}$/;
 
 function registered(state: ProductState): Product {
-  if (!isRegistered(state)) throw new NotFoundError('product');
+  if (!isRegistered(state)) throw new NotFoundError("product");
   return state;
 }
 
@@ -39,35 +32,35 @@ function open(state: ProductState): Product {
 export function decideProduct(command: ProductCommand, state: ProductState): ProductEvent[] {
   return match(command)
     .returnType<ProductEvent[]>()
-    .with({ type: 'RegisterProduct' }, (c) => registerProduct(c, state))
-    .with({ type: 'UpdateProduct' }, (c) => updateProduct(c, state))
-    .with({ type: 'WithdrawProduct' }, (c) => withdrawProduct(c, state))
-    .with({ type: 'HoldUnits' }, (c) => holdUnits(c, state))
-    .with({ type: 'CommitHeldUnits' }, (c) => commitHeldUnits(c, state))
-    .with({ type: 'ReleaseUnits' }, (c) => releaseUnits(c, state))
+    .with({ type: "RegisterProduct" }, (c) => registerProduct(c, state))
+    .with({ type: "UpdateProduct" }, (c) => updateProduct(c, state))
+    .with({ type: "WithdrawProduct" }, (c) => withdrawProduct(c, state))
+    .with({ type: "HoldUnits" }, (c) => holdUnits(c, state))
+    .with({ type: "CommitHeldUnits" }, (c) => commitHeldUnits(c, state))
+    .with({ type: "ReleaseUnits" }, (c) => releaseUnits(c, state))
     .exhaustive();
 }
 
-export function registerProduct({ data }: ProductCommandOf<'RegisterProduct'>, state: ProductState): ProductEvent[] {
+export function registerProduct({ data }: ProductCommandOf<"RegisterProduct">, state: ProductState): ProductEvent[] {
   // Ids come from the server, so an existing product here is a retried command.
   if (isRegistered(state)) return [];
-  requireText('name', data.name, 200);
-  requireInteger('capacity', data.capacity, 1, 1_000_000);
-  requireInteger('unitPrice', data.unitPrice, 0, 1_000_000_000);
+  requireText("name", data.name, 200);
+  requireInteger("capacity", data.capacity, 1, 1_000_000);
+  requireInteger("unitPrice", data.unitPrice, 0, 1_000_000_000);
   const currency = data.currency ?? PRODUCT_DEFAULTS.currency;
-  if (!CURRENCY.test(currency)) throw new InvalidCommandError('currency', 'must be an ISO 4217 code');
+  if (!CURRENCY.test(currency)) throw new InvalidCommandError("currency", "must be an ISO 4217 code");
   const holdTtlSeconds = data.holdTtlSeconds ?? PRODUCT_DEFAULTS.holdTtlSeconds;
-  requireInteger('holdTtlSeconds', holdTtlSeconds, 10, 86_400);
-  if (data.perCustomerLimit !== undefined) requireInteger('perCustomerLimit', data.perCustomerLimit, 1, 1_000_000);
+  requireInteger("holdTtlSeconds", holdTtlSeconds, 10, 86_400);
+  if (data.perCustomerLimit !== undefined) requireInteger("perCustomerLimit", data.perCustomerLimit, 1, 1_000_000);
   const steps = data.fulfilmentSteps ?? PRODUCT_DEFAULTS.fulfilmentSteps;
   if (steps.length > 10 || new Set(steps).size !== steps.length) {
-    throw new InvalidCommandError('fulfilmentSteps', 'must be at most 10 unique names');
+    throw new InvalidCommandError("fulfilmentSteps", "must be at most 10 unique names");
   }
   steps.forEach((step, i) => requireText(`fulfilmentSteps[${i}]`, step, 40));
-  instant('now', data.now);
+  instant("now", data.now);
   return [
     {
-      type: 'ProductRegistered',
+      type: "ProductRegistered",
       data: {
         productId: data.productId,
         sellerId: data.sellerId,
@@ -86,42 +79,42 @@ export function registerProduct({ data }: ProductCommandOf<'RegisterProduct'>, s
   ];
 }
 
-export function updateProduct({ data }: ProductCommandOf<'UpdateProduct'>, state: ProductState): ProductEvent[] {
+export function updateProduct({ data }: ProductCommandOf<"UpdateProduct">, state: ProductState): ProductEvent[] {
   const product = open(state);
   const changes: { name?: string; capacity?: number; unitPrice?: number } = {};
   if (data.name !== undefined && data.name !== product.name) {
-    requireText('name', data.name, 200);
+    requireText("name", data.name, 200);
     changes.name = data.name;
   }
   if (data.capacity !== undefined && data.capacity !== product.capacity) {
-    requireInteger('capacity', data.capacity, 1, 1_000_000);
+    requireInteger("capacity", data.capacity, 1, 1_000_000);
     if (data.capacity < product.held + product.committed) {
       throw new CapacityBelowAllocatedError(data.capacity, product.held, product.committed);
     }
     changes.capacity = data.capacity;
   }
   if (data.unitPrice !== undefined && data.unitPrice !== product.unitPrice) {
-    requireInteger('unitPrice', data.unitPrice, 0, 1_000_000_000);
+    requireInteger("unitPrice", data.unitPrice, 0, 1_000_000_000);
     changes.unitPrice = data.unitPrice;
   }
   if (Object.keys(changes).length === 0) return [];
-  return [{ type: 'ProductUpdated', data: { ...changes, updatedAt: data.now } }];
+  return [{ type: "ProductUpdated", data: { ...changes, updatedAt: data.now } }];
 }
 
-export function withdrawProduct({ data }: ProductCommandOf<'WithdrawProduct'>, state: ProductState): ProductEvent[] {
+export function withdrawProduct({ data }: ProductCommandOf<"WithdrawProduct">, state: ProductState): ProductEvent[] {
   const product = registered(state);
   if (product.withdrawn) return [];
   const inUse = unitsInUse(product);
   if (product.held > 0 || inUse > 0) throw new UnitsInUseError(product.held, inUse);
-  return [{ type: 'ProductWithdrawn', data: { withdrawnAt: data.now } }];
+  return [{ type: "ProductWithdrawn", data: { withdrawnAt: data.now } }];
 }
 
-export function holdUnits({ data }: ProductCommandOf<'HoldUnits'>, state: ProductState): ProductEvent[] {
+export function holdUnits({ data }: ProductCommandOf<"HoldUnits">, state: ProductState): ProductEvent[] {
   const product = registered(state);
   // Checked before withdrawal: a retried hold that succeeded must still report success.
   if (product.allocations.has(data.reservationId)) return [];
   if (product.withdrawn) throw new ProductWithdrawnError();
-  requireInteger('quantity', data.quantity, 1);
+  requireInteger("quantity", data.quantity, 1);
   if (data.agreedUnitPrice !== undefined && data.agreedUnitPrice !== product.unitPrice) {
     throw new PriceChangedError(product.unitPrice, data.agreedUnitPrice);
   }
@@ -136,41 +129,41 @@ export function holdUnits({ data }: ProductCommandOf<'HoldUnits'>, state: Produc
   }
   return [
     {
-      type: 'UnitsHeld',
+      type: "UnitsHeld",
       data: {
         reservationId: data.reservationId,
         quantity: data.quantity,
         ...(data.customerId === undefined ? {} : { customerId: data.customerId }),
         heldAt: data.now,
-        expiresAt: addSeconds('now', data.now, product.holdTtlSeconds),
+        expiresAt: addSeconds("now", data.now, product.holdTtlSeconds),
       },
     },
   ];
 }
 
-export function commitHeldUnits({ data }: ProductCommandOf<'CommitHeldUnits'>, state: ProductState): ProductEvent[] {
+export function commitHeldUnits({ data }: ProductCommandOf<"CommitHeldUnits">, state: ProductState): ProductEvent[] {
   const allocation = registered(state).allocations.get(data.reservationId);
-  if (allocation?.stage !== 'held') return [];
+  if (allocation?.stage !== "held") return [];
   return [
     {
-      type: 'HeldUnitsCommitted',
+      type: "HeldUnitsCommitted",
       data: { reservationId: data.reservationId, quantity: allocation.quantity, committedAt: data.now },
     },
   ];
 }
 
-export function releaseUnits({ data }: ProductCommandOf<'ReleaseUnits'>, state: ProductState): ProductEvent[] {
+export function releaseUnits({ data }: ProductCommandOf<"ReleaseUnits">, state: ProductState): ProductEvent[] {
   const allocation = registered(state).allocations.get(data.reservationId);
-  if (allocation === undefined || allocation.stage === 'released') return [];
+  if (allocation === undefined || allocation.stage === "released") return [];
   const released = {
     reservationId: data.reservationId,
     quantity: allocation.quantity,
     reason: data.reason,
     releasedAt: data.now,
   };
-  return allocation.stage === 'held'
-    ? [{ type: 'HeldUnitsReleased', data: released }]
-    : [{ type: 'CommittedUnitsReleased', data: released }];
+  return allocation.stage === "held"
+    ? [{ type: "HeldUnitsReleased", data: released }]
+    : [{ type: "CommittedUnitsReleased", data: released }];
 }
 
 /** Applies changes and recomputes the derived `available` and `status` (one object copy per event). */
@@ -188,7 +181,7 @@ function withCounts(product: Product, changes: Partial<Product>, at: string): Pr
 function releaseForCustomer(product: Product, reservationId: string, quantity: number): void {
   const allocation = product.allocations.get(reservationId);
   const customerId = allocation?.customerId;
-  if (customerId === undefined || allocation?.stage === 'released') return;
+  if (customerId === undefined || allocation?.stage === "released") return;
   const left = (product.allocatedByCustomer.get(customerId) ?? 0) - quantity;
   if (left > 0) product.allocatedByCustomer.set(customerId, left);
   else product.allocatedByCustomer.delete(customerId);
@@ -196,11 +189,11 @@ function releaseForCustomer(product: Product, reservationId: string, quantity: n
 
 export function evolveProduct(state: ProductState, event: ProductEvent): ProductState {
   if (!isRegistered(state)) {
-    if (event.type !== 'ProductRegistered') return state;
+    if (event.type !== "ProductRegistered") return state;
     const d = event.data;
     return withCounts(
       {
-        status: 'available',
+        status: "available",
         productId: d.productId,
         sellerId: d.sellerId,
         name: d.name,
@@ -228,8 +221,8 @@ export function evolveProduct(state: ProductState, event: ProductEvent): Product
   const product = state;
   return match(event)
     .returnType<ProductState>()
-    .with({ type: 'ProductRegistered' }, () => product)
-    .with({ type: 'ProductUpdated' }, ({ data }) =>
+    .with({ type: "ProductRegistered" }, () => product)
+    .with({ type: "ProductUpdated" }, ({ data }) =>
       withCounts(
         product,
         {
@@ -240,29 +233,42 @@ export function evolveProduct(state: ProductState, event: ProductEvent): Product
         data.updatedAt,
       ),
     )
-    .with({ type: 'ProductWithdrawn' }, ({ data }) => withCounts(product, { withdrawn: true }, data.withdrawnAt))
-    .with({ type: 'UnitsHeld' }, ({ data }) => {
+    .with({ type: "ProductWithdrawn" }, ({ data }) => withCounts(product, { withdrawn: true }, data.withdrawnAt))
+    .with({ type: "UnitsHeld" }, ({ data }) => {
       const customerId = data.customerId;
-      product.allocations.set(data.reservationId, { quantity: data.quantity, stage: 'held', ...(customerId === undefined ? {} : { customerId }) });
-      if (customerId !== undefined) product.allocatedByCustomer.set(customerId, (product.allocatedByCustomer.get(customerId) ?? 0) + data.quantity);
+      product.allocations.set(data.reservationId, {
+        quantity: data.quantity,
+        stage: "held",
+        ...(customerId === undefined ? {} : { customerId }),
+      });
+      if (customerId !== undefined)
+        product.allocatedByCustomer.set(customerId, (product.allocatedByCustomer.get(customerId) ?? 0) + data.quantity);
       return withCounts(product, { held: product.held + data.quantity }, data.heldAt);
     })
-    .with({ type: 'HeldUnitsCommitted' }, ({ data }) => {
-      product.allocations.set(data.reservationId, { ...product.allocations.get(data.reservationId), quantity: data.quantity, stage: 'committed' });
-      return withCounts(
-        product,
-        { held: product.held - data.quantity, committed: product.committed + data.quantity },
-        data.committedAt,
-      );
+    .with({ type: "HeldUnitsCommitted" }, ({ data }) => {
+      product.allocations.set(data.reservationId, {
+        ...product.allocations.get(data.reservationId),
+        quantity: data.quantity,
+        stage: "committed",
+      });
+      return withCounts(product, { held: product.held - data.quantity, committed: product.committed + data.quantity }, data.committedAt);
     })
-    .with({ type: 'HeldUnitsReleased' }, ({ data }) => {
+    .with({ type: "HeldUnitsReleased" }, ({ data }) => {
       releaseForCustomer(product, data.reservationId, data.quantity);
-      product.allocations.set(data.reservationId, { ...product.allocations.get(data.reservationId), quantity: data.quantity, stage: 'released' });
+      product.allocations.set(data.reservationId, {
+        ...product.allocations.get(data.reservationId),
+        quantity: data.quantity,
+        stage: "released",
+      });
       return withCounts(product, { held: product.held - data.quantity }, data.releasedAt);
     })
-    .with({ type: 'CommittedUnitsReleased' }, ({ data }) => {
+    .with({ type: "CommittedUnitsReleased" }, ({ data }) => {
       releaseForCustomer(product, data.reservationId, data.quantity);
-      product.allocations.set(data.reservationId, { ...product.allocations.get(data.reservationId), quantity: data.quantity, stage: 'released' });
+      product.allocations.set(data.reservationId, {
+        ...product.allocations.get(data.reservationId),
+        quantity: data.quantity,
+        stage: "released",
+      });
       return withCounts(product, { committed: product.committed - data.quantity }, data.releasedAt);
     })
     .exhaustive();

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from "zod";
 import {
   aggregateId,
   currency,
@@ -10,12 +10,12 @@ import {
   productKind,
   userId,
   type EventsOf,
-} from '../events.js';
+} from "../events.js";
 
 const reservationRef = { reservationId: aggregateId, quantity: positiveCount };
 
 /** Why a reservation's units went back to the pool; `abandoned`: a hold whose reservation was never recorded. */
-export const releaseReason = z.enum(['expired', 'cancelled', 'rejected', 'returned', 'abandoned']);
+export const releaseReason = z.enum(["expired", "cancelled", "rejected", "returned", "abandoned"]);
 export type ReleaseReason = z.output<typeof releaseReason>;
 
 export const productEventSchemas = {
@@ -42,7 +42,7 @@ export const productEventSchemas = {
       unitPrice: minorUnits.optional(),
       updatedAt: isoTime,
     })
-    .refine((d) => d.name !== undefined || d.capacity !== undefined || d.unitPrice !== undefined, 'no change'),
+    .refine((d) => d.name !== undefined || d.capacity !== undefined || d.unitPrice !== undefined, "no change"),
   ProductWithdrawn: z.object({ withdrawnAt: isoTime }),
   /** `expiresAt` lets a watchdog release a hold whose reservation was never recorded (crash). */
   /** `customerId`: whose hold it is (absent on holds recorded before per-customer limits). */
@@ -53,16 +53,16 @@ export const productEventSchemas = {
 };
 
 export type ProductEvent = EventsOf<typeof productEventSchemas>;
-export type ProductEventType = ProductEvent['type'];
-export type ProductEventData<T extends ProductEventType> = Extract<ProductEvent, { type: T }>['data'];
+export type ProductEventType = ProductEvent["type"];
+export type ProductEventData<T extends ProductEventType> = Extract<ProductEvent, { type: T }>["data"];
 
-export type ProductRegistered = Extract<ProductEvent, { type: 'ProductRegistered' }>;
-export type ProductUpdated = Extract<ProductEvent, { type: 'ProductUpdated' }>;
-export type ProductWithdrawn = Extract<ProductEvent, { type: 'ProductWithdrawn' }>;
-export type UnitsHeld = Extract<ProductEvent, { type: 'UnitsHeld' }>;
-export type HeldUnitsReleased = Extract<ProductEvent, { type: 'HeldUnitsReleased' }>;
-export type HeldUnitsCommitted = Extract<ProductEvent, { type: 'HeldUnitsCommitted' }>;
-export type CommittedUnitsReleased = Extract<ProductEvent, { type: 'CommittedUnitsReleased' }>;
+export type ProductRegistered = Extract<ProductEvent, { type: "ProductRegistered" }>;
+export type ProductUpdated = Extract<ProductEvent, { type: "ProductUpdated" }>;
+export type ProductWithdrawn = Extract<ProductEvent, { type: "ProductWithdrawn" }>;
+export type UnitsHeld = Extract<ProductEvent, { type: "UnitsHeld" }>;
+export type HeldUnitsReleased = Extract<ProductEvent, { type: "HeldUnitsReleased" }>;
+export type HeldUnitsCommitted = Extract<ProductEvent, { type: "HeldUnitsCommitted" }>;
+export type CommittedUnitsReleased = Extract<ProductEvent, { type: "CommittedUnitsReleased" }>;
 
 /** Validates an event read back from the store; throws `EventSchemaError`. */
 export const parseProductEvent = eventParser(productEventSchemas);

@@ -1,19 +1,19 @@
-import { z } from 'zod';
-import type { ProductKind } from '../events.js';
+import { z } from "zod";
+import type { ProductKind } from "../events.js";
 
-export const productStatus = z.enum(['available', 'pending', 'soldout', 'withdrawn']);
+export const productStatus = z.enum(["available", "pending", "soldout", "withdrawn"]);
 export type ProductStatus = z.output<typeof productStatus>;
 
 /** What one reservation has of this product; kept after release so every per-reservation command is idempotent. */
 export interface Allocation {
   readonly quantity: number;
-  readonly stage: 'held' | 'committed' | 'released';
+  readonly stage: "held" | "committed" | "released";
   /** Whose units they are, when the hold said so. */
   readonly customerId?: string;
 }
 
 export interface UnregisteredProduct {
-  readonly status: 'unregistered';
+  readonly status: "unregistered";
 }
 
 export interface Product {
@@ -49,21 +49,21 @@ export interface Product {
 
 export type ProductState = UnregisteredProduct | Product;
 
-export const initialProductState: ProductState = { status: 'unregistered' };
+export const initialProductState: ProductState = { status: "unregistered" };
 
 export function isRegistered(state: ProductState): state is Product {
-  return state.status !== 'unregistered';
+  return state.status !== "unregistered";
 }
 
 /** DESIGN §5: withdrawn; else available if available > 0; else pending if held > 0; else soldout. */
 export function deriveProductStatus(p: { withdrawn: boolean; available: number; held: number }): ProductStatus {
-  if (p.withdrawn) return 'withdrawn';
-  if (p.available > 0) return 'available';
-  if (p.held > 0) return 'pending';
-  return 'soldout';
+  if (p.withdrawn) return "withdrawn";
+  if (p.available > 0) return "available";
+  if (p.held > 0) return "pending";
+  return "soldout";
 }
 
 /** Units that block withdrawal: every hold, and committed units only when they are rented out. */
 export function unitsInUse(p: Product): number {
-  return p.kind === 'rental' ? p.committed : 0;
+  return p.kind === "rental" ? p.committed : 0;
 }

@@ -1,9 +1,9 @@
-import type { Actor, ProductKind } from '../events.js';
+import type { Actor, ProductKind } from "../events.js";
 
 /** `now` is the ISO time of the command; the domain never reads the clock. */
 export type ReservationCommand =
   | {
-      type: 'PlaceReservation';
+      type: "PlaceReservation";
       data: {
         reservationId: string;
         productId: string;
@@ -21,16 +21,16 @@ export type ReservationCommand =
         now: string;
       };
     }
-  | { type: 'SettleReservationPayment'; data: { now: string } }
-  | { type: 'AcceptReservation'; data: { now: string } }
-  | { type: 'RejectReservation'; data: { reason?: string; now: string } }
-  | { type: 'ProgressReservation'; data: { step: string; now: string } }
-  | { type: 'StartRental'; data: { now: string } }
-  | { type: 'ReturnRental'; data: { now: string } }
-  | { type: 'CancelReservation'; data: { by: Actor; reason?: string; now: string } }
-  | { type: 'ExpireReservation'; data: { now: string } }
+  | { type: "SettleReservationPayment"; data: { now: string } }
+  | { type: "AcceptReservation"; data: { now: string } }
+  | { type: "RejectReservation"; data: { reason?: string; now: string } }
+  | { type: "ProgressReservation"; data: { step: string; now: string } }
+  | { type: "StartRental"; data: { now: string } }
+  | { type: "ReturnRental"; data: { now: string } }
+  | { type: "CancelReservation"; data: { by: Actor; reason?: string; now: string } }
+  | { type: "ExpireReservation"; data: { now: string } }
   /** Closes a reservation stream whose placement never completed (its hold was orphaned). */
-  | { type: 'AbandonReservation'; data: { reservationId: string; productId: string; now: string } };
+  | { type: "AbandonReservation"; data: { reservationId: string; productId: string; now: string } };
 
-export type ReservationCommandType = ReservationCommand['type'];
+export type ReservationCommandType = ReservationCommand["type"];
 export type ReservationCommandOf<T extends ReservationCommandType> = Extract<ReservationCommand, { type: T }>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from "zod";
 import {
   actor,
   aggregateId,
@@ -12,24 +12,24 @@ import {
   stepName,
   userId,
   type EventsOf,
-} from '../events.js';
+} from "../events.js";
 
 export const reservationStatus = z.enum([
-  'placed',
-  'awaiting-acceptance',
-  'confirmed',
-  'in-progress',
-  'in-use',
-  'completed',
-  'cancelled',
-  'expired',
-  'rejected',
+  "placed",
+  "awaiting-acceptance",
+  "confirmed",
+  "in-progress",
+  "in-use",
+  "completed",
+  "cancelled",
+  "expired",
+  "rejected",
 ]);
 export type ReservationStatus = z.output<typeof reservationStatus>;
 /** Subsets of the status enum, so that renaming a status fails to compile where a subset names it. */
-export const cancellableStatus = reservationStatus.extract(['placed', 'awaiting-acceptance', 'confirmed']);
+export const cancellableStatus = reservationStatus.extract(["placed", "awaiting-acceptance", "confirmed"]);
 export type CancellableStatus = z.output<typeof cancellableStatus>;
-export const paidStatus = reservationStatus.extract(['confirmed', 'awaiting-acceptance']);
+export const paidStatus = reservationStatus.extract(["confirmed", "awaiting-acceptance"]);
 
 export const reservationEventSchemas = {
   /** Carries a snapshot of the product terms, so the reservation never reads the product again. */
@@ -53,8 +53,8 @@ export const reservationEventSchemas = {
       paymentTokenProvided: z.boolean(),
     })
     .refine((d) => d.amount === d.quantity * d.unitPrice, {
-      message: 'amount must be quantity * unitPrice',
-      path: ['amount'],
+      message: "amount must be quantity * unitPrice",
+      path: ["amount"],
     }),
   /** `status` is the status the payment moved the reservation to. */
   ReservationPaymentSettled: z.object({
@@ -87,20 +87,20 @@ export const reservationEventSchemas = {
 };
 
 export type ReservationEvent = EventsOf<typeof reservationEventSchemas>;
-export type ReservationEventType = ReservationEvent['type'];
-export type ReservationEventData<T extends ReservationEventType> = Extract<ReservationEvent, { type: T }>['data'];
+export type ReservationEventType = ReservationEvent["type"];
+export type ReservationEventData<T extends ReservationEventType> = Extract<ReservationEvent, { type: T }>["data"];
 
-export type ReservationPlaced = Extract<ReservationEvent, { type: 'ReservationPlaced' }>;
-export type ReservationPaymentSettled = Extract<ReservationEvent, { type: 'ReservationPaymentSettled' }>;
-export type ReservationAccepted = Extract<ReservationEvent, { type: 'ReservationAccepted' }>;
-export type ReservationRejected = Extract<ReservationEvent, { type: 'ReservationRejected' }>;
-export type ReservationProgressed = Extract<ReservationEvent, { type: 'ReservationProgressed' }>;
-export type RentalStarted = Extract<ReservationEvent, { type: 'RentalStarted' }>;
-export type RentalReturned = Extract<ReservationEvent, { type: 'RentalReturned' }>;
-export type ReservationCompleted = Extract<ReservationEvent, { type: 'ReservationCompleted' }>;
-export type ReservationCancelled = Extract<ReservationEvent, { type: 'ReservationCancelled' }>;
-export type ReservationExpired = Extract<ReservationEvent, { type: 'ReservationExpired' }>;
-export type ReservationAbandoned = Extract<ReservationEvent, { type: 'ReservationAbandoned' }>;
+export type ReservationPlaced = Extract<ReservationEvent, { type: "ReservationPlaced" }>;
+export type ReservationPaymentSettled = Extract<ReservationEvent, { type: "ReservationPaymentSettled" }>;
+export type ReservationAccepted = Extract<ReservationEvent, { type: "ReservationAccepted" }>;
+export type ReservationRejected = Extract<ReservationEvent, { type: "ReservationRejected" }>;
+export type ReservationProgressed = Extract<ReservationEvent, { type: "ReservationProgressed" }>;
+export type RentalStarted = Extract<ReservationEvent, { type: "RentalStarted" }>;
+export type RentalReturned = Extract<ReservationEvent, { type: "RentalReturned" }>;
+export type ReservationCompleted = Extract<ReservationEvent, { type: "ReservationCompleted" }>;
+export type ReservationCancelled = Extract<ReservationEvent, { type: "ReservationCancelled" }>;
+export type ReservationExpired = Extract<ReservationEvent, { type: "ReservationExpired" }>;
+export type ReservationAbandoned = Extract<ReservationEvent, { type: "ReservationAbandoned" }>;
 
 /** Validates an event read back from the store; throws `EventSchemaError`. */
 export const parseReservationEvent = eventParser(reservationEventSchemas);

@@ -1,8 +1,8 @@
-import type { ProductKind } from '../events.js';
-import { cancellableStatus, type ReservationStatus } from './events.js';
+import type { ProductKind } from "../events.js";
+import { cancellableStatus, type ReservationStatus } from "./events.js";
 
 export interface UnplacedReservation {
-  readonly status: 'none';
+  readonly status: "none";
 }
 
 export interface Reservation {
@@ -32,7 +32,7 @@ export interface Reservation {
 
 /** A placement that never completed; it reads as "not found" and can never be placed. */
 export interface AbandonedReservation {
-  readonly status: 'abandoned';
+  readonly status: "abandoned";
   readonly reservationId: string;
   readonly productId: string;
   readonly abandonedAt: string;
@@ -40,10 +40,10 @@ export interface AbandonedReservation {
 
 export type ReservationState = UnplacedReservation | AbandonedReservation | Reservation;
 
-export const initialReservationState: ReservationState = { status: 'none' };
+export const initialReservationState: ReservationState = { status: "none" };
 
 export function isPlaced(state: ReservationState): state is Reservation {
-  return state.status !== 'none' && state.status !== 'abandoned';
+  return state.status !== "none" && state.status !== "abandoned";
 }
 
 export const CANCELLABLE: ReadonlySet<ReservationStatus> = new Set(cancellableStatus.options);

@@ -49,8 +49,7 @@ export const streamIdentifier = (name: string): StreamIdentifier => {
   return identifier;
 };
 
-export const revisionToWire = (revision: number): string =>
-  revision === TOMBSTONE_REVISION ? INT64_MAX : String(revision);
+export const revisionToWire = (revision: number): string => (revision === TOMBSTONE_REVISION ? INT64_MAX : String(revision));
 
 /** Parses a uint64 carried as a decimal string; values beyond the safe range are clamped, as no log gets there. */
 export const wireToNumber = (text: string): number => {

@@ -73,12 +73,7 @@ export const eventDocument = (event: StoredEvent): Record<string, unknown> => {
 };
 
 /** One atom entry, field for field as EventStoreDB's `Convert.ToEntry` builds it. */
-export const atomEntry = (
-  record: ReadRecord,
-  base: string,
-  embed: EmbedLevel,
-  singleEntry = false,
-): Record<string, unknown> => {
+export const atomEntry = (record: ReadRecord, base: string, embed: EmbedLevel, singleEntry = false): Record<string, unknown> => {
   const { event, link } = record;
   const original = link ?? event;
   const entry: Record<string, unknown> = {};

@@ -27,13 +27,17 @@ export interface HttpApi {
 /** Path segments, each percent-decoded (`%24all` is `$all`); undefined for a malformed escape. */
 const segmentsOf = (pathname: string): string[] | undefined => {
   try {
-    return pathname.split("/").slice(1).map((segment) => decodeURIComponent(segment));
+    return pathname
+      .split("/")
+      .slice(1)
+      .map((segment) => decodeURIComponent(segment));
   } catch {
     return undefined;
   }
 };
 
-const prefersHtml = (request: IncomingMessage): boolean => negotiate(request, ["application/vnd.eventstore.atom+json", "text/html"]) === "text/html";
+const prefersHtml = (request: IncomingMessage): boolean =>
+  negotiate(request, ["application/vnd.eventstore.atom+json", "text/html"]) === "text/html";
 
 /**
  * EventStoreDB's HTTP API (the AtomPub reads and writes, persistent-subscription statistics, node
@@ -84,7 +88,13 @@ export const createHttpApi = (dependencies: HttpApiDependencies): HttpApi => {
       return sendStatus(response, 405, "Method Not Allowed");
     }
     if (first === "subscriptions") {
-      return subscriptionRoute(subscriptions, request, response, rest.filter((segment) => segment !== ""), url.searchParams);
+      return subscriptionRoute(
+        subscriptions,
+        request,
+        response,
+        rest.filter((segment) => segment !== ""),
+        url.searchParams,
+      );
     }
     if (nodeRoute(log, startedAt, request, response, url.pathname, url.searchParams)) return;
     sendStatus(response, 404, "Not Found");

@@ -41,7 +41,15 @@ const stats = (log: EventLog, startedAt: Date, response: ServerResponse): void =
     es: {
       checksum: log.headPosition(),
       checksumNonFlushed: log.headPosition(),
-      writer: { lastFlushSize: 0, lastFlushDelayMs: 0, meanFlushSize: 0, meanFlushDelayMs: 0, maxFlushSize: 0, maxFlushDelayMs: 0, queuedFlushMessages: 0 },
+      writer: {
+        lastFlushSize: 0,
+        lastFlushDelayMs: 0,
+        meanFlushSize: 0,
+        meanFlushDelayMs: 0,
+        maxFlushSize: 0,
+        maxFlushDelayMs: 0,
+        queuedFlushMessages: 0,
+      },
       queue: {},
     },
   });
@@ -78,4 +86,3 @@ export const nodeRoute = (
       return false;
   }
 };
-

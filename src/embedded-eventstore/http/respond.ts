@@ -75,6 +75,8 @@ export const readBody = (request: IncomingMessage, limit: number): Promise<Buffe
 /** EventStoreDB's `updated` format: UTC with the fraction trimmed of trailing zeros (XmlConvert). */
 export const atomTime = (micros: number): string => {
   const date = new Date(Math.floor(micros / 1000));
-  const fraction = String(micros % 1_000_000).padStart(6, "0").replace(/0+$/, "");
+  const fraction = String(micros % 1_000_000)
+    .padStart(6, "0")
+    .replace(/0+$/, "");
   return `${date.toISOString().slice(0, 19)}${fraction ? `.${fraction}` : ""}Z`;
 };

@@ -3,15 +3,7 @@ import type { EventLog } from "../log/event-log.js";
 import type { LongPolls } from "./long-poll.js";
 import { isMetastream, metastreamOf } from "../log/types.js";
 import { AUTHOR, type AtomLink, type EmbedLevel, atomEntry, eventDocument, isJsonEvent, parseEmbed, streamUrl } from "./atom-entry.js";
-import {
-  IMMUTABLE,
-  baseUrl,
-  longPollSeconds,
-  positionETag,
-  resolveLinkTos,
-  revalidate,
-  toRecord,
-} from "./read-options.js";
+import { IMMUTABLE, baseUrl, longPollSeconds, positionETag, resolveLinkTos, revalidate, toRecord } from "./read-options.js";
 import { ATOM_JSON, EVENT_JSON, JSON_TYPE, OCTET_STREAM, atomTime, negotiate, sendJson, sendStatus } from "./respond.js";
 
 const FEED_TYPES = [ATOM_JSON, JSON_TYPE] as const;

@@ -118,12 +118,18 @@ export const subscriptionRoute = (
   const base = baseUrl(request);
   const [stream, group, action, ...extra] = segments;
   if (request.method === "GET" && stream === undefined) {
-    return sendJson(response, (subscriptions.list(undefined) ?? []).map((each) => summary(base, each)));
+    return sendJson(
+      response,
+      (subscriptions.list(undefined) ?? []).map((each) => summary(base, each)),
+    );
   }
   if (request.method === "GET" && stream !== undefined && group === undefined) {
     const groups = subscriptions.list(sourceOf(stream));
     if (!groups) return sendStatus(response, 404, "Not Found");
-    return sendJson(response, groups.map((each) => summary(base, each)));
+    return sendJson(
+      response,
+      groups.map((each) => summary(base, each)),
+    );
   }
   if (stream === undefined || group === undefined || extra.length > 0) return sendStatus(response, 404, "Not Found");
   const found = subscriptions.get(sourceOf(stream), group);
@@ -133,7 +139,8 @@ export const subscriptionRoute = (
   }
   if (request.method === "POST" && action === "replayParked") {
     const stopAtText = query.get("stopAt");
-    if (stopAtText !== null && !/^\d+$/.test(stopAtText)) return sendStatus(response, 400, "stopAt should be a properly formed positive long");
+    if (stopAtText !== null && !/^\d+$/.test(stopAtText))
+      return sendStatus(response, 400, "stopAt should be a properly formed positive long");
     if (!found) return sendStatus(response, 404, "Not Found");
     found.replayParked(stopAtText === null ? undefined : Number(stopAtText));
     return sendJson(response, { correlationId: randomUUID(), reason: "", result: "Success" });

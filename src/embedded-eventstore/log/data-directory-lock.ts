@@ -43,7 +43,13 @@ const readRecord = (file: string): LockRecord | undefined => {
     if (typeof parsed !== "object" || parsed === null) return undefined;
     const { pid, host, token, since, processStarted: started } = parsed as Record<string, unknown>;
     if (typeof pid !== "number" || typeof host !== "string" || typeof token !== "string") return undefined;
-    return { pid, host, token, since: typeof since === "string" ? since : "", processStarted: typeof started === "number" ? started : undefined };
+    return {
+      pid,
+      host,
+      token,
+      since: typeof since === "string" ? since : "",
+      processStarted: typeof started === "number" ? started : undefined,
+    };
   } catch {
     return undefined;
   }

@@ -169,17 +169,13 @@ export class EventLog {
         `INSERT INTO events (position, stream, revision, event_id, type, content_type, data, metadata, created_us)
          VALUES (@position, @stream, @revision, @event_id, @type, @content_type, @data, @metadata, @created_us)`,
       ),
-      lastRevision: this.db.prepare(
-        `SELECT MAX(revision) AS last FROM events WHERE stream = ? AND revision < ${TOMBSTONE_REVISION}`,
-      ),
+      lastRevision: this.db.prepare(`SELECT MAX(revision) AS last FROM events WHERE stream = ? AND revision < ${TOMBSTONE_REVISION}`),
       tombstone: this.db.prepare(`SELECT 1 AS found FROM events WHERE stream = ? AND revision = ${TOMBSTONE_REVISION}`),
       byRevision: this.db.prepare(`SELECT * FROM events WHERE stream = ? AND revision = ?`),
       streamForwards: this.db.prepare(
         `SELECT * FROM events WHERE stream = ? AND revision >= ? AND revision < ${TOMBSTONE_REVISION} ORDER BY revision ASC LIMIT ?`,
       ),
-      streamBackwards: this.db.prepare(
-        `SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
-      ),
+      streamBackwards: this.db.prepare(`SELECT * FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`),
       allForwards: this.db.prepare(`SELECT * FROM events WHERE position >= ? ORDER BY position ASC LIMIT ?`),
       allBackwards: this.db.prepare(`SELECT * FROM events WHERE position < ? ORDER BY position DESC LIMIT ?`),
       lastRow: this.db.prepare(`SELECT * FROM events ORDER BY position DESC LIMIT 1`),
@@ -276,9 +272,7 @@ export class EventLog {
         return { kind: "wrong_expected_version", current: "no_stream", expected };
       }
       // EventStoreDB replaces the whole metadata document: other settings are lost on delete.
-      const written = this.writeEvents(metastreamOf(streamId), [
-        systemEvent(METADATA_EVENT_TYPE, `{"$tb":${INT64_MAX}}`),
-      ]);
+      const written = this.writeEvents(metastreamOf(streamId), [systemEvent(METADATA_EVENT_TYPE, `{"$tb":${INT64_MAX}}`)]);
       return { kind: "success", position: written.position };
     });
     if (outcome.kind === "success") this.notify();
@@ -549,7 +543,8 @@ export class EventLog {
       }
     }
     this.writeTransaction(() => undefined);
-    if (reported !== started) onProgress?.(`Standard projections: indexed ${done} records in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (reported !== started)
+      onProgress?.(`Standard projections: indexed ${done} records in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 
   private writeCatchUpPage(page: readonly StoredEvent[], lastScanned: number): void {

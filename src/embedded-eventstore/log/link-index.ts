@@ -77,7 +77,9 @@ export class LinkIndex {
     // One statement per number of links, so that a record's links are one call into SQLite.
     this.inserts = Array.from({ length: MAX_LINKS_PER_RECORD }, (_, index) =>
       db.prepare(
-        `INSERT INTO projection_links (position, stream, revision, source, kind) VALUES ${Array(index + 1).fill("(?, ?, ?, ?, ?)").join(", ")}`,
+        `INSERT INTO projection_links (position, stream, revision, source, kind) VALUES ${Array(index + 1)
+          .fill("(?, ?, ?, ?, ?)")
+          .join(", ")}`,
       ),
     );
   }

@@ -120,8 +120,7 @@ export const correlationIdOf = (event: StoredEvent): string | undefined => {
   return undefined;
 };
 
-const at = (revision: number, streamId: string): string =>
-  `${revision === TOMBSTONE_REVISION ? INT64_MAX : String(revision)}@${streamId}`;
+const at = (revision: number, streamId: string): string => `${revision === TOMBSTONE_REVISION ? INT64_MAX : String(revision)}@${streamId}`;
 
 const dataText = (record: StoredEvent): string =>
   Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength).toString("utf8");
@@ -197,11 +196,7 @@ const timestampOf = (micros: number): string => {
 export const linkMetadataOf = (kind: ProjectionKind, source: ProjectionSource): string => {
   const { record, resolved } = source;
   const event = resolved ?? record;
-  const parts: string[] = [
-    `"$v":${JSON.stringify(versionTag(kind))}`,
-    `"$c":${record.position}`,
-    `"$p":${record.position}`,
-  ];
+  const parts: string[] = [`"$v":${JSON.stringify(versionTag(kind))}`, `"$c":${record.position}`, `"$p":${record.position}`];
   const isLink = record.type === LINK_EVENT_TYPE;
   const deletedStream = isLink ? undefined : deletedStreamOf(record);
   if (kind === PROJECTIONS.byCategory.kind) {

@@ -47,8 +47,7 @@ export const groupKey = (source: GroupSource, group: string): string => `${sourc
 export const checkpointStreamOf = (source: GroupSource, group: string): string =>
   `$persistentsubscription-${groupKey(source, group)}-checkpoint`;
 
-export const parkedStreamOf = (source: GroupSource, group: string): string =>
-  `$persistentsubscription-${groupKey(source, group)}-parked`;
+export const parkedStreamOf = (source: GroupSource, group: string): string => `$persistentsubscription-${groupKey(source, group)}-parked`;
 
 /** How positions are written in checkpoints and subscription info: a revision, or `C:<commit>/P:<prepare>` for `$all`. */
 export const formatPosition = (source: GroupSource, position: number): string =>

@@ -26,9 +26,7 @@ const definitionSchema = z.object({
     z.object({ kind: z.literal("stream"), stream: z.string() }),
     z.object({
       kind: z.literal("all"),
-      filter: z
-        .object({ on: z.enum(["stream", "eventType"]), regex: z.string(), prefixes: z.array(z.string()) })
-        .optional(),
+      filter: z.object({ on: z.enum(["stream", "eventType"]), regex: z.string(), prefixes: z.array(z.string()) }).optional(),
     }),
   ]),
   group: z.string(),
@@ -45,7 +43,9 @@ const definitionSchema = z.object({
     liveBufferSize: z.number().int().nonnegative(),
     readBatchSize: z.number().int().nonnegative(),
     historyBufferSize: z.number().int().nonnegative(),
-    consumerStrategy: z.enum(CONSUMER_STRATEGIES as [string, ...string[]]).transform((name) => name as GroupDefinition["settings"]["consumerStrategy"]),
+    consumerStrategy: z
+      .enum(CONSUMER_STRATEGIES as [string, ...string[]])
+      .transform((name) => name as GroupDefinition["settings"]["consumerStrategy"]),
   }),
 });
 

@@ -3,12 +3,7 @@ import { type EventFilter, createFilter, selectsFromAll } from "../log/event-fil
 import { LINK_EVENT_TYPE, METADATA_EVENT_TYPE, type ProposedEvent, type StoredEvent, isHiddenFromAll, metastreamOf } from "../log/types.js";
 import { chooseConsumer } from "./consumer-strategy.js";
 import type { Measurement, RequestStatistics } from "./request-statistics.js";
-import {
-  type GroupDefinition,
-  checkpointStreamOf,
-  formatPosition,
-  parkedStreamOf,
-} from "./definition.js";
+import { type GroupDefinition, checkpointStreamOf, formatPosition, parkedStreamOf } from "./definition.js";
 import { reportStorageFault } from "../storage-faults.js";
 
 /** How long a group waits before reading again after its storage refused a read. */
@@ -195,7 +190,16 @@ export class SubscriptionGroup {
     for (const link of replayed) {
       const original = this.log.resolveLink(link);
       if (original) {
-        this.retryQueue.push({ event: original, link, unresolved: false, ackId: link.eventId, slot: undefined, retryCount: 0, consumer: undefined, deadline: 0 });
+        this.retryQueue.push({
+          event: original,
+          link,
+          unresolved: false,
+          ackId: link.eventId,
+          slot: undefined,
+          retryCount: 0,
+          consumer: undefined,
+          deadline: 0,
+        });
       }
     }
     this.log.append(metastreamOf(parkedStream), { kind: "any" }, [
@@ -551,4 +555,3 @@ const parseCheckpoint = (data: Uint8Array): number | undefined => {
   }
   return undefined;
 };
-

@@ -77,7 +77,11 @@ const parseObject = (text) => {
 };
 
 const failure = (error, what) =>
-  h("p", { class: "error" }, error instanceof HttpError && error.status === 404 ? `${what} was not found.` : `${what} could not be read: ${error.message}`);
+  h(
+    "p",
+    { class: "error" },
+    error instanceof HttpError && error.status === 404 ? `${what} was not found.` : `${what} could not be read: ${error.message}`,
+  );
 
 // ---------------------------------------------------------------------------------------------
 // home: recently created and recently changed streams
@@ -86,7 +90,9 @@ const failure = (error, what) =>
 const recentStreams = async () => {
   // User streams only: the standard projections' links (`$ce-…`, `$bc-…`) would crowd them out of the window.
   const userStreams = `context=streamid&type=regex&data=${encodeURIComponent("^[^$]")}`;
-  const { body } = await getJson(`/streams/%24all/filtered/head/backward/${RECENT_SCAN}?${userStreams}&embed=rich`, { "ES-ResolveLinkTos": "false" });
+  const { body } = await getJson(`/streams/%24all/filtered/head/backward/${RECENT_SCAN}?${userStreams}&embed=rich`, {
+    "ES-ResolveLinkTos": "false",
+  });
   const changed = new Map();
   const created = [];
   for (const entry of body.entries ?? []) {
@@ -99,7 +105,11 @@ const recentStreams = async () => {
   try {
     const streams = await getJson(`/streams/%24streams/head/backward/50?embed=rich`);
     // Links resolved (the API's default): each entry is the stream's first event itself.
-    createdList = (streams.body.entries ?? []).map((entry) => ({ streamId: entry.streamId, updated: entry.updated, eventType: entry.eventType }));
+    createdList = (streams.body.entries ?? []).map((entry) => ({
+      streamId: entry.streamId,
+      updated: entry.updated,
+      eventType: entry.eventType,
+    }));
   } catch {
     // No `$streams` projection here: the streams whose first event is in the recent part of `$all` stand in.
   }
@@ -115,7 +125,13 @@ const streamTable = (entries, id, eventTitle) =>
       "tbody",
       null,
       entries.map((entry) =>
-        h("tr", null, h("td", null, streamLink(entry.streamId)), h("td", { class: "type" }, entry.eventType ?? ""), h("td", { class: "time" }, time(entry.updated))),
+        h(
+          "tr",
+          null,
+          h("td", null, streamLink(entry.streamId)),
+          h("td", { class: "type" }, entry.eventType ?? ""),
+          h("td", { class: "time" }, time(entry.updated)),
+        ),
       ),
     ),
   );
@@ -135,8 +151,18 @@ const homePage = async (current) => {
     h(
       "div",
       { class: "columns" },
-      h("section", null, h("h2", null, "Recently created streams"), streamTable(recent.created.slice(0, 50), "recently-created", "First event")),
-      h("section", null, h("h2", null, "Recently changed streams"), streamTable(hideSystem(recent.changed).slice(0, 50), "recently-changed", "Last event")),
+      h(
+        "section",
+        null,
+        h("h2", null, "Recently created streams"),
+        streamTable(recent.created.slice(0, 50), "recently-created", "First event"),
+      ),
+      h(
+        "section",
+        null,
+        h("h2", null, "Recently changed streams"),
+        streamTable(hideSystem(recent.changed).slice(0, 50), "recently-changed", "Last event"),
+      ),
     ),
     h("p", null, h("a", { href: "#/all" }, "Browse $all"), " · ", h("a", { href: "#/subscriptions" }, "Persistent subscriptions")),
   );
@@ -174,7 +200,14 @@ const pager = (stream, feed, atHead) => {
     return target ? h("a", { href: target, class: `pager-${relation}` }, label) : h("span", { class: `pager-${relation} disabled` }, label);
   };
   // EventStoreDB's names: "first" is the newest page, "last" the oldest; "previous" goes newer, "next" older.
-  return h("nav", { class: "pager" }, item("first", "⇤ newest"), item("previous", "← newer"), item("next", "older →"), item("last", "oldest ⇥"));
+  return h(
+    "nav",
+    { class: "pager" },
+    item("first", "⇤ newest"),
+    item("previous", "← newer"),
+    item("next", "older →"),
+    item("last", "oldest ⇥"),
+  );
 };
 
 const correlationFallback = async (stream, current) => {
@@ -194,7 +227,11 @@ const correlationFallback = async (stream, current) => {
   if (current !== generation) return;
   show(
     h("h1", null, "Stream ", h("span", { class: "stream-name" }, stream)),
-    h("p", { class: "notice" }, `This stream does not exist: the standard projections do not run here. Events whose $correlationId is ${id}, found in the last ${scanned} events of $all:`),
+    h(
+      "p",
+      { class: "notice" },
+      `This stream does not exist: the standard projections do not run here. Events whose $correlationId is ${id}, found in the last ${scanned} events of $all:`,
+    ),
     h(
       "table",
       { class: "events list", id: "events" },
@@ -296,7 +333,10 @@ const eventPage = async (current, stream, number) => {
       field("Type", h("span", { id: "event-type" }, entry.eventType ?? entry.summary ?? "")),
       field("Created", time(entry.updated)),
       field("Event id", entry.eventId ?? ""),
-      field("Correlation", correlationId ? h("a", { href: streamHash(`$bc-${correlationId}`), id: "correlation" }, `$bc-${correlationId}`) : "—"),
+      field(
+        "Correlation",
+        correlationId ? h("a", { href: streamHash(`$bc-${correlationId}`), id: "correlation" }, `$bc-${correlationId}`) : "—",
+      ),
       field("Causation", causation),
     ),
     h("nav", { class: "pager" }, h("a", { href: streamHash(entry.streamId ?? stream) }, "back to the stream")),
@@ -314,7 +354,9 @@ const eventPage = async (current, stream, number) => {
   const cause = await findEventById(causationId, places);
   if (current !== generation) return;
   causation.replaceChildren(
-    cause ? h("a", { href: eventHash(cause.streamId, cause.eventNumber) }, `${cause.eventNumber}@${cause.streamId} (${cause.eventType})`) : `${causationId} (not an event found in the store: a command or request id)`,
+    cause
+      ? h("a", { href: eventHash(cause.streamId, cause.eventNumber) }, `${cause.eventNumber}@${cause.streamId} (${cause.eventType})`)
+      : `${causationId} (not an event found in the store: a command or request id)`,
   );
 };
 
@@ -331,7 +373,12 @@ const allPage = async (current, params) => {
   const form = h(
     "form",
     { class: "filter", id: "all-filter" },
-    h("select", { name: "on", "aria-label": "Filter on" }, h("option", { value: "stream", selected: on === "stream" }, "stream prefix"), h("option", { value: "type", selected: on === "type" }, "event type prefix")),
+    h(
+      "select",
+      { name: "on", "aria-label": "Filter on" },
+      h("option", { value: "stream", selected: on === "stream" }, "stream prefix"),
+      h("option", { value: "type", selected: on === "type" }, "event type prefix"),
+    ),
     h("input", { name: "prefix", value: prefix, placeholder: "e.g. reservation- or UnitsHeld", "aria-label": "Prefix" }),
     h("button", { type: "submit" }, "Filter"),
   );
@@ -350,12 +397,29 @@ const allPage = async (current, params) => {
   if (current !== generation) return;
   const pageLink = (relation, label) => {
     const target = linkOf(feed, relation);
-    const rest = target ? target.split("/").slice(prefix ? 4 : 3).join("/") : undefined;
+    const rest = target
+      ? target
+          .split("/")
+          .slice(prefix ? 4 : 3)
+          .join("/")
+      : undefined;
     return rest
-      ? h("a", { href: `#/all?on=${on}&prefix=${encodeURIComponent(prefix)}&page=${encodeURIComponent(rest)}`, class: `pager-${relation}` }, label)
+      ? h(
+          "a",
+          { href: `#/all?on=${on}&prefix=${encodeURIComponent(prefix)}&page=${encodeURIComponent(rest)}`, class: `pager-${relation}` },
+          label,
+        )
       : h("span", { class: `pager-${relation} disabled` }, label);
   };
-  const nav = () => h("nav", { class: "pager" }, pageLink("first", "⇤ newest"), pageLink("previous", "← newer"), pageLink("next", "older →"), pageLink("last", "oldest ⇥"));
+  const nav = () =>
+    h(
+      "nav",
+      { class: "pager" },
+      pageLink("first", "⇤ newest"),
+      pageLink("previous", "← newer"),
+      pageLink("next", "older →"),
+      pageLink("last", "oldest ⇥"),
+    );
   show(
     h("h1", null, "$all"),
     form,
@@ -407,10 +471,13 @@ const subscriptionsPage = async (current) => {
   if (current !== generation) return;
   const message = h("p", { id: "replay-result", class: "muted" });
   const replay = async (group) => {
-    const response = await fetch(`/subscriptions/${encodeURIComponent(group.eventStreamId)}/${encodeURIComponent(group.groupName)}/replayParked`, {
-      method: "POST",
-      headers: { Accept: "application/json" },
-    });
+    const response = await fetch(
+      `/subscriptions/${encodeURIComponent(group.eventStreamId)}/${encodeURIComponent(group.groupName)}/replayParked`,
+      {
+        method: "POST",
+        headers: { Accept: "application/json" },
+      },
+    );
     message.textContent = response.ok
       ? `Parked messages of ${group.eventStreamId}::${group.groupName} are being replayed.`
       : `Replay failed: ${response.status} ${response.statusText}`;
@@ -429,14 +496,22 @@ const subscriptionsPage = async (current) => {
           h(
             "thead",
             null,
-            h("tr", null, ["Source", "Group", "Status", "Last checkpointed", "Last known", "In flight", "Parked", "Connections", ""].map((title) => h("th", null, title))),
+            h(
+              "tr",
+              null,
+              ["Source", "Group", "Status", "Last checkpointed", "Last known", "In flight", "Parked", "Connections", ""].map((title) =>
+                h("th", null, title),
+              ),
+            ),
           ),
           h(
             "tbody",
             null,
             groups.map((group) => {
               const parkedStream = `$persistentsubscription-${group.eventStreamId}::${group.groupName}-parked`;
-              const connections = (group.connections ?? []).map((connection) => `${connection.connectionName || connection.from} (${connection.inFlightMessages} in flight)`).join(", ");
+              const connections = (group.connections ?? [])
+                .map((connection) => `${connection.connectionName || connection.from} (${connection.inFlightMessages} in flight)`)
+                .join(", ");
               return h(
                 "tr",
                 { "data-group": group.groupName },
@@ -471,7 +546,10 @@ const route = () => {
   const hash = location.hash.replace(/^#/, "") || "/";
   const [pathPart, queryPart] = hash.split("?");
   const params = new URLSearchParams(queryPart ?? "");
-  const parts = pathPart.split("/").slice(1).map((part) => decodeURIComponent(part));
+  const parts = pathPart
+    .split("/")
+    .slice(1)
+    .map((part) => decodeURIComponent(part));
   for (const link of document.querySelectorAll("[data-nav]")) {
     link.classList.toggle("active", link.getAttribute("data-nav") === (parts[0] || "streams"));
   }

@@ -33,7 +33,10 @@ export function metricsRoutes(router: Router<AppState>, metrics: HttpMetrics, ac
   router.get("/metrics", async (ctx) => {
     if (!allowed(ctx, access)) {
       throw new HttpProblem(403, "forbidden", {
-        detail: access.token === undefined ? "metrics are served to loopback only unless METRICS_TOKEN is set" : "a valid metrics bearer token is required",
+        detail:
+          access.token === undefined
+            ? "metrics are served to loopback only unless METRICS_TOKEN is set"
+            : "a valid metrics bearer token is required",
       });
     }
     const { contentType, body } = await metrics.render();

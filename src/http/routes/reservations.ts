@@ -117,13 +117,12 @@ export function reservationRoutes(
     if (input.paymentToken !== undefined && input.unitPrice === undefined) {
       // Charged at whatever the price is when the hold lands: clients should pin it with unitPrice.
       onUnpinnedCharge();
-      ctx.state.log.warn({ productId: input.productId }, "automatic charge requested without unitPrice; the product's current price applies");
+      ctx.state.log.warn(
+        { productId: input.productId },
+        "automatic charge requested without unitPrice; the product's current price applies",
+      );
     }
-    const { reservation, created } = await reservations.place(
-      commandContext(ctx, { ifMatch: false }),
-      input,
-      headers["idempotency-key"],
-    );
+    const { reservation, created } = await reservations.place(commandContext(ctx, { ifMatch: false }), input, headers["idempotency-key"]);
     ctx.set("Location", `/reservations/${reservation.id}`);
     sendReservation(ctx, reservation, created ? 201 : 200);
   });

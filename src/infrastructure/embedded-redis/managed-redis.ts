@@ -38,15 +38,20 @@ export interface ManagedRedis {
 const FREE_PORT_ATTEMPTS = 3;
 const STOP_GRACE_MS = 10_000;
 
-
 const serverArguments = (options: ManagedRedisOptions, dir: string, port: number): string[] => [
-  "--port", String(port),
-  "--bind", "127.0.0.1",
-  "--dir", dir,
-  "--logfile", path.join(dir, REDIS_LOG_FILE),
-  "--daemonize", "no",
+  "--port",
+  String(port),
+  "--bind",
+  "127.0.0.1",
+  "--dir",
+  dir,
+  "--logfile",
+  path.join(dir, REDIS_LOG_FILE),
+  "--daemonize",
+  "no",
   // One persistence mechanism: the append-only file, fsynced every second.
-  "--save", "",
+  "--save",
+  "",
   ...(options.persistent ? ["--appendonly", "yes", "--appendfsync", "everysec"] : ["--appendonly", "no"]),
 ];
 
@@ -58,7 +63,8 @@ const logTail = (dir: string): string => {
   }
 };
 
-const describeExit = (code: number | null, signal: NodeJS.Signals | null): string => (signal === null ? `exit code ${code}` : `signal ${signal}`);
+const describeExit = (code: number | null, signal: NodeJS.Signals | null): string =>
+  signal === null ? `exit code ${code}` : `signal ${signal}`;
 
 /** The pid of the Redis answering on `port`, or undefined while nothing answers there yet. */
 const answeringPid = async (client: Redis): Promise<number | undefined> => {
@@ -76,13 +82,27 @@ const answeringPid = async (client: Redis): Promise<number | undefined> => {
  * Resolves once the server answers PING (after loading its append-only file); rejects if it exits
  * first, or if another Redis already answers on the port (ours would fail to bind it).
  */
-const waitUntilReady = async (child: ChildProcess, pid: number, exited: Promise<string>, port: number, timeoutMs: number): Promise<void> => {
+const waitUntilReady = async (
+  child: ChildProcess,
+  pid: number,
+  exited: Promise<string>,
+  port: number,
+  timeoutMs: number,
+): Promise<void> => {
   let exit: string | undefined;
   void exited.then((how) => (exit = how));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exit !== undefined) throw new Error(`redis-server exited (${exit}) before it was ready`);
-    const client = new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000, commandTimeout: 1000 });
+    const client = new Redis({
+      host: "127.0.0.1",
+      port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 1000,
+      commandTimeout: 1000,
+    });
     client.on("error", () => undefined);
     try {
       const answering = await answeringPid(client);

@@ -31,7 +31,15 @@ const fromProc = (procRoot: string, pid: number): { command: string; cwd: string
 
 /** Asks the server itself (platforms without /proc): its process id and working directory. */
 const fromServer = async (port: number): Promise<{ pid: number; cwd: string } | undefined> => {
-  const client = new Redis({ host: "127.0.0.1", port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000, commandTimeout: 2000 });
+  const client = new Redis({
+    host: "127.0.0.1",
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+  });
   client.on("error", () => undefined);
   try {
     await client.connect();

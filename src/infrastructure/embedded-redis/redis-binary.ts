@@ -23,4 +23,8 @@ export const findRedisServer = (searchPath: string = process.env.PATH ?? ""): st
 
 /** How to get `redis-server` on this platform, as one command the user can paste. */
 export const redisInstallHint = (platform: NodeJS.Platform = process.platform): string =>
-  platform === "darwin" ? "brew install redis" : platform === "linux" ? "sudo apt-get install redis-server (or your distribution's redis package)" : "install Redis 6 or later";
+  platform === "darwin"
+    ? "brew install redis"
+    : platform === "linux"
+      ? "sudo apt-get install redis-server (or your distribution's redis package)"
+      : "install Redis 6 or later";

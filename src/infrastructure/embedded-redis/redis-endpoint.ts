@@ -87,7 +87,10 @@ export const provideRedis = async (settings: RedisEndpointSettings, logger: Logg
           logger.info({ redis: server.url, redisPid: server.pid }, "managed Redis restarted");
         },
         (error: unknown) => {
-          logger.error({ err: String(error), retryInMs: RESTART_DELAYS_MS[Math.min(restarts, RESTART_DELAYS_MS.length - 1)] }, "the managed Redis could not be restarted; trying again");
+          logger.error(
+            { err: String(error), retryInMs: RESTART_DELAYS_MS[Math.min(restarts, RESTART_DELAYS_MS.length - 1)] },
+            "the managed Redis could not be restarted; trying again",
+          );
           scheduleRestart();
         },
       );

@@ -204,7 +204,7 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> impl
     jobs: readonly CommandJob<Command, Event, State>[],
   ): Promise<CommandJob<Command, Event, State>[]> {
     let base = this.cached(streamId) ?? (jobs[0]?.expectNew ? this.assumedNew() : await this.fresh(streamId));
-    for (let attempt = 1; ; ) {
+    for (let attempt = 1; ;) {
       const batch = decideBatch(
         this.type.decider,
         base,
@@ -280,8 +280,8 @@ export class AggregateRepository<Command, Event extends DomainEvent, State> impl
         this.client.appendToStream(streamId, proposed, { expectedRevision, deadline: this.deadlineMs, requiresLeader: true }),
       ),
     ).catch((error: unknown) => {
-        throw error instanceof StreamDeletedError ? new AggregateDeletedError(streamId) : error;
-      });
+      throw error instanceof StreamDeletedError ? new AggregateDeletedError(streamId) : error;
+    });
     if (Number(result.nextExpectedRevision) !== revision) {
       // Not what an append at `expected` can answer; trust nothing cached about this stream.
       this.cache.delete(streamId);

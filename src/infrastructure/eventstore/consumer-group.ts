@@ -272,7 +272,10 @@ export class ConsumerGroup {
       try {
         await batch.handle(items.map((item) => item.event));
       } catch (error) {
-        this.logger.debug({ group: this.consumer.group, events: items.length, err: describe(error) }, "batch failed; handling its events one by one");
+        this.logger.debug(
+          { group: this.consumer.group, events: items.length, err: describe(error) },
+          "batch failed; handling its events one by one",
+        );
         await this.oneByOne(items);
         return;
       }
@@ -322,7 +325,10 @@ export class ConsumerGroup {
       await send();
       return true;
     } catch (error) {
-      this.logger.warn({ group: this.consumer.group, events: items.length, err: describe(error) }, "could not settle handled events; they will be delivered again");
+      this.logger.warn(
+        { group: this.consumer.group, events: items.length, err: describe(error) },
+        "could not settle handled events; they will be delivered again",
+      );
       return false;
     }
   }
@@ -335,7 +341,14 @@ export class ConsumerGroup {
         await this.consumer.handle(event);
       } catch (error) {
         const transient = this.isTransient(error);
-        const context = { group: this.consumer.group, stream: event.streamId, revision: event.revision, type: event.type, eventId: event.eventId, err: describe(error) };
+        const context = {
+          group: this.consumer.group,
+          stream: event.streamId,
+          revision: event.revision,
+          type: event.type,
+          eventId: event.eventId,
+          err: describe(error),
+        };
         if (!transient) {
           this.logger.error(context, "handler failed permanently; parking the event");
           if (await this.settle(() => subscription.nack("park", `permanent failure: ${describe(error)}`.slice(0, 500), resolved), [item])) {
@@ -345,12 +358,20 @@ export class ConsumerGroup {
         }
         if (this.stopping || Date.now() - started >= this.inProcessRetryMs) {
           if (event.retryCount >= this.maxRetryCount) {
-            this.logger.error({ ...context, retryCount: event.retryCount }, "handler kept failing past the retry limit; the group parks the event");
+            this.logger.error(
+              { ...context, retryCount: event.retryCount },
+              "handler kept failing past the retry limit; the group parks the event",
+            );
           } else {
             // During an outage every event of the group fails the same way: one line per cause, then a count.
-            this.retryWarnings.warn({ ...context, retryCount: event.retryCount }, `handler failing (${context.err}); handing events back for redelivery`);
+            this.retryWarnings.warn(
+              { ...context, retryCount: event.retryCount },
+              `handler failing (${context.err}); handing events back for redelivery`,
+            );
           }
-          if (await this.settle(() => subscription.nack("retry", `transient failure: ${describe(error)}`.slice(0, 500), resolved), [item])) {
+          if (
+            await this.settle(() => subscription.nack("retry", `transient failure: ${describe(error)}`.slice(0, 500), resolved), [item])
+          ) {
             this.onHandled(this.consumer.group, "retried", event.created);
           }
           return;

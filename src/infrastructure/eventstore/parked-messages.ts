@@ -81,7 +81,8 @@ export const listParkedMessages = async (client: EventStoreDBClient, source: Gro
   await requireGroup(client, source, group);
   const parked: ParkedMessage[] = [];
   try {
-    for await (const resolved of client.readStream(parkedStreamOf(source, group), { resolveLinkTos: true })) parked.push(toParked(resolved));
+    for await (const resolved of client.readStream(parkedStreamOf(source, group), { resolveLinkTos: true }))
+      parked.push(toParked(resolved));
   } catch (error) {
     if (error instanceof StreamNotFoundError) return [];
     throw error;

@@ -31,7 +31,9 @@ export const readOrCreateStoreId = async (client: EventStoreDBClient): Promise<s
   if (existing !== undefined) return existing;
   const storeId = randomUUID();
   try {
-    await client.appendToStream(STORE_IDENTITY_STREAM, jsonEvent({ type: STORE_IDENTIFIED, data: { storeId } }), { expectedRevision: NO_STREAM });
+    await client.appendToStream(STORE_IDENTITY_STREAM, jsonEvent({ type: STORE_IDENTIFIED, data: { storeId } }), {
+      expectedRevision: NO_STREAM,
+    });
     return storeId;
   } catch (error) {
     if (!(error instanceof WrongExpectedVersionError)) throw error;

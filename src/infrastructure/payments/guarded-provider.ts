@@ -85,7 +85,9 @@ export class GuardedPaymentProvider implements PaymentProvider {
       if (error instanceof PaymentProviderUnavailableError) throw error;
       const open = this.state === "open";
       throw new PaymentProviderUnavailableError(
-        open ? "the payment provider's circuit is open" : `the payment provider failed: ${error instanceof Error ? error.message : String(error)}`,
+        open
+          ? "the payment provider's circuit is open"
+          : `the payment provider failed: ${error instanceof Error ? error.message : String(error)}`,
         open ? Math.ceil(this.resetTimeoutMs / 1000) : 1,
       );
     }

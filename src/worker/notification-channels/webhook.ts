@@ -107,7 +107,10 @@ export const webhookChannel = (options: WebhookChannelOptions): NotificationChan
           lastError = `the webhook could not be reached: ${describe(error)}`;
         }
         if (attempt < attempts) {
-          options.logger?.debug({ channel: name, notificationId: notification.id, attempt, err: lastError }, "webhook delivery failed; retrying");
+          options.logger?.debug(
+            { channel: name, notificationId: notification.id, attempt, err: lastError },
+            "webhook delivery failed; retrying",
+          );
           await sleep(wait);
         }
       }

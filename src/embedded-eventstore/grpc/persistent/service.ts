@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { status, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall, type UntypedServiceImplementation } from "@grpc/grpc-js";
+import {
+  status,
+  type sendUnaryData,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import type * as pb from "@eventstore/db-client/generated/persistent_pb.js";
 import type { PersistentSubscriptions } from "../../persistent/persistent-subscriptions.js";
 import { type GroupSource, formatStartFrom, sourceName } from "../../persistent/definition.js";
@@ -129,7 +135,10 @@ export const persistentSubscriptionsService = (subscriptions: PersistentSubscrip
     callback(null, response);
   };
 
-  const replayParked = (call: ServerUnaryCall<pb.ReplayParkedReq, pb.ReplayParkedResp>, callback: sendUnaryData<pb.ReplayParkedResp>): void => {
+  const replayParked = (
+    call: ServerUnaryCall<pb.ReplayParkedReq, pb.ReplayParkedResp>,
+    callback: sendUnaryData<pb.ReplayParkedResp>,
+  ): void => {
     const options = call.request.getOptions();
     const source = options ? readSource(options) : undefined;
     if (!options || !source) return callback(invalidArgument("ReplayParked needs a stream or $all"));
@@ -139,7 +148,10 @@ export const persistentSubscriptionsService = (subscriptions: PersistentSubscrip
     callback(null, new persistentPb.ReplayParkedResp());
   };
 
-  const restartSubsystem = (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<InstanceType<typeof sharedPb.Empty>>): void => {
+  const restartSubsystem = (
+    _call: ServerUnaryCall<unknown, unknown>,
+    callback: sendUnaryData<InstanceType<typeof sharedPb.Empty>>,
+  ): void => {
     subscriptions.restart();
     callback(null, new sharedPb.Empty());
   };
@@ -159,7 +171,11 @@ export const persistentSubscriptionsService = (subscriptions: PersistentSubscrip
       call.end();
     });
     call.on("data", (request: pb.ReadReq) =>
-      guardStep("persistent subscription read", (error) => call.emit("error", error), () => onRequest(request)),
+      guardStep(
+        "persistent subscription read",
+        (error) => call.emit("error", error),
+        () => onRequest(request),
+      ),
     );
     const onRequest = (request: pb.ReadReq): void => {
       if (request.hasOptions()) {
@@ -236,16 +252,25 @@ const createConsumer = (
   },
   drop: (reason) => {
     const { source, group: name } = group.definition;
-    call.emit("error", dropped(source, name, reason === "deleted" ? "the group was deleted" : reason === "updated" ? "the group was updated" : "the server is stopping"));
+    call.emit(
+      "error",
+      dropped(
+        source,
+        name,
+        reason === "deleted" ? "the group was deleted" : reason === "updated" ? "the group was updated" : "the server is stopping",
+      ),
+    );
   },
 });
 
 const toReadResp = (delivery: Delivery, source: GroupSource, structuredIds: boolean): pb.ReadResp => {
   const response = new persistentPb.ReadResp();
   const readEvent = new persistentPb.ReadResp.ReadEvent();
-  if (delivery.unresolved) readEvent.setLink(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.event, structuredIds));
+  if (delivery.unresolved)
+    readEvent.setLink(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.event, structuredIds));
   else readEvent.setEvent(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.event, structuredIds));
-  if (delivery.link) readEvent.setLink(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.link, structuredIds));
+  if (delivery.link)
+    readEvent.setLink(fillRecordedEvent(new persistentPb.ReadResp.ReadEvent.RecordedEvent(), delivery.link, structuredIds));
   if (source.kind === "all") readEvent.setCommitPosition(String((delivery.link ?? delivery.event).position));
   else readEvent.setNoPosition(new sharedPb.Empty());
   readEvent.setRetryCount(delivery.retryCount);

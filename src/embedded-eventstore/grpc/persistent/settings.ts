@@ -49,9 +49,7 @@ export const settingsProblem = (request: ParsedRequest): string | undefined => {
   return undefined;
 };
 
-const parseRequest = (
-  options: Options | undefined,
-): { source: GroupSource; group: string; settings: GroupSettings | string } | string => {
+const parseRequest = (options: Options | undefined): { source: GroupSource; group: string; settings: GroupSettings | string } | string => {
   if (!options) return "The request has no options";
   const group = options.getGroupName();
   if (group === "") return "Group name must not be empty";
@@ -83,7 +81,12 @@ const parseRequest = (
           : { kind: "start" };
     } else {
       const revision = settings.getRevision();
-      startFrom = revision === UINT64_MAX ? { kind: "end" } : revision === "" || revision === "0" ? { kind: "start" } : { kind: "at", value: wireToNumber(revision) };
+      startFrom =
+        revision === UINT64_MAX
+          ? { kind: "end" }
+          : revision === "" || revision === "0"
+            ? { kind: "start" }
+            : { kind: "at", value: wireToNumber(revision) };
     }
   }
   return { source, group, settings: readSettings(settings, startFrom) };

@@ -207,7 +207,12 @@ const timeoutFailure = (): BatchFailure => ({
 const badRequest = (message: string): BatchFailure => {
   const details = new sharedPb.BadRequest();
   details.setMessage(message);
-  return { code: codePb.Code.INVALID_ARGUMENT, message: "BadRequest", typeName: "event_store.client.BadRequest", details: details.serializeBinary() };
+  return {
+    code: codePb.Code.INVALID_ARGUMENT,
+    message: "BadRequest",
+    typeName: "event_store.client.BadRequest",
+    details: details.serializeBinary(),
+  };
 };
 
 /**

@@ -10,10 +10,11 @@ import { guardUnary } from "../storage-guard.js";
 
 type DeletionOptions = NonNullable<ReturnType<DeleteReq["getOptions"]>> | NonNullable<ReturnType<TombstoneReq["getOptions"]>>;
 
-const deletion = <Req extends DeleteReq | TombstoneReq, Resp>(
-  perform: (streamName: string, expected: ExpectedRevision) => DeleteOutcome,
-  respond: (position: number) => Resp,
-) =>
+const deletion =
+  <Req extends DeleteReq | TombstoneReq, Resp>(
+    perform: (streamName: string, expected: ExpectedRevision) => DeleteOutcome,
+    respond: (position: number) => Resp,
+  ) =>
   (call: ServerUnaryCall<Req, Resp>, callback: sendUnaryData<Resp>): void => {
     const options: DeletionOptions | undefined = call.request.getOptions();
     const streamName = readStreamName(options?.getStreamIdentifier());
@@ -33,37 +34,42 @@ const deletion = <Req extends DeleteReq | TombstoneReq, Resp>(
       case "stream_deleted":
         return callback(streamDeletedError(streamName));
       case "wrong_expected_version":
-        return callback(
-          wrongExpectedVersionError(streamName, expectedToTrailer(outcome.expected), currentToTrailer(outcome.current)),
-        );
+        return callback(wrongExpectedVersionError(streamName, expectedToTrailer(outcome.expected), currentToTrailer(outcome.current)));
     }
   };
 
-export const deleteHandler = (log: EventLog): ((call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>) => void) =>
-  guardUnary("delete", deletion<DeleteReq, DeleteResp>(
-    (name, expected) => log.delete(name, expected),
-    (at) => {
-      const response = new streamsPb.DeleteResp();
-      const position = new streamsPb.DeleteResp.Position();
-      position.setCommitPosition(String(at));
-      position.setPreparePosition(String(at));
-      response.setPosition(position);
-      return response;
-    },
-  ));
+export const deleteHandler = (
+  log: EventLog,
+): ((call: ServerUnaryCall<DeleteReq, DeleteResp>, callback: sendUnaryData<DeleteResp>) => void) =>
+  guardUnary(
+    "delete",
+    deletion<DeleteReq, DeleteResp>(
+      (name, expected) => log.delete(name, expected),
+      (at) => {
+        const response = new streamsPb.DeleteResp();
+        const position = new streamsPb.DeleteResp.Position();
+        position.setCommitPosition(String(at));
+        position.setPreparePosition(String(at));
+        response.setPosition(position);
+        return response;
+      },
+    ),
+  );
 
 export const tombstoneHandler = (
   log: EventLog,
 ): ((call: ServerUnaryCall<TombstoneReq, TombstoneResp>, callback: sendUnaryData<TombstoneResp>) => void) =>
-  guardUnary("tombstone", deletion<TombstoneReq, TombstoneResp>(
-    (name, expected) => log.tombstone(name, expected),
-    (at) => {
-      const response = new streamsPb.TombstoneResp();
-      const position = new streamsPb.TombstoneResp.Position();
-      position.setCommitPosition(String(at));
-      position.setPreparePosition(String(at));
-      response.setPosition(position);
-      return response;
-    },
-  ));
-
+  guardUnary(
+    "tombstone",
+    deletion<TombstoneReq, TombstoneResp>(
+      (name, expected) => log.tombstone(name, expected),
+      (at) => {
+        const response = new streamsPb.TombstoneResp();
+        const position = new streamsPb.TombstoneResp.Position();
+        position.setCommitPosition(String(at));
+        position.setPreparePosition(String(at));
+        response.setPosition(position);
+        return response;
+      },
+    ),
+  );

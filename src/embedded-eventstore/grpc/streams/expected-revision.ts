@@ -8,10 +8,7 @@ interface ExpectedRevisionOptions {
   hasStreamExists(): boolean;
 }
 
-export const readExpectedRevision = (
-  options: ExpectedRevisionOptions,
-  revision: () => string | undefined,
-): ExpectedRevision => {
+export const readExpectedRevision = (options: ExpectedRevisionOptions, revision: () => string | undefined): ExpectedRevision => {
   if (options.hasNoStream()) return { kind: "no_stream" };
   if (options.hasStreamExists()) return { kind: "stream_exists" };
   const exact = revision();
@@ -33,5 +30,4 @@ export const expectedToTrailer = (expected: ExpectedRevision): string => {
   }
 };
 
-export const currentToTrailer = (current: CurrentRevision): string | undefined =>
-  current === "no_stream" ? undefined : String(current);
+export const currentToTrailer = (current: CurrentRevision): string | undefined => (current === "no_stream" ? undefined : String(current));

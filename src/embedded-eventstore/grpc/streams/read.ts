@@ -61,11 +61,7 @@ const read = async (context: ReadContext, options: Options): Promise<void> => {
     const stream = options.getStream();
     const name = readStreamName(stream?.getStreamIdentifier());
     if (!stream || name === undefined) throw invalidArgument("Read requests need a stream");
-    let from: number | "start" | "end" = stream.hasRevision()
-      ? wireToNumber(stream.getRevision())
-      : stream.hasEnd()
-        ? "end"
-        : "start";
+    let from: number | "start" | "end" = stream.hasRevision() ? wireToNumber(stream.getRevision()) : stream.hasEnd() ? "end" : "start";
     while (remaining > 0 && context.lifetime.active) {
       const page = context.log.readStream(name, from, direction, Math.min(PAGE_SIZE, remaining));
       if (page === "deleted") throw streamDeletedError(name);
@@ -147,11 +143,7 @@ const subscribe = async (context: ReadContext, options: Options): Promise<void> 
   const window = filterOptions?.hasMax() ? filterOptions.getMax() : DEFAULT_MAX_SEARCH_WINDOW;
   const checkpointInterval = filter ? Math.max(1, window * Math.max(1, filterOptions?.getCheckpointintervalmultiplier() ?? 1)) : 0;
   const all = options.getAll();
-  let next = all?.hasPosition()
-    ? wireToNumber(all.getPosition()?.getCommitPosition() ?? "0") + 1
-    : all?.hasEnd()
-      ? log.endPosition()
-      : 0;
+  let next = all?.hasPosition() ? wireToNumber(all.getPosition()?.getCommitPosition() ?? "0") + 1 : all?.hasEnd() ? log.endPosition() : 0;
   let scannedSinceCheckpoint = 0;
   let caughtUp = false;
   while (lifetime.active) {
