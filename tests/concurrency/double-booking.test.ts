@@ -78,7 +78,7 @@ const fetchJson = async (url: string, init: RequestInit & { token?: string; json
     signal: AbortSignal.timeout(60_000),
   });
   const text = await response.text();
-  let body: Record<string, unknown> = {};
+  let body: Record<string, unknown>;
   try {
     body = text === "" ? {} : (JSON.parse(text) as Record<string, unknown>);
   } catch {

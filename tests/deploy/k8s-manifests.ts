@@ -35,12 +35,12 @@ interface Validating {
 
 /** Each kind the manifests may use: its schema-validating model and its type declaration module. */
 const KINDS: Readonly<Record<string, { readonly model: (data: Manifest) => Validating; readonly declarations: string }>> = {
-  "v1/ConfigMap": { model: (data) => new ConfigMap(data as never), declarations: "kubernetes-models/v1/ConfigMap" },
-  "v1/Secret": { model: (data) => new Secret(data as never), declarations: "kubernetes-models/v1/Secret" },
-  "v1/Service": { model: (data) => new Service(data as never), declarations: "kubernetes-models/v1/Service" },
-  "apps/v1/Deployment": { model: (data) => new Deployment(data as never), declarations: "kubernetes-models/apps/v1/Deployment" },
+  "v1/ConfigMap": { model: (data) => new ConfigMap(data), declarations: "kubernetes-models/v1/ConfigMap" },
+  "v1/Secret": { model: (data) => new Secret(data), declarations: "kubernetes-models/v1/Secret" },
+  "v1/Service": { model: (data) => new Service(data), declarations: "kubernetes-models/v1/Service" },
+  "apps/v1/Deployment": { model: (data) => new Deployment(data), declarations: "kubernetes-models/apps/v1/Deployment" },
   "policy/v1/PodDisruptionBudget": {
-    model: (data) => new PodDisruptionBudget(data as never),
+    model: (data) => new PodDisruptionBudget(data),
     declarations: "kubernetes-models/policy/v1/PodDisruptionBudget",
   },
 };

@@ -19,8 +19,8 @@ describe("$all on a fresh node", () => {
     const { client } = es();
     const [first] = await collect(client.readAll({ direction: FORWARDS, fromPosition: START, maxCount: 1 }));
     expect(first?.event).toBeDefined();
-    expect(first!.event!.position!.commit).toBeGreaterThan(0n);
-    expect(first!.event!.position!.prepare).toBeGreaterThan(0n);
+    expect(first!.event!.position.commit).toBeGreaterThan(0n);
+    expect(first!.event!.position.prepare).toBeGreaterThan(0n);
     // Reading from position 0 and from START is the same read.
     const [fromZero] = await collect(client.readAll({ direction: FORWARDS, fromPosition: { commit: 0n, prepare: 0n }, maxCount: 1 }));
     expect(fromZero?.event?.id).toBe(first!.event!.id);
@@ -29,7 +29,7 @@ describe("$all on a fresh node", () => {
   it("a $all group created from the first event reports that position, not START", async () => {
     const { client } = es();
     const [first] = await collect(client.readAll({ direction: FORWARDS, fromPosition: START, maxCount: 1 }));
-    const position = first!.event!.position!;
+    const position = first!.event!.position;
     const group = uniqueGroup("from-first");
     await client.createPersistentSubscriptionToAll(group, persistentSubscriptionToAllSettingsFromDefaults({ startFrom: position }));
     try {

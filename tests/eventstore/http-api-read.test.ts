@@ -47,12 +47,15 @@ describe("one port for gRPC and HTTP", () => {
       socket.on("data", (chunk: string) => (text += chunk));
       socket.on("end", () => resolve(text));
       socket.on("error", reject);
-      socket.on("connect", async () => {
+      socket.on("connect", () => {
         // "P" could still be the HTTP/2 preface: the server must wait for more before deciding.
-        for (const char of request) {
-          socket.write(char);
-          if (char === "P" || char === "O") await new Promise((wait) => setTimeout(wait, 30));
-        }
+        const writeSlowly = async (): Promise<void> => {
+          for (const char of request) {
+            socket.write(char);
+            if (char === "P" || char === "O") await new Promise((wait) => setTimeout(wait, 30));
+          }
+        };
+        writeSlowly().catch(reject);
       });
     });
     expect(answer).toMatch(/^HTTP\/1\.1 200/);

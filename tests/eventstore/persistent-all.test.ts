@@ -124,7 +124,7 @@ describe("persistent subscriptions to $all", () => {
       );
       expect(links.map((e) => e.event?.id)).toEqual([toPark!.id]);
       expect(links[0]!.link?.type).toBe("$>");
-      expect(Buffer.from(links[0]!.link!.data as Uint8Array).toString("utf8")).toBe(`0@${base}-1`);
+      expect(Buffer.from(links[0]!.link!.data).toString("utf8")).toBe(`0@${base}-1`);
 
       await client.replayParkedMessagesToAll(group);
       await waitFor(() => log.events.filter((e) => e.event?.id === toPark!.id).length >= 2, { what: "the replayed event" });

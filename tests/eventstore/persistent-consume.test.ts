@@ -189,7 +189,7 @@ describe("persistent subscription to a stream: consuming", () => {
       expect(parked!.event?.revision).toBe(1n);
       expect(parked!.link?.type).toBe("$>");
       expect(parked!.link?.streamId).toBe(parkedStream);
-      expect(Buffer.from(parked!.link!.data as Uint8Array).toString("utf8")).toBe(`1@${stream}`);
+      expect(Buffer.from(parked!.link!.data).toString("utf8")).toBe(`1@${stream}`);
       expect(JSON.stringify(parked!.link?.metadata)).toContain("cannot handle this");
 
       const [unresolved] = await readStreamEvents(client, parkedStream);

@@ -50,6 +50,9 @@ import {
   type Stack,
 } from "../security/support.js";
 
+/** An error's cause in words, whatever was thrown. */
+const describeCause = (cause: unknown): string => (cause instanceof Error ? cause.message : JSON.stringify(cause));
+
 const BODY_LIMIT = 64 * 1024;
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const RUNS_FACTOR = process.env.FUZZ_RUNS !== undefined ? Number(process.env.FUZZ_RUNS) : 1;
@@ -878,8 +881,8 @@ async function exchange(request: FuzzRequest, label: string, route?: RouteSpec):
   try {
     response = await sendRetryingReset(request, label);
   } catch (error) {
-    const cause = error instanceof Error && error.cause !== undefined ? ` caused by ${String(error.cause)}` : "";
-    throw new Error(`no HTTP answer (${String(error)}${cause}) to ${request.describe()}`);
+    const cause = error instanceof Error && error.cause !== undefined ? ` caused by ${describeCause(error.cause)}` : "";
+    throw new Error(`no HTTP answer (${String(error)}${cause}) to ${request.describe()}`, { cause: error });
   }
   const after = await allHead(client);
   record(label, response.status);

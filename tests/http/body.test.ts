@@ -40,7 +40,7 @@ describe("JSON bodies", () => {
       headers: { Authorization: `Bearer ${seller}`, "Content-Type": "application/json" },
       body: stream,
       duplex: "half",
-    } as RequestInit);
+    });
     expect(response.status).toBe(413);
   });
 

@@ -83,7 +83,7 @@ describe("no input produces a 500", () => {
           ...(body === undefined ? {} : { body }),
         });
         seen.set(response.status, (seen.get(response.status) ?? 0) + 1);
-        const label = `${method} ${path.slice(0, 60)} ${JSON.stringify(headers).slice(0, 80)} ${String(body).slice(0, 40)}`;
+        const label = `${method} ${path.slice(0, 60)} ${JSON.stringify(headers).slice(0, 80)} ${typeof body === "string" ? body.slice(0, 40) : typeof body}`;
         expect(response.status, label).toBeLessThan(500);
         if (response.status >= 400) await problemOf(response);
         else await response.arrayBuffer();

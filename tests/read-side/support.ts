@@ -112,12 +112,12 @@ export class SyntheticLog {
   }
 
   reader(): StreamReader & { reads: number } {
-    const log = this;
+    const stream = (streamId: string): SourceEvent[] => this.stream(streamId);
     const reader = {
       reads: 0,
       async *read(streamId: string, fromRevision: number, count: number): AsyncIterable<SourceEvent> {
         reader.reads += 1;
-        for (const event of log.stream(streamId)) {
+        for (const event of stream(streamId)) {
           if (event.revision >= fromRevision && event.revision < fromRevision + count) yield event;
         }
       },

@@ -127,7 +127,7 @@ describe("batched decisions on one stream", () => {
         if (gated) await gate;
         return client.appendToStream(...args);
       },
-      readStream: ((...args: Parameters<StreamClient["readStream"]>) => client.readStream(...args)) as StreamClient["readStream"],
+      readStream: (...args: Parameters<StreamClient["readStream"]>) => client.readStream(...args),
     };
     const repository = new AggregateRepository(slow, productAggregate, { lockWaitMs: 20 });
     const productId = randomUUID();

@@ -28,10 +28,10 @@ export const countingClient = (client: EventStoreDBClient): { client: StreamClie
       counts.appends += 1;
       return client.appendToStream(...args);
     },
-    readStream: ((...args: Parameters<StreamClient["readStream"]>) => {
+    readStream: (...args: Parameters<StreamClient["readStream"]>) => {
       counts.reads += 1;
       return client.readStream(...args);
-    }) as StreamClient["readStream"],
+    },
   };
   return { client: counted, counts };
 };

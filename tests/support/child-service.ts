@@ -110,8 +110,8 @@ export function spawnNode(label: string, args: readonly string[], env: NodeJS.Pr
       resolve({ code, signal });
     });
   });
-  child.stdout!.setEncoding("utf8");
-  child.stdout!.on("data", (chunk: string) => {
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
     partial += chunk;
     let newline: number;
     while ((newline = partial.indexOf("\n")) >= 0) {
@@ -125,8 +125,8 @@ export function spawnNode(label: string, args: readonly string[], env: NodeJS.Pr
       for (const waiter of waiters) waiter(line);
     }
   });
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => {
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => {
     stderr = (stderr + chunk).slice(-20_000);
   });
   const alive = (): boolean => child.exitCode === null && child.signalCode === null;
