@@ -24,11 +24,10 @@ module.exports = {
     {
       name: "no-circular",
       comment:
-        "Modules that import each other at run time, directly or through others, cannot be layered. Type-only imports are erased " +
-        "by the compiler, so a cycle through one is allowed inside a folder; between folders the layer rules below forbid it.",
+        "Modules that import each other, directly or through others (type-only imports included), cannot be layered or read one at a time.",
       severity: "error",
       from: {},
-      to: { circular: true, viaOnly: { dependencyTypesNot: ["type-only"] } },
+      to: { circular: true },
     },
     below("domain", "core", "application", "infrastructure", "projections", "worker", "http"),
     below("core", "application", "infrastructure", "projections", "worker", "http"),

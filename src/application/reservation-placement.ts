@@ -5,7 +5,7 @@ import type { CommandMetadata } from "../core/repository.js";
 import { commandMetadata } from "./command-context.js";
 import { AccessDeniedError, IdempotencyKeyReusedError, ResourceNotFoundError } from "./errors.js";
 import type { CommandContext, PlaceReservationInput, ReservationView } from "./ports.js";
-import type { ReservationServiceDependencies } from "./reservation-service.js";
+import type { ReservationServiceDependencies } from "./reservation-dependencies.js";
 import { LONGEST_HOLD_MS, UnpaidHoldsLimitError, provisionalHoldEnd } from "./unpaid-holds.js";
 import { reservationView } from "./views.js";
 

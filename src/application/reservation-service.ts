@@ -1,8 +1,4 @@
-import type { PaymentTokenStore } from "./payment-token-store.js";
-import type { UnpaidHolds } from "./unpaid-holds.js";
-import { type Reservation, type ReservationCommand, type ReservationEvent, type ReservationState, isPlaced } from "../domain/index.js";
-import type { Repository } from "../core/repository.js";
-import type { IdempotencyIds } from "../core/event-ids.js";
+import { type Reservation, type ReservationCommand, isPlaced } from "../domain/index.js";
 import { checkRevision, commandMetadata } from "./command-context.js";
 import { AccessDeniedError, ResourceNotFoundError } from "./errors.js";
 import type {
@@ -13,11 +9,11 @@ import type {
   ReservationView,
 } from "./ports.js";
 import type { PaymentRepository } from "./payment-service.js";
-import type { ProductRepository } from "./product-service.js";
+import type { ReservationRepository, ReservationServiceDependencies } from "./reservation-dependencies.js";
 import { type Placement, ReservationPlacement } from "./reservation-placement.js";
 import { reservationView } from "./views.js";
 
-export type ReservationRepository = Repository<ReservationCommand, ReservationEvent, ReservationState>;
+export type { ReservationRepository, ReservationServiceDependencies } from "./reservation-dependencies.js";
 
 type Permission = "read" | "customer" | "seller";
 
@@ -35,19 +31,6 @@ const allowed = (actor: Actor, reservation: Reservation, permission: Permission)
       return isSeller;
   }
 };
-
-export interface ReservationServiceDependencies {
-  readonly products: ProductRepository;
-  readonly reservations: ReservationRepository;
-  readonly payments: PaymentRepository;
-  /** Keeps a payment token given with a reservation until the saga charges it. */
-  readonly paymentTokens: Pick<PaymentTokenStore, "store" | "discard">;
-  /** Reservation ids for requests with an Idempotency-Key (keyed with a server secret). */
-  readonly idempotencyIds: IdempotencyIds;
-  /** The cap on one customer's unpaid holds across products; none when absent. */
-  readonly unpaidHolds?: UnpaidHolds;
-  readonly clock?: () => Date;
-}
 
 /**
  * The service's methods without its dependencies: what a route takes, so a stand-in fits while
