@@ -1,8 +1,8 @@
 import { createHmac } from "node:crypto";
-import { v5 as uuidv5 } from "uuid";
+import { parse as parseUuid, v5 as uuidv5 } from "uuid";
 
-/** Namespace of every name-based id this service derives. */
-const NAMESPACE = "5b0f6a53-3c1e-4cf4-9d55-3f2c7a2b9c41";
+/** Namespace of every name-based id this service derives, parsed once rather than on every id. */
+const NAMESPACE = parseUuid("5b0f6a53-3c1e-4cf4-9d55-3f2c7a2b9c41");
 
 /**
  * Event ids derived from what caused them: a handler that runs twice for the same cause writes

@@ -6,6 +6,7 @@ import type { Actor, Role } from "../application/ports.js";
 import { userRole } from "../domain/index.js";
 import { HttpProblem } from "./problem.js";
 import type { AppContext, AppState } from "./state.js";
+import { VerifiedTokens } from "./verified-tokens.js";
 
 export const ROLES = userRole.options;
 
@@ -65,6 +66,11 @@ const CLOCK_TOLERANCE_SECONDS = 60;
  * leaked token is not a key for ever.
  */
 export async function verifyToken(secret: string, token: string, policy: TokenPolicy = DEFAULT_TOKEN_POLICY): Promise<Actor> {
+  return (await verifyTokenUntil(secret, token, policy)).actor;
+}
+
+/** `verifyToken`, with the token's expiry (ms since the epoch). */
+async function verifyTokenUntil(secret: string, token: string, policy: TokenPolicy): Promise<{ actor: Actor; expiresAtMs: number }> {
   let payload: JWTPayload;
   try {
     // Pinning the algorithm list rejects `none` and every asymmetric alg (no key confusion).
@@ -96,13 +102,22 @@ export async function verifyToken(secret: string, token: string, policy: TokenPo
   if (!claims.success) {
     throw unauthorized("the token must carry a 'sub' and a 'role' of customer, seller or admin", "invalid_token");
   }
-  return { id: claims.data.sub, role: claims.data.role };
+  return { actor: { id: claims.data.sub, role: claims.data.role }, expiresAtMs: (payload.exp ?? 0) * 1000 };
 }
 
 /** Requires a valid bearer token and puts its `Actor` on `ctx.state.actor`. */
 export function authenticate(secret: string, policy: TokenPolicy = DEFAULT_TOKEN_POLICY): Middleware<AppState> {
+  // Per middleware, so a token verified under one secret or policy is never taken under another.
+  const verified = new VerifiedTokens<Actor>();
   return async (ctx, next) => {
-    ctx.state.actor = await verifyToken(secret, bearerToken(ctx.get("Authorization")), policy);
+    const token = bearerToken(ctx.get("Authorization"));
+    let actor = verified.get(token);
+    if (actor === undefined) {
+      const checked = await verifyTokenUntil(secret, token, policy);
+      verified.remember(token, checked.actor, checked.expiresAtMs);
+      actor = checked.actor;
+    }
+    ctx.state.actor = actor;
     await next();
   };
 }

@@ -131,6 +131,18 @@ describe("bearer authentication over HTTP", () => {
     expect((await problemOf(response)).type).toBe(`${PROBLEM_BASE}unauthorized`);
   });
 
+  it("takes a token again only until it expires, and never a tampered copy of one it took (verified tokens are remembered)", async () => {
+    const token = await sign({ sub: SELLER_ID, role: "seller" }, { exp: now() + 2 });
+    expect((await server.request("/products", { method: "POST", token, json: newProduct })).status).toBe(201);
+    const [header, payload, signature] = token.split(".");
+    const tampered = `${header}.${payload}.${signature?.startsWith("A") ? "B" : "A"}${signature?.slice(1)}`;
+    expect((await server.request("/products", { method: "POST", token: tampered, json: newProduct })).status).toBe(401);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    const late = await server.request("/products", { method: "POST", token, json: newProduct });
+    expect(late.status).toBe(401);
+    expect(late.headers.get("www-authenticate")).toContain("the token has expired");
+  });
+
   it.each(["Basic YWxpY2U6c2VjcmV0", "Bearer", "Bearer two tokens", "token-without-scheme"])(
     "answers 401 invalid_request for Authorization: %s",
     async (header) => {
