@@ -1,4 +1,5 @@
 import {
+  type AppendExpectedRevision,
   type EventStoreDBClient,
   ANY,
   FORWARDS,
@@ -315,6 +316,37 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
         channels: channelNames,
         cause: { streamId: event.streamId, revision: event.revision, eventId: event.eventId, type: event.type },
       }));
+      const append = async (toAppend: readonly NotificationRecorded["data"][], expectedRevision: AppendExpectedRevision): Promise<void> => {
+        await deps.client.appendToStream(
+          streamId,
+          toAppend.map((data) =>
+            jsonEvent({
+              id: data.notificationId,
+              type: "NotificationRecorded",
+              data,
+              metadata: metadataFor(data.reservationId, event.eventId),
+            }),
+          ),
+          { expectedRevision },
+        );
+        for (const data of toAppend) {
+          deps.logger.debug(
+            { notificationId: data.notificationId, kind: data.kind, audience: data.audience, reservationId: data.reservationId },
+            "notification recorded",
+          );
+        }
+      };
+      // A reservation's first event comes before any of its notifications: appended as a new stream,
+      // they need no read first. A redelivery finds the stream there (or the same events: an
+      // idempotent success) and goes the way below.
+      if (event.revision === 0 && isStreamOf(reservationAggregate, event.streamId) && event.type === "ReservationPlaced") {
+        try {
+          await append(records, NO_STREAM);
+          return;
+        } catch (error) {
+          if (!(error instanceof WrongExpectedVersionError)) throw error;
+        }
+      }
       for (let attempt = 1; attempt <= 10; attempt += 1) {
         const stream = await readNotificationStream(deps.client, streamId);
         const known = new Set(
@@ -323,24 +355,7 @@ export const notificationRecorder = (deps: NotifierDependencies): Consumer => {
         const missing = records.filter((data) => !known.has(data.notificationId));
         if (missing.length === 0) return;
         try {
-          await deps.client.appendToStream(
-            streamId,
-            missing.map((data) =>
-              jsonEvent({
-                id: data.notificationId,
-                type: "NotificationRecorded",
-                data,
-                metadata: metadataFor(data.reservationId, event.eventId),
-              }),
-            ),
-            { expectedRevision: stream.revision < 0 ? NO_STREAM : BigInt(stream.revision) },
-          );
-          for (const data of missing) {
-            deps.logger.debug(
-              { notificationId: data.notificationId, kind: data.kind, audience: data.audience, reservationId: data.reservationId },
-              "notification recorded",
-            );
-          }
+          await append(missing, stream.revision < 0 ? NO_STREAM : BigInt(stream.revision));
           return;
         } catch (error) {
           if (!(error instanceof WrongExpectedVersionError)) throw error;
