@@ -19,7 +19,7 @@ import {
   type ReservationStatus,
 } from "../../src/domain/reservation/index.js";
 import { given as givenEvents } from "./given-when-then.js";
-import { EXPIRES, PRODUCT, RES, T0, T1, placed } from "./reservation-fixtures.js";
+import { EXPIRES, PRODUCT, RES, T0, T1, TERMS, placed } from "./reservation-fixtures.js";
 
 const T2 = "2025-03-01T09:30:00.000Z";
 const CUSTOMER: Actor = { id: "alice", role: "customer" };
@@ -69,17 +69,7 @@ const expired: ReservationEvent = { type: "ReservationExpired", data: { expiredA
 const place = (terms: Partial<Extract<ReservationCommand, { type: "PlaceReservation" }>["data"]> = {}): ReservationCommand => ({
   type: "PlaceReservation",
   data: {
-    reservationId: RES,
-    productId: PRODUCT,
-    productName: "Bulgogi",
-    customerId: "alice",
-    sellerId: "seller-1",
-    quantity: 2,
-    unitPrice: 12_000,
-    currency: "KRW",
-    kind: "sale",
-    sellerAcceptance: false,
-    fulfilmentSteps: [],
+    ...TERMS,
     holdTtlSeconds: 900,
     now: T0,
     ...terms,
@@ -483,19 +473,9 @@ describe("evolve", () => {
   test("a placed reservation carries its terms, its payment id and no step yet", () => {
     expect(stateOf(placed({ paymentTokenProvided: true }))).toEqual({
       status: "placed",
-      reservationId: RES,
+      ...TERMS,
       paymentId: RES,
-      productId: PRODUCT,
-      productName: "Bulgogi",
-      customerId: "alice",
-      sellerId: "seller-1",
-      quantity: 2,
-      unitPrice: 12_000,
       amount: 24_000,
-      currency: "KRW",
-      kind: "sale",
-      sellerAcceptance: false,
-      fulfilmentSteps: [],
       paymentTokenProvided: true,
       paymentSettled: false,
       currentStep: null,
