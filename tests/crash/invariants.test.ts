@@ -158,6 +158,11 @@ const releaseAndRefund = ({ log, productId, reservationId, notify }: PaidReserva
   }
 };
 
+/** Units of the flow's product held under a reservation id no reservation stream has. */
+const holdForNoReservation = ({ log, productId }: PaidReservation, quantity: number, heldAt: string, expiresAt: string): void => {
+  log.append(`product-${productId}`, "UnitsHeld", { reservationId: randomUUID(), quantity, heldAt, expiresAt });
+};
+
 /** A hold the reservation places on a product it is not for: all 10 units of `other`, from 1 s until `expiresAt`. */
 const holdAllOfAnotherProduct = ({ log, reservationId }: PaidReservation, other: string, expiresAt: string): void => {
   log.append(`product-${other}`, "ProductRegistered", { ...registration(other), capacity: 10 });
@@ -225,29 +230,19 @@ describe("crash invariants on hand-made logs", () => {
   });
 
   it("reports more units allocated than the capacity at any point", () => {
-    const { log, productId } = paidReservation();
-    log.append(`product-${productId}`, "UnitsHeld", { reservationId: randomUUID(), quantity: 2, heldAt: at(50), expiresAt: at(1000) });
-    expect(names(log)).toContain("units.capacity");
+    const flow = paidReservation();
+    holdForNoReservation(flow, 2, at(50), at(1000));
+    expect(names(flow.log)).toContain("units.capacity");
   });
 
   it("counts an orphaned hold until its deadline, and reports it once the watchdog should have released it", () => {
     const pending = paidReservation();
-    pending.log.append(`product-${pending.productId}`, "UnitsHeld", {
-      reservationId: randomUUID(),
-      quantity: 1,
-      heldAt: at(50),
-      expiresAt: at(1000),
-    });
+    holdForNoReservation(pending, 1, at(50), at(1000));
     expect(check(pending.log)).toEqual([]);
     expect(pendingWatchdogWork(buildModel(pending.log.build()), new Date(T0 + 2_000_000)).map((work) => work.what)).toEqual(["abandon"]);
 
     const overdue = paidReservation();
-    overdue.log.append(`product-${overdue.productId}`, "UnitsHeld", {
-      reservationId: randomUUID(),
-      quantity: 1,
-      heldAt: at(20),
-      expiresAt: at(30),
-    });
+    holdForNoReservation(overdue, 1, at(20), at(30));
     expect(names(overdue.log)).toEqual(["units.accounting", "units.orphan-hold"]);
   });
 
