@@ -104,14 +104,20 @@ const reserve = async (productId: string, token: string, extra: Record<string, u
   return response.body;
 };
 
+/** A fresh seller with `count` new products, and the ids `path` lists once it shows every one of them. */
+const sellerWithListedProducts = async (count: number, path: string, fields: Record<string, unknown> = {}) => {
+  const seller = await freshUser("seller");
+  const made = await registerProducts(count, seller, fields);
+  const listed = await idsOnceShowing(
+    path,
+    made.map((product) => product.id),
+  );
+  return { seller, listed };
+};
+
 describe("GET /products pages", () => {
   it("through more items than one page: each once, newest first, also when products are added between pages", async () => {
-    const seller = await freshUser("seller");
-    const made = await registerProducts(7, seller);
-    const before = await idsOnceShowing(
-      "/products",
-      made.map((product) => product.id),
-    );
+    const { seller, listed: before } = await sellerWithListedProducts(7, "/products");
     expect(before.length).toBeGreaterThan(3);
 
     const added: string[] = [];
@@ -132,12 +138,7 @@ describe("GET /products pages", () => {
   });
 
   it("keeps the status filter across pages, and its next link carries it", async () => {
-    const seller = await freshUser("seller");
-    const made = await registerProducts(3, seller, { name: "Filtered" });
-    const all = await idsOnceShowing(
-      "/products?status=available",
-      made.map((product) => product.id),
-    );
+    const { listed: all } = await sellerWithListedProducts(3, "/products?status=available", { name: "Filtered" });
     const first = await list<ProductResponse>("/products?status=available&limit=2");
     expect(first.body.next).toMatch(/^\/products\?/);
     expect(new URL(first.body.next ?? "", "http://x").searchParams.get("status")).toBe("available");
@@ -146,12 +147,7 @@ describe("GET /products pages", () => {
   });
 
   it("answers 100 items when no limit is given, and the whole list with next null when it fits", async () => {
-    const seller = await freshUser("seller");
-    const made = await registerProducts(101, seller, { name: "Many" });
-    const all = await idsOnceShowing(
-      "/products",
-      made.map((product) => product.id),
-    );
+    const { listed: all } = await sellerWithListedProducts(101, "/products", { name: "Many" });
     expect(all.length).toBeGreaterThan(100);
 
     const { body: first } = await list<ProductResponse>("/products");

@@ -30,6 +30,9 @@ const own = ({ paymentStatus: _paymentStatus, ...rest }: ReservationResponse) =>
 const place = (json: unknown, as: string = "customer", headers: Record<string, string> = {}) =>
   api().post<ReservationResponse>("/reservations", { as, json, headers });
 
+/** POST /reservations/{id}/progress with `step`, as `as`: the tests try many callers and steps on one reservation. */
+const progress = (id: string, as: string, step: string) => api().post(`/reservations/${id}/progress`, { as, json: { step } });
+
 describe("POST /reservations", () => {
   it("places for a customer: 201, Location, ETag, the product's terms, and holds the units", async () => {
     const product = await api().createProduct({ name: "Seats", capacity: 10, unitPrice: 1500, holdTtlSeconds: 600 });
@@ -515,59 +518,29 @@ describe("seller and rental commands on a placed (unpaid) reservation", () => {
 
   it("progress: 409 invalid-transition for the seller, an admin, and the customer confirming the last step", async () => {
     const { reservation } = await setup({ fulfilmentSteps: ["cooking", "delivered"] });
-    expect(
-      expectProblem(
-        await api().post(`/reservations/${reservation.id}/progress`, { as: "seller", json: { step: "cooking" } }),
-        409,
-        "invalid-transition",
-      ),
-    ).toMatchObject({ from: "placed", command: "progress" });
-    expectProblem(
-      await api().post(`/reservations/${reservation.id}/progress`, { as: "admin", json: { step: "cooking" } }),
-      409,
-      "invalid-transition",
-    );
-    expectProblem(
-      await api().post(`/reservations/${reservation.id}/progress`, { as: "customer", json: { step: "delivered" } }),
-      409,
-      "invalid-transition",
-    );
+    expect(expectProblem(await progress(reservation.id, "seller", "cooking"), 409, "invalid-transition")).toMatchObject({
+      from: "placed",
+      command: "progress",
+    });
+    expectProblem(await progress(reservation.id, "admin", "cooking"), 409, "invalid-transition");
+    expectProblem(await progress(reservation.id, "customer", "delivered"), 409, "invalid-transition");
     expect(await statusOf(reservation.id)).toMatchObject({ status: "placed", currentStep: null, revision: 0 });
   });
 
   it("progress: 403 for the customer on a step that is not the last, for another customer and another seller", async () => {
     const { reservation } = await setup({ fulfilmentSteps: ["cooking", "delivered"] });
-    expectProblem(
-      await api().post(`/reservations/${reservation.id}/progress`, { as: "customer", json: { step: "cooking" } }),
-      403,
-      "forbidden",
-    );
-    expectProblem(
-      await api().post(`/reservations/${reservation.id}/progress`, { as: "customer2", json: { step: "delivered" } }),
-      403,
-      "forbidden",
-    );
-    expectProblem(
-      await api().post(`/reservations/${reservation.id}/progress`, { as: "seller2", json: { step: "cooking" } }),
-      403,
-      "forbidden",
-    );
+    expectProblem(await progress(reservation.id, "customer", "cooking"), 403, "forbidden");
+    expectProblem(await progress(reservation.id, "customer2", "delivered"), 403, "forbidden");
+    expectProblem(await progress(reservation.id, "seller2", "cooking"), 403, "forbidden");
   });
 
   it("progress: 400 without a step or with a bad one, 409 on a product without steps", async () => {
     const { reservation } = await setup({ fulfilmentSteps: ["cooking"] });
     expectValidationError(await api().post(`/reservations/${reservation.id}/progress`, { as: "seller" }), "step", "required");
-    expectValidationError(await api().post(`/reservations/${reservation.id}/progress`, { as: "seller", json: { step: "" } }), "step");
-    expectValidationError(
-      await api().post(`/reservations/${reservation.id}/progress`, { as: "seller", json: { step: "s".repeat(41) } }),
-      "step",
-    );
+    expectValidationError(await progress(reservation.id, "seller", ""), "step");
+    expectValidationError(await progress(reservation.id, "seller", "s".repeat(41)), "step");
     const plain = await setup();
-    expectProblem(
-      await api().post(`/reservations/${plain.reservation.id}/progress`, { as: "seller", json: { step: "anything" } }),
-      409,
-      "invalid-transition",
-    );
+    expectProblem(await progress(plain.reservation.id, "seller", "anything"), 409, "invalid-transition");
   });
 
   it("start and return of a rental: 409 invalid-transition for its customer and an admin (start needs confirmed)", async () => {
@@ -611,11 +584,7 @@ describe("seller and rental commands on a placed (unpaid) reservation", () => {
     expectProblem(await api().post(`/reservations/${reservation.id}/return`, { as: "customer" }), 409, "invalid-transition");
     const steps = await setup({ fulfilmentSteps: ["cooking"] });
     await api().post(`/reservations/${steps.reservation.id}/cancel`, { as: "admin" });
-    expectProblem(
-      await api().post(`/reservations/${steps.reservation.id}/progress`, { as: "seller", json: { step: "cooking" } }),
-      409,
-      "invalid-transition",
-    );
+    expectProblem(await progress(steps.reservation.id, "seller", "cooking"), 409, "invalid-transition");
     expect(await statusOf(reservation.id)).toMatchObject({ status: "cancelled", revision: 1 });
   });
 

@@ -11,7 +11,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createRedis } from "../../src/infrastructure/redis.js";
-import { hasRedisServer } from "../faults/private-redis.js";
+import { hasRedisServer, throwawayServerArgs } from "../faults/private-redis.js";
 import { freePort } from "../support/free-port.js";
 import { sleep, tempDir, waitFor } from "../worker/support.js";
 
@@ -27,18 +27,7 @@ const redisServer = (args: readonly string[]): ChildProcess => {
 
 /** A replica's full sync writes an RDB file even with saving off: it goes to `dir`, not the working directory. */
 const serverArgs = (port: number, dir: string): string[] => [
-  "--port",
-  String(port),
-  "--bind",
-  "127.0.0.1",
-  "--save",
-  "",
-  "--appendonly",
-  "no",
-  "--protected-mode",
-  "no",
-  "--loglevel",
-  "warning",
+  ...throwawayServerArgs(port),
   "--dir",
   dir,
   "--dbfilename",

@@ -158,6 +158,17 @@ const releaseAndRefund = ({ log, productId, reservationId, notify }: PaidReserva
   }
 };
 
+/** Units of the flow's product held under a reservation id no reservation stream has. */
+const holdForNoReservation = ({ log, productId }: PaidReservation, quantity: number, heldAt: string, expiresAt: string): void => {
+  log.append(`product-${productId}`, "UnitsHeld", { reservationId: randomUUID(), quantity, heldAt, expiresAt });
+};
+
+/** A hold the reservation places on a product it is not for: all 10 units of `other`, from 1 s until `expiresAt`. */
+const holdAllOfAnotherProduct = ({ log, reservationId }: PaidReservation, other: string, expiresAt: string): void => {
+  log.append(`product-${other}`, "ProductRegistered", { ...registration(other), capacity: 10 });
+  log.append(`product-${other}`, "UnitsHeld", { reservationId, quantity: 10, heldAt: at(1), expiresAt });
+};
+
 const check = (log: LogBuilder) => checkInvariants(buildModel(log.build()), { now: NOW });
 const names = (log: LogBuilder): string[] => [...new Set(check(log).map((violation) => violation.invariant))].sort();
 
@@ -219,55 +230,33 @@ describe("crash invariants on hand-made logs", () => {
   });
 
   it("reports more units allocated than the capacity at any point", () => {
-    const { log, productId } = paidReservation();
-    log.append(`product-${productId}`, "UnitsHeld", { reservationId: randomUUID(), quantity: 2, heldAt: at(50), expiresAt: at(1000) });
-    expect(names(log)).toContain("units.capacity");
+    const flow = paidReservation();
+    holdForNoReservation(flow, 2, at(50), at(1000));
+    expect(names(flow.log)).toContain("units.capacity");
   });
 
   it("counts an orphaned hold until its deadline, and reports it once the watchdog should have released it", () => {
     const pending = paidReservation();
-    pending.log.append(`product-${pending.productId}`, "UnitsHeld", {
-      reservationId: randomUUID(),
-      quantity: 1,
-      heldAt: at(50),
-      expiresAt: at(1000),
-    });
+    holdForNoReservation(pending, 1, at(50), at(1000));
     expect(check(pending.log)).toEqual([]);
     expect(pendingWatchdogWork(buildModel(pending.log.build()), new Date(T0 + 2_000_000)).map((work) => work.what)).toEqual(["abandon"]);
 
     const overdue = paidReservation();
-    overdue.log.append(`product-${overdue.productId}`, "UnitsHeld", {
-      reservationId: randomUUID(),
-      quantity: 1,
-      heldAt: at(20),
-      expiresAt: at(30),
-    });
+    holdForNoReservation(overdue, 1, at(20), at(30));
     expect(names(overdue.log)).toEqual(["units.accounting", "units.orphan-hold"]);
   });
 
   it("treats a hold under a reservation placed on another product as an orphan: counted until its deadline, then reported", () => {
     const pending = paidReservation();
     const other = randomUUID();
-    pending.log.append(`product-${other}`, "ProductRegistered", { ...registration(other), capacity: 10 });
-    pending.log.append(`product-${other}`, "UnitsHeld", {
-      reservationId: pending.reservationId,
-      quantity: 10,
-      heldAt: at(1),
-      expiresAt: at(1000),
-    });
+    holdAllOfAnotherProduct(pending, other, at(1000));
     expect(check(pending.log)).toEqual([]);
     expect(pendingWatchdogWork(buildModel(pending.log.build()), new Date(T0 + 2_000_000))).toMatchObject([
       { what: "release-abandoned", reservationId: pending.reservationId, productId: other },
     ]);
 
     const overdue = paidReservation();
-    overdue.log.append(`product-${other}`, "ProductRegistered", { ...registration(other), capacity: 10 });
-    overdue.log.append(`product-${other}`, "UnitsHeld", {
-      reservationId: overdue.reservationId,
-      quantity: 10,
-      heldAt: at(1),
-      expiresAt: at(11),
-    });
+    holdAllOfAnotherProduct(overdue, other, at(11));
     const violations = check(overdue.log);
     expect(violations.map((violation) => violation.invariant).sort()).toEqual(["units.accounting", "units.orphan-hold"]);
     expect(violations.find((violation) => violation.invariant === "units.orphan-hold")?.message).toContain(

@@ -7,22 +7,30 @@ export const T0 = "2025-03-01T09:00:00.000Z";
 export const EXPIRES = "2025-03-01T09:15:00.000Z";
 export const T1 = "2025-03-01T09:05:00.000Z";
 
-/** `ReservationPlaced` of two bulgogi at 12,000 KRW for alice, with `terms` overriding any field. */
+/**
+ * Two bulgogi at 12,000 KRW for alice: what the place command asks for, the placed event records and
+ * the folded state keeps, so that one change of terms reaches all three.
+ */
+export const TERMS = {
+  reservationId: RES,
+  productId: PRODUCT,
+  productName: "Bulgogi",
+  customerId: "alice",
+  sellerId: "seller-1",
+  quantity: 2,
+  unitPrice: 12_000,
+  currency: "KRW",
+  kind: "sale",
+  sellerAcceptance: false,
+  fulfilmentSteps: [],
+} as const satisfies Partial<ReservationPlaced["data"]>;
+
+/** `ReservationPlaced` of the shared `TERMS`, with `terms` overriding any field. */
 export const placed = (terms: Partial<ReservationPlaced["data"]> = {}): ReservationEvent => ({
   type: "ReservationPlaced",
   data: {
-    reservationId: RES,
-    productId: PRODUCT,
-    productName: "Bulgogi",
-    customerId: "alice",
-    sellerId: "seller-1",
-    quantity: 2,
-    unitPrice: 12_000,
+    ...TERMS,
     amount: 24_000,
-    currency: "KRW",
-    kind: "sale",
-    sellerAcceptance: false,
-    fulfilmentSteps: [],
     placedAt: T0,
     expiresAt: EXPIRES,
     paymentTokenProvided: false,

@@ -46,20 +46,40 @@ async function connectionsOf(client: EventStoreDBClient, stream: string, group: 
   return (await client.getPersistentSubscriptionToStreamInfo(stream, group)).connections.length;
 }
 
+type Consumer = ReturnType<typeof connect>;
+
+/**
+ * A fresh stream whose group uses `strategy`, with two consumers on separate clients (so that the
+ * server sees two connections) both connected before `body` runs; always disconnects and deletes the group.
+ */
+async function withTwoConsumers(
+  prefix: string,
+  strategy: typeof ROUND_ROBIN | typeof DISPATCH_TO_SINGLE,
+  body: (setup: { client: EventStoreDBClient; stream: string; a: Consumer; b: Consumer }) => Promise<void>,
+): Promise<void> {
+  const { client, newClient } = es();
+  const stream = uniqueStream(prefix);
+  const group = uniqueGroup();
+  await client.createPersistentSubscriptionToStream(
+    stream,
+    group,
+    persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START, consumerStrategyName: strategy }),
+  );
+  const a = connect(client, stream, group);
+  const b = connect(newClient(), stream, group);
+  try {
+    await waitFor(async () => (await connectionsOf(client, stream, group)) === 2, { what: "2 connections" });
+    await body({ client, stream, a, b });
+  } finally {
+    await a.subscription.unsubscribe();
+    await b.subscription.unsubscribe();
+    await client.deletePersistentSubscriptionToStream(stream, group);
+  }
+}
+
 describe("persistent subscription consumer strategies", () => {
   it("RoundRobin: two consumers share the events; each event goes to exactly one of them", async () => {
-    const { client, newClient } = es();
-    const stream = uniqueStream("ps-rr");
-    const group = uniqueGroup();
-    await client.createPersistentSubscriptionToStream(
-      stream,
-      group,
-      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START, consumerStrategyName: ROUND_ROBIN }),
-    );
-    const a = connect(client, stream, group);
-    const b = connect(newClient(), stream, group);
-    try {
-      await waitFor(async () => (await connectionsOf(client, stream, group)) === 2, { what: "2 connections" });
+    await withTwoConsumers("ps-rr", ROUND_ROBIN, async ({ client, stream, a, b }) => {
       const events = testEvents(10);
       await client.appendToStream(stream, events);
       await waitFor(() => a.log.events.length + b.log.events.length >= 10, { what: "10 deliveries" });
@@ -69,26 +89,11 @@ describe("persistent subscription consumer strategies", () => {
       expect(new Set(ids).size).toBe(10);
       expect([...ids].sort()).toEqual(events.map((e) => e.id).sort());
       expect([...a.log.events, ...b.log.events].every((e) => e.retryCount === 0)).toBe(true);
-    } finally {
-      await a.subscription.unsubscribe();
-      await b.subscription.unsubscribe();
-      await client.deletePersistentSubscriptionToStream(stream, group);
-    }
+    });
   });
 
   it("DispatchToSingle: with capacity to spare, one consumer gets every event", async () => {
-    const { client, newClient } = es();
-    const stream = uniqueStream("ps-single");
-    const group = uniqueGroup();
-    await client.createPersistentSubscriptionToStream(
-      stream,
-      group,
-      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START, consumerStrategyName: DISPATCH_TO_SINGLE }),
-    );
-    const a = connect(client, stream, group);
-    const b = connect(newClient(), stream, group);
-    try {
-      await waitFor(async () => (await connectionsOf(client, stream, group)) === 2, { what: "2 connections" });
+    await withTwoConsumers("ps-single", DISPATCH_TO_SINGLE, async ({ client, stream, a, b }) => {
       const events = testEvents(5); // fewer than the default consumer buffer (bufferSize 10)
       await client.appendToStream(stream, events);
       await waitFor(() => a.log.events.length + b.log.events.length >= 5, { what: "5 deliveries" });
@@ -96,11 +101,7 @@ describe("persistent subscription consumer strategies", () => {
       expect(counts).toEqual([0, 5]);
       const receiver = a.log.events.length === 5 ? a : b;
       expect(receiver.log.events.map((e) => e.event?.id)).toEqual(events.map((e) => e.id));
-    } finally {
-      await a.subscription.unsubscribe();
-      await b.subscription.unsubscribe();
-      await client.deletePersistentSubscriptionToStream(stream, group);
-    }
+    });
   });
 
   it("maxSubscriberCount: a consumer over the limit is refused", async () => {

@@ -10,10 +10,29 @@
  *   StreamDeleted.
  */
 import { describe, expect, it } from "vitest";
-import { END, START, StreamDeletedError, type ResolvedEvent } from "@eventstore/db-client";
-import { record, streamWith, testEvents, uniqueStream, useEventStore, waitFor } from "./support.js";
+import { END, START, StreamDeletedError, type EventStoreDBClient, type ResolvedEvent } from "@eventstore/db-client";
+import { record, streamWith, testEvents, uniqueStream, useEventStore, waitFor, type SubscriptionLog } from "./support.js";
 
 const es = useEventStore();
+
+/**
+ * Runs `body` on what a catch-up subscription from `fromRevision` records, and always unsubscribes,
+ * so that a failed expectation leaves no call open for `client.dispose()` to wait on.
+ */
+async function whileSubscribed(
+  client: EventStoreDBClient,
+  stream: string,
+  fromRevision: bigint | typeof START | typeof END,
+  body: (log: SubscriptionLog<ResolvedEvent>) => Promise<void>,
+): Promise<void> {
+  const subscription = client.subscribeToStream(stream, { fromRevision });
+  const log = record<ResolvedEvent>(subscription);
+  try {
+    await body(log);
+  } finally {
+    await subscription.unsubscribe();
+  }
+}
 
 describe("subscribeToStream", () => {
   it("from START delivers history, then caughtUp, then live events, in order", async () => {
@@ -22,9 +41,7 @@ describe("subscribeToStream", () => {
     const history = testEvents(3, "History");
     await client.appendToStream(stream, history);
 
-    const subscription = client.subscribeToStream(stream, { fromRevision: START });
-    const log = record<ResolvedEvent>(subscription);
-    try {
+    await whileSubscribed(client, stream, START, async (log) => {
       await waitFor(() => log.caughtUp && log.events.length >= 3, { what: "history + caughtUp" });
       const live = testEvents(2, "Live");
       await client.appendToStream(stream, live);
@@ -36,27 +53,21 @@ describe("subscribeToStream", () => {
       // caughtUp comes after the 3 historical events and before the live ones
       const caughtUpAt = log.markers.filter((m) => m !== "confirmation").indexOf("caughtUp");
       expect(caughtUpAt).toBe(3);
-    } finally {
-      await subscription.unsubscribe();
-    }
+    });
   });
 
   it("from a revision starts after that revision", async () => {
     const { client } = es();
     const stream = await streamWith(client, "sub-rev", 5);
 
-    const subscription = client.subscribeToStream(stream, { fromRevision: 1n });
-    const log = record<ResolvedEvent>(subscription);
-    try {
+    await whileSubscribed(client, stream, 1n, async (log) => {
       await waitFor(() => log.caughtUp, { what: "caughtUp" });
       expect(log.events.map((e) => e.event?.revision)).toEqual([2n, 3n, 4n]);
       await client.appendToStream(stream, testEvents(1));
       await waitFor(() => log.events.length >= 4, { what: "live event" });
       expect(log.events.map((e) => e.event?.revision)).toEqual([2n, 3n, 4n, 5n]);
       expect(log.errors).toEqual([]);
-    } finally {
-      await subscription.unsubscribe();
-    }
+    });
   });
 
   it("from END gets only events appended after subscribing", async () => {
@@ -64,9 +75,7 @@ describe("subscribeToStream", () => {
     const stream = uniqueStream("sub-end");
     await client.appendToStream(stream, testEvents(3, "Old"));
 
-    const subscription = client.subscribeToStream(stream, { fromRevision: END });
-    const log = record<ResolvedEvent>(subscription);
-    try {
+    await whileSubscribed(client, stream, END, async (log) => {
       await waitFor(() => log.caughtUp, { what: "caughtUp" });
       const fresh = testEvents(2, "New");
       await client.appendToStream(stream, fresh);
@@ -74,17 +83,13 @@ describe("subscribeToStream", () => {
       expect(log.events.map((e) => e.event?.id)).toEqual(fresh.map((e) => e.id));
       expect(log.events.map((e) => e.event?.revision)).toEqual([3n, 4n]);
       expect(log.errors).toEqual([]);
-    } finally {
-      await subscription.unsubscribe();
-    }
+    });
   });
 
   it("to a stream that does not exist yet catches up at once and receives the stream's first event", async () => {
     const { client } = es();
     const stream = uniqueStream("sub-missing");
-    const subscription = client.subscribeToStream(stream, { fromRevision: START });
-    const log = record<ResolvedEvent>(subscription);
-    try {
+    await whileSubscribed(client, stream, START, async (log) => {
       await waitFor(() => log.caughtUp, { what: "caughtUp" });
       expect(log.events).toEqual([]);
       const [first] = testEvents(1);
@@ -93,9 +98,7 @@ describe("subscribeToStream", () => {
       expect(log.events[0]!.event!.id).toBe(first!.id);
       expect(log.events[0]!.event!.revision).toBe(0n);
       expect(log.errors).toEqual([]);
-    } finally {
-      await subscription.unsubscribe();
-    }
+    });
   });
 
   it("two subscriptions to the same stream each get every event", async () => {
@@ -122,29 +125,21 @@ describe("subscribeToStream", () => {
     const { client } = es();
     const stream = await streamWith(client, "sub-tombstoned", 1);
     await client.tombstoneStream(stream);
-    const subscription = client.subscribeToStream(stream, { fromRevision: START });
-    const log = record<ResolvedEvent>(subscription);
-    try {
+    await whileSubscribed(client, stream, START, async (log) => {
       await waitFor(() => log.errors.length > 0, { what: "an error" });
       expect(log.errors[0]).toBeInstanceOf(StreamDeletedError);
       expect((log.errors[0] as StreamDeletedError).streamName).toBe(stream);
-    } finally {
-      await subscription.unsubscribe();
-    }
+    });
   });
 
   it("a live subscription ends with StreamDeletedError when the stream is tombstoned", async () => {
     const { client } = es();
     const stream = await streamWith(client, "sub-tombstoned-live", 1);
-    const subscription = client.subscribeToStream(stream, { fromRevision: START });
-    const log = record<ResolvedEvent>(subscription);
-    try {
+    await whileSubscribed(client, stream, START, async (log) => {
       await waitFor(() => log.caughtUp && log.events.length === 1, { what: "caughtUp" });
       await client.tombstoneStream(stream);
       await waitFor(() => log.errors.length > 0, { what: "an error" });
       expect(log.errors[0]).toBeInstanceOf(StreamDeletedError);
-    } finally {
-      await subscription.unsubscribe();
-    }
+    });
   });
 });

@@ -15,6 +15,22 @@ export const hasRedisServer = spawnSync(REDIS_SERVER, ["--version"], { stdio: "i
 
 export { freePort };
 
+/** A redis-server on loopback at `port` that keeps nothing on disk and says only what goes wrong. */
+export const throwawayServerArgs = (port: number): string[] => [
+  "--port",
+  String(port),
+  "--bind",
+  "127.0.0.1",
+  "--save",
+  "",
+  "--appendonly",
+  "no",
+  "--protected-mode",
+  "no",
+  "--loglevel",
+  "warning",
+];
+
 export class PrivateRedis {
   private child: ChildProcess | undefined;
 
@@ -35,24 +51,7 @@ export class PrivateRedis {
    * load), though a client that was waiting to reconnect may write to it at once.
    */
   async start(): Promise<void> {
-    const child = spawn(
-      REDIS_SERVER,
-      [
-        "--port",
-        String(this.port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--protected-mode",
-        "no",
-        "--loglevel",
-        "warning",
-      ],
-      { stdio: "ignore" },
-    );
+    const child = spawn(REDIS_SERVER, throwawayServerArgs(this.port), { stdio: "ignore" });
     this.child = child;
     const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on("error", () => undefined);

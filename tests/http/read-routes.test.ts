@@ -25,6 +25,9 @@ const notification = (overrides: Partial<NotificationView> = {}): NotificationVi
   ...overrides,
 });
 
+/** A list that fits in one page: no link to a next one, no cursor. */
+const onePage = <T>(items: T[]) => ({ items, next: null, nextCursor: null });
+
 describe("read-model routes", () => {
   let server: TestServer;
   let customer: string;
@@ -45,10 +48,10 @@ describe("read-model routes", () => {
       const all = await server.request("/products");
       expect(all.status).toBe(200);
       expect(all.headers.get("cache-control")).toBe("no-store");
-      expect(await all.json()).toEqual({ items: [available, soldout], next: null, nextCursor: null });
+      expect(await all.json()).toEqual(onePage([available, soldout]));
 
       const filtered = await server.request("/products?status=soldout&limit=5");
-      expect(await filtered.json()).toEqual({ items: [soldout], next: null, nextCursor: null });
+      expect(await filtered.json()).toEqual(onePage([soldout]));
       expect(server.store.calls.at(-1)).toEqual({ method: "products", args: [{ status: "soldout", limit: 5 }] });
     });
 
@@ -88,32 +91,16 @@ describe("read-model routes", () => {
     });
 
     it("shows a customer their own, a seller those on their products, an admin all", async () => {
-      expect(await (await server.request("/reservations", { token: customer })).json()).toEqual({
-        items: [mine],
-        next: null,
-        nextCursor: null,
-      });
+      expect(await (await server.request("/reservations", { token: customer })).json()).toEqual(onePage([mine]));
       expect(server.store.calls.at(-1)?.args[0]).toEqual({ kind: "customer", customerId: CUSTOMER });
-      expect(await (await server.request("/reservations", { token: seller })).json()).toEqual({
-        items: [mine],
-        next: null,
-        nextCursor: null,
-      });
+      expect(await (await server.request("/reservations", { token: seller })).json()).toEqual(onePage([mine]));
       expect(server.store.calls.at(-1)?.args[0]).toEqual({ kind: "seller", sellerId: SELLER });
-      expect(await (await server.request("/reservations", { token: admin })).json()).toEqual({
-        items: [mine, theirs],
-        next: null,
-        nextCursor: null,
-      });
+      expect(await (await server.request("/reservations", { token: admin })).json()).toEqual(onePage([mine, theirs]));
       expect(server.store.calls.at(-1)?.args[0]).toEqual({ kind: "all" });
     });
 
     it("filters by status and validates it", async () => {
-      expect(await (await server.request("/reservations?status=confirmed", { token: admin })).json()).toEqual({
-        items: [theirs],
-        next: null,
-        nextCursor: null,
-      });
+      expect(await (await server.request("/reservations?status=confirmed", { token: admin })).json()).toEqual(onePage([theirs]));
       const bad = await server.request("/reservations?status=lost", { token: admin });
       expect(bad.status).toBe(400);
       expect((await problemOf(bad)).errors?.[0]?.path).toBe("query.status");
@@ -125,16 +112,8 @@ describe("read-model routes", () => {
       const mine = paymentView();
       const theirs = paymentView({ customerId: "customer-2" });
       server.store.payments_ = [mine, theirs];
-      expect(await (await server.request("/payments", { token: customer })).json()).toEqual({
-        items: [mine],
-        next: null,
-        nextCursor: null,
-      });
-      expect(await (await server.request("/payments", { token: admin })).json()).toEqual({
-        items: [mine, theirs],
-        next: null,
-        nextCursor: null,
-      });
+      expect(await (await server.request("/payments", { token: customer })).json()).toEqual(onePage([mine]));
+      expect(await (await server.request("/payments", { token: admin })).json()).toEqual(onePage([mine, theirs]));
       const refused = await server.request("/payments", { token: seller });
       expect(refused.status).toBe(403);
       expect((await problemOf(refused)).type).toBe(`${PROBLEM_BASE}forbidden`);
@@ -193,18 +172,10 @@ describe("read-model routes", () => {
     });
 
     it("shows a customer their own, an admin all, and filters by reservation", async () => {
-      expect(await (await server.request("/notifications", { token: customer })).json()).toEqual({
-        items: [mine],
-        next: null,
-        nextCursor: null,
-      });
-      expect(await (await server.request("/notifications", { token: admin })).json()).toEqual({
-        items: [mine, theirs],
-        next: null,
-        nextCursor: null,
-      });
+      expect(await (await server.request("/notifications", { token: customer })).json()).toEqual(onePage([mine]));
+      expect(await (await server.request("/notifications", { token: admin })).json()).toEqual(onePage([mine, theirs]));
       const filtered = await server.request(`/notifications?reservationId=${theirs.reservationId}`, { token: admin });
-      expect(await filtered.json()).toEqual({ items: [theirs], next: null, nextCursor: null });
+      expect(await filtered.json()).toEqual(onePage([theirs]));
       expect(server.store.calls.at(-1)).toEqual({
         method: "notifications",
         args: [{ kind: "all" }, { reservationId: theirs.reservationId }],
@@ -216,18 +187,10 @@ describe("read-model routes", () => {
       const forAnother = notification({ audience: "seller", sellerId: "seller-2", kind: "seller.reservation.cancelled" });
       const aboutMyProductForTheCustomer = notification({ sellerId: SELLER });
       server.store.notifications_ = [forMe, forAnother, aboutMyProductForTheCustomer];
-      expect(await (await server.request("/notifications", { token: seller })).json()).toEqual({
-        items: [forMe],
-        next: null,
-        nextCursor: null,
-      });
+      expect(await (await server.request("/notifications", { token: seller })).json()).toEqual(onePage([forMe]));
       expect(server.store.calls.at(-1)).toEqual({ method: "notifications", args: [{ kind: "seller", sellerId: SELLER }, {}] });
       // The customer's own list is unchanged by seller notifications on their reservations.
-      expect(await (await server.request("/notifications", { token: customer })).json()).toEqual({
-        items: [aboutMyProductForTheCustomer],
-        next: null,
-        nextCursor: null,
-      });
+      expect(await (await server.request("/notifications", { token: customer })).json()).toEqual(onePage([aboutMyProductForTheCustomer]));
       expect((await server.request("/notifications")).status).toBe(401);
     });
 

@@ -21,9 +21,14 @@ import {
   settleAll,
   twoRepositories,
   useStore,
+  type ProductRepository,
 } from "./support.js";
 
 const store = useStore();
+
+/** Ten callers hold one unit each on the same product at the same time, so that their commands queue up together. */
+const tenHoldsAtOnce = (repository: ProductRepository, productId: string) =>
+  Promise.all(Array.from({ length: 10 }, () => repository.handle(productId, holdCommand(randomUUID()), metadata())));
 
 describe("batched decisions on one stream", () => {
   it("15 concurrent holds on capacity 10: one append, 10 holds, 5 refusals, each its own answer", async () => {
@@ -94,9 +99,7 @@ describe("batched decisions on one stream", () => {
     const { repository, counts, productId } = await registeredProduct(store().client, 100, { maxBatchCommands: 4 });
     counts.appends = 0;
 
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, () => repository.handle(productId, holdCommand(randomUUID()), metadata())),
-    );
+    const answers = await tenHoldsAtOnce(repository, productId);
     expect(counts.appends).toBe(3);
     expect(answers.map((answer) => answer.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
@@ -105,9 +108,7 @@ describe("batched decisions on one stream", () => {
     const { repository, counts, productId } = await registeredProduct(store().client, 100, { maxAppendBytes: 1200 });
     counts.appends = 0;
 
-    const answers = await Promise.all(
-      Array.from({ length: 10 }, () => repository.handle(productId, holdCommand(randomUUID()), metadata())),
-    );
+    const answers = await tenHoldsAtOnce(repository, productId);
     expect(counts.appends).toBeGreaterThan(1);
     expect(counts.appends).toBeLessThan(10);
     expect(answers.map((answer) => answer.revision)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);

@@ -468,6 +468,20 @@ export async function sideEffectCounts(w: World, reservationId: string, productI
   return Object.fromEntries(ONCE_PER_RESERVATION.map((type) => [type, counts[type] ?? 0]));
 }
 
+/**
+ * `sideEffectCounts` of a reservation that was paid and then cancelled: one charge, one refund, its
+ * units committed once and given back once. Several saga tests end there by different routes.
+ */
+export const PAID_THEN_REFUNDED: Readonly<Record<(typeof ONCE_PER_RESERVATION)[number], number>> = {
+  PaymentRequested: 1,
+  PaymentSucceeded: 1,
+  PaymentRefunded: 1,
+  PaymentVoided: 0,
+  HeldUnitsCommitted: 1,
+  HeldUnitsReleased: 0,
+  CommittedUnitsReleased: 1,
+};
+
 /** A deterministic shuffle (mulberry32), so a failing order can be replayed from its seed. */
 export function shuffled<T>(items: readonly T[], seed: number): T[] {
   let state = seed >>> 0;
