@@ -13,6 +13,7 @@
  */
 import { signToken } from "../../src/http/auth.js";
 import { parseSubscriptionMetrics, type GroupLag } from "./subscription-metrics.js";
+import { reservationStatus } from "../../src/domain/index.js";
 
 export interface LagOptions {
   /** The service (ROLE=all, or api with workers elsewhere). */
@@ -46,17 +47,8 @@ export interface LagResult {
   readonly groups: ReadonlyMap<string, GroupLag>;
 }
 
-const VISIBLE = new Set([
-  "placed",
-  "confirmed",
-  "awaiting-acceptance",
-  "in-progress",
-  "in-use",
-  "completed",
-  "cancelled",
-  "expired",
-  "rejected",
-]);
+/** Any status of the domain's: the entry is a projected reservation, whatever it has become since. */
+const VISIBLE = new Set<string>(reservationStatus.options);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -49,6 +49,7 @@ import {
   type RawResponse,
   type Stack,
 } from "../security/support.js";
+import { productStatus, reservationStatus } from "../../src/domain/index.js";
 
 /** An error's cause in words, whatever was thrown. */
 const describeCause = (cause: unknown): string => (cause instanceof Error ? cause.message : JSON.stringify(cause));
@@ -524,18 +525,8 @@ const idFor = (kind: IdKind): fc.Arbitrary<string> =>
     { weight: 1, arbitrary: fc.constantFrom(...RAW_IDS) },
   );
 
-const PRODUCT_STATUSES = ["available", "pending", "soldout", "withdrawn"];
-const RESERVATION_STATUSES = [
-  "placed",
-  "awaiting-acceptance",
-  "confirmed",
-  "in-progress",
-  "in-use",
-  "completed",
-  "cancelled",
-  "expired",
-  "rejected",
-];
+const PRODUCT_STATUSES = productStatus.options;
+const RESERVATION_STATUSES = reservationStatus.options;
 const QUERY_KEYS = ["status", "limit", "cursor", "productId", "reservationId", "status[]", "limit[0]", ...PROTO_KEYS];
 const QUERY_VALUES = [
   ...PRODUCT_STATUSES,

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { freePort } from "../free-port.js";
 import { startParentWatchdog } from "./parent-watchdog.js";
 import { clearStaleServer, type StaleServerOutcome } from "./stale-server.js";
-import type { IdentityProbe } from "./process-identity.js";
+import { type IdentityProbe, probeClient } from "./process-identity.js";
 import { removeServerRecord, writeServerRecord } from "./server-record.js";
 
 export const REDIS_LOG_FILE = "redis.log";
@@ -94,16 +94,7 @@ const waitUntilReady = async (
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (exit !== undefined) throw new Error(`redis-server exited (${exit}) before it was ready`);
-    const client = new Redis({
-      host: "127.0.0.1",
-      port,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      connectTimeout: 1000,
-      commandTimeout: 1000,
-    });
-    client.on("error", () => undefined);
+    const client = probeClient(port, 1000);
     try {
       const answering = await answeringPid(client);
       if (answering !== undefined && answering !== pid) {

@@ -29,18 +29,27 @@ const fromProc = (procRoot: string, pid: number): { command: string; cwd: string
   }
 };
 
-/** Asks the server itself (platforms without /proc): its process id and working directory. */
-const fromServer = async (port: number): Promise<{ pid: number; cwd: string } | undefined> => {
+/**
+ * A client for one question to a local Redis that may not be there: no retries, no reconnects, no
+ * error events, and at most `timeoutMs` per step. The caller disconnects it.
+ */
+export const probeClient = (port: number, timeoutMs: number): Redis => {
   const client = new Redis({
     host: "127.0.0.1",
     port,
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
-    connectTimeout: 2000,
-    commandTimeout: 2000,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
   });
   client.on("error", () => undefined);
+  return client;
+};
+
+/** Asks the server itself (platforms without /proc): its process id and working directory. */
+const fromServer = async (port: number): Promise<{ pid: number; cwd: string } | undefined> => {
+  const client = probeClient(port, 2000);
   try {
     await client.connect();
     const info = await client.info("server");
