@@ -21,7 +21,8 @@ import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { EventStoreDBClient } from "@eventstore/db-client";
 import type { ProductCommand, ProductEvent, ProductState } from "../src/domain/index.js";
-import type { AggregateRepository, AggregateType, CommandMetadata } from "../src/infrastructure/eventstore/aggregate-repository.js";
+import type { AggregateRepository } from "../src/infrastructure/eventstore/aggregate-repository.js";
+import type { AggregateType, CommandMetadata } from "../src/core/repository.js";
 import type { startEmbeddedEventStore as StartEmbedded } from "../src/embedded-eventstore/index.js";
 
 const { values } = parseArgs({

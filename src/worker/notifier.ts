@@ -49,8 +49,6 @@ export const deliveryGroup = (channel: string): string => `notification-delivery
 
 const NOTIFIER_ACTOR: EventMetadata["actor"] = { id: "notifier", role: "system" };
 
-export { formatAmount } from "./amount-format.js";
-
 const what = (reservation: Reservation): string => `${reservation.quantity} × ${reservation.productName}`;
 
 /**

@@ -1,7 +1,7 @@
 import { type Reservation, isRegistered } from "../domain/index.js";
 import type { ProductRepository } from "../application/product-service.js";
 import type { CommandMetadata } from "../core/repository.js";
-import { allocationFollowUp, followUpCommand, mayNeedFollowUp } from "./allocation-follow-up.js";
+import { allocationFollowUp, followUpCommand, mayNeedFollowUp } from "../domain/processes/index.js";
 
 /**
  * Brings a reservation's units on its product in line with its status (release or commit), the

@@ -19,7 +19,8 @@ import {
 } from "../../src/worker/notification-channels/index.js";
 import { paymentAggregate, reservationAggregate } from "../../src/application/aggregates.js";
 import { AggregateRepository } from "../../src/infrastructure/eventstore/aggregate-repository.js";
-import { createNotifierConsumers, formatAmount, notificationDelivery, notificationRecorder } from "../../src/worker/notifier.js";
+import { createNotifierConsumers, notificationDelivery, notificationRecorder } from "../../src/worker/notifier.js";
+import { formatAmount } from "../../src/worker/amount-format.js";
 import { isTransientFailure } from "../../src/core/transient.js";
 import { appendToEventStore, connectRedis, deleteKeys, readAllEvents, silentLogger, SyntheticLog, uniqueRoot, waitFor } from "./support.js";
 

@@ -10,10 +10,10 @@ import { isRegistered, type ProductCommand, type ProductEvent, type ProductState
 import { useEmbeddedStore } from "../support/embedded-store.js";
 import {
   AggregateRepository,
-  type CommandMetadata,
   type RepositoryOptions,
   type StreamClient,
 } from "../../src/infrastructure/eventstore/aggregate-repository.js";
+import type { CommandMetadata } from "../../src/core/repository.js";
 
 export interface CallCounts {
   appends: number;

@@ -18,7 +18,8 @@ import type {
   ReservationEvent,
   ReservationState,
 } from "../../src/domain/index.js";
-import { AggregateRepository, type CommandMetadata, type Handled } from "../../src/infrastructure/eventstore/aggregate-repository.js";
+import { AggregateRepository } from "../../src/infrastructure/eventstore/aggregate-repository.js";
+import type { CommandMetadata, Handled } from "../../src/core/repository.js";
 import { type Consumer, TransientError } from "../../src/infrastructure/eventstore/consumer-group.js";
 import { reservationSaga, type ReservationSagaDependencies } from "../../src/worker/reservation-saga.js";
 import { loadConfig } from "../../src/config.js";

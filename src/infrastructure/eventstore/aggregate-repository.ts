@@ -18,9 +18,6 @@ import { streamOf } from "../../core/streams.js";
 import { EventStoreCircuit } from "./event-store-circuit.js";
 import { type Job, KeyedBatcher } from "./keyed-batcher.js";
 
-// The port the application depends on; re-exported for callers that use the class and its types together.
-export type { AggregateType, CommandMetadata, DomainEvent, HandleOptions, Handled, Loaded } from "../../core/repository.js";
-
 /** The client calls the repository makes; narrowed so that tests can count them. */
 export type StreamClient = Pick<EventStoreDBClient, "appendToStream" | "readStream">;
 
